@@ -1,0 +1,98 @@
+// AsapClient: talks ASAP to one agent over gRPC.
+//
+//   asap::ClientOptions options;
+//   options.target = "127.0.0.1:50051";
+//   absl::StatusOr<std::unique_ptr<asap::AsapClient>> client =
+//       asap::AsapClient::Create(options);
+//   if (!client.ok()) return client.status();
+//
+//   absl::StatusOr<asap::v1::Manifest> manifest = (*client)->GetManifest();
+//
+//   asap::v1::Envelope request;
+//   request.set_sender("urn:asap:agent:me");
+//   request.set_recipient(manifest->id());
+//   request.set_payload_type("task.request");
+//   ...
+//   absl::StatusOr<asap::v1::Envelope> response = (*client)->Send(request);
+//   if (!response.ok()) {
+//     // asap::ErrorCodeOf(response.status()) is the ASAP error code.
+//   }
+//
+// Every call takes a connection from the client's ChannelPool
+// (client/channel_pool.h). The client is thread-safe: share one per target.
+#ifndef ASAP_CLIENT_ASAP_CLIENT_H_
+#define ASAP_CLIENT_ASAP_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asap/envelope.h"
+#include "asap/v1/envelope.pb.h"
+#include "asap/v1/manifest.pb.h"
+#include "client/channel_pool.h"
+
+namespace asap {
+
+struct ClientOptions {
+  // gRPC target of the agent: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
+  // "unix:/path", ...
+  std::string target;
+  // Deadline of each call.
+  absl::Duration timeout = absl::Seconds(30);
+  // Largest message sent or received, in bytes (the server's default limit).
+  int max_message_bytes = 10 * 1024 * 1024;
+  // Fill in id and timestamp and validate an envelope before sending it, so a
+  // bad envelope fails here with the same ASAP error the server would give.
+  bool validate_before_send = true;
+  ValidationOptions validation;
+  // The connection pool: pool_connections, pool_maxsize, pool_timeout.
+  ChannelPoolOptions pool;
+};
+
+class AsapClient {
+ public:
+  // InvalidArgument for an empty target or invalid pool options. Does not
+  // connect: the first call does.
+  static absl::StatusOr<std::unique_ptr<AsapClient>> Create(
+      ClientOptions options);
+
+  ~AsapClient();
+  AsapClient(const AsapClient&) = delete;
+  AsapClient& operator=(const AsapClient&) = delete;
+
+  // Sends one envelope and returns the agent's response envelope. Fills in id
+  // and timestamp when empty. Errors: the ASAP error of local validation or of
+  // the server (asap/grpc_status.h), asap:transport/unavailable when the agent
+  // cannot be reached, asap:transport/deadline_exceeded after `timeout`,
+  // asap:transport/pool_exhausted when the pool has no capacity.
+  absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope);
+
+  // Callback form of Send: returns at once (after waiting for pool capacity,
+  // at most pool_timeout) and calls `done` exactly once, on a gRPC thread, with
+  // the result. Lets one thread keep thousands of calls in flight. `done` must
+  // not block for long.
+  using SendCallback = std::function<void(absl::StatusOr<v1::Envelope>)>;
+  void SendAsync(v1::Envelope envelope, SendCallback done);
+
+  // The agent's manifest.
+  absl::StatusOr<v1::Manifest> GetManifest();
+
+  // Pool counters (connections opened, waits, ...).
+  ChannelPool::Stats pool_stats() const;
+
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  explicit AsapClient(ClientOptions options);
+  absl::Status Prepare(v1::Envelope* envelope) const;
+
+  const ClientOptions options_;
+  std::unique_ptr<ChannelPool> pool_;
+};
+
+}  // namespace asap
+
+#endif  // ASAP_CLIENT_ASAP_CLIENT_H_

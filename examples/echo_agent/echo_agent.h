@@ -1,0 +1,28 @@
+// The echo agent: answers a task.request with a task.response whose status is
+// "completed" and whose result is the request's input. Used by the example
+// server, `asap serve` and the tests.
+#ifndef ASAP_EXAMPLES_ECHO_AGENT_ECHO_AGENT_H_
+#define ASAP_EXAMPLES_ECHO_AGENT_ECHO_AGENT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "asap/v1/envelope.pb.h"
+#include "asap/v1/manifest.pb.h"
+#include "server/handler_registry.h"
+
+namespace asap::examples {
+
+// The handler for "task.request" (and "TaskRequest").
+absl::StatusOr<v1::Envelope> EchoTask(const v1::Envelope& request,
+                                      const v1::Manifest& manifest);
+
+// A registry with EchoTask under both spellings of task.request.
+HandlerRegistry EchoHandlers();
+
+// The echo agent's manifest, with `endpoint` as its endpoints.asap.
+v1::Manifest EchoManifest(const std::string& endpoint);
+
+}  // namespace asap::examples
+
+#endif  // ASAP_EXAMPLES_ECHO_AGENT_ECHO_AGENT_H_

@@ -1,0 +1,160 @@
+#include "server/asap_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "asap/errors.h"
+#include "asap/grpc_status.h"
+#include "asap/manifest.h"
+#include "asap/v1/service.grpc.pb.h"
+#include "server/batch_service.h"
+#include "server/dispatcher.h"
+#include "server/nonce_store.h"
+
+namespace asap {
+namespace {
+
+class AsapServiceImpl final : public v1::AsapService::Service {
+ public:
+  AsapServiceImpl(const v1::Manifest* manifest,
+                  const EnvelopeDispatcher* dispatcher)
+      : manifest_(manifest), dispatcher_(dispatcher) {}
+
+  grpc::Status Send(grpc::ServerContext* context, const v1::Envelope* request,
+                    v1::Envelope* response) override {
+    absl::StatusOr<v1::Envelope> result = dispatcher_->Dispatch(*request);
+    if (!result.ok()) return ToGrpcStatus(result.status(), context);
+    *response = *std::move(result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetManifest(grpc::ServerContext* context,
+                           const v1::GetManifestRequest* request,
+                           v1::Manifest* response) override {
+    *response = *manifest_;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SendBatch(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::BatchResultFrame, v1::BatchFrame>* stream)
+      override {
+    return ServeBatch(*dispatcher_, context, stream);
+  }
+
+ private:
+  const v1::Manifest* manifest_;
+  const EnvelopeDispatcher* dispatcher_;
+};
+
+}  // namespace
+
+class AsapServer::Impl {
+ public:
+  Impl(ServerOptions options, HandlerRegistry handlers)
+      : options_(std::move(options)),
+        handlers_(std::move(handlers)),
+        nonces_(options_.validation.max_age + options_.validation.max_future),
+        dispatcher_(&options_.manifest, &handlers_, options_.validation,
+                    options_.reject_replayed_nonces ? &nonces_ : nullptr,
+                    [] { return absl::Now(); }),
+        service_(&options_.manifest, &dispatcher_) {}
+
+  absl::Status Start() {
+    if (options_.max_message_bytes <= 0) {
+      return absl::InvalidArgumentError("max_message_bytes must be positive");
+    }
+    // An empty endpoint (or one on port 0) is filled with the bound address.
+    std::string endpoint = options_.manifest.endpoints().asap();
+    bool fill_endpoint = endpoint.empty() || absl::EndsWith(endpoint, ":0");
+    if (fill_endpoint) {
+      options_.manifest.mutable_endpoints()->set_asap(options_.address);
+    }
+    if (absl::Status status = ValidateManifest(options_.manifest);
+        !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("server manifest: ", status.message()));
+    }
+    grpc::EnableDefaultHealthCheckService(options_.enable_health_service);
+    if (options_.enable_reflection) {
+      grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    }
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.address,
+                             grpc::InsecureServerCredentials(), &port_);
+    builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+    builder.SetMaxSendMessageSize(options_.max_message_bytes);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on '", options_.address,
+                       "' (address in use or not valid)"));
+    }
+    size_t colon = options_.address.rfind(':');
+    host_ = options_.address.substr(0, colon);
+    if (fill_endpoint) {
+      options_.manifest.mutable_endpoints()->set_asap(address());
+    }
+    if (options_.enable_health_service) {
+      server_->GetHealthCheckService()->SetServingStatus(true);
+    }
+    return absl::OkStatus();
+  }
+
+  int port() const { return port_; }
+  std::string address() const { return absl::StrCat(host_, ":", port_); }
+
+  void Shutdown(absl::Duration grace) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (shut_down_) return;
+      shut_down_ = true;
+    }
+    if (options_.enable_health_service) {
+      server_->GetHealthCheckService()->SetServingStatus(false);
+    }
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  }
+
+  void Wait() { server_->Wait(); }
+
+ private:
+  ServerOptions options_;
+  HandlerRegistry handlers_;
+  NonceStore nonces_;
+  EnvelopeDispatcher dispatcher_;
+  AsapServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string host_;
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+absl::StatusOr<std::unique_ptr<AsapServer>> AsapServer::Start(
+    ServerOptions options, HandlerRegistry handlers) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handlers));
+  if (absl::Status status = impl->Start(); !status.ok()) return status;
+  return std::unique_ptr<AsapServer>(new AsapServer(std::move(impl)));
+}
+
+AsapServer::AsapServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AsapServer::~AsapServer() {
+  impl_->Shutdown(absl::Seconds(5));
+  impl_->Wait();
+}
+
+int AsapServer::port() const { return impl_->port(); }
+std::string AsapServer::address() const { return impl_->address(); }
+void AsapServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
+void AsapServer::Wait() { impl_->Wait(); }
+
+}  // namespace asap

@@ -1,0 +1,268 @@
+// asap: the command-line tool for people who operate ASAP agents.
+//
+//   asap serve    [--host H] [--port N] [--manifest FILE]   run an echo agent
+//   asap send     --target HOST:PORT [--timeout SECONDS] FILE|-
+//   asap manifest --target HOST:PORT [--timeout SECONDS]
+//   asap validate [--check-time] FILE|-
+//
+// Every failure is one line on stderr with the gRPC and ASAP codes, and a
+// non-zero exit: 1 for a failed operation, 2 for a usage error.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "asap/envelope.h"
+#include "asap/errors.h"
+#include "asap/json.h"
+#include "asap/manifest.h"
+#include "client/asap_client.h"
+#include "examples/echo_agent/echo_agent.h"
+#include "server/asap_server.h"
+#include "server/shutdown_signals.h"
+
+namespace asap::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage:\n"
+    "  asap serve    [--host HOST] [--port N] [--manifest FILE]\n"
+    "  asap send     --target HOST:PORT [--timeout SECONDS] FILE|-\n"
+    "  asap manifest --target HOST:PORT [--timeout SECONDS]\n"
+    "  asap validate [--check-time] FILE|-\n";
+
+// Parsed command line: --name value / --name=value flags and positionals.
+struct Args {
+  std::map<std::string, std::string> flags;
+  std::vector<std::string> positional;
+};
+
+// Flags that take no value.
+bool IsSwitch(const std::string& name) { return name == "check-time"; }
+
+absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first) {
+  Args args;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-" || !absl::StartsWith(arg, "--")) {
+      args.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (IsSwitch(name)) {
+      value = "true";
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+    }
+    args.flags[name] = value;
+  }
+  return args;
+}
+
+absl::Status CheckFlags(const Args& args,
+                        const std::vector<std::string>& allowed) {
+  for (const auto& [name, value] : args.flags) {
+    bool known = false;
+    for (const std::string& a : allowed) known = known || a == name;
+    if (!known) return absl::InvalidArgumentError("unknown flag --" + name);
+  }
+  return absl::OkStatus();
+}
+
+std::string Flag(const Args& args, const std::string& name,
+                 const std::string& fallback = "") {
+  auto it = args.flags.find(name);
+  return it == args.flags.end() ? fallback : it->second;
+}
+
+// One line: "INVALID_ARGUMENT asap:protocol/malformed_envelope: detail".
+int Fail(const std::string& command, const absl::Status& status) {
+  std::string message(status.message());
+  std::optional<ErrorCode> code = ErrorCodeOf(status);
+  if (code && !absl::StartsWith(message, "asap:")) {
+    message = absl::StrCat(ErrorCodeName(*code), ": ", message);
+  }
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  std::cerr << "asap " << command << ": "
+            << absl::StatusCodeToString(status.code()) << " " << message
+            << "\n";
+  return 1;
+}
+
+int Usage(const std::string& problem) {
+  std::cerr << "asap: " << problem << "\n" << kUsage;
+  return 2;
+}
+
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  if (path == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin),
+                       std::istreambuf_iterator<char>());
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<absl::Duration> TimeoutFlag(const Args& args) {
+  double seconds = 30;
+  std::string text = Flag(args, "timeout", "30");
+  if (!absl::SimpleAtod(text, &seconds) || seconds <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--timeout must be a positive number of seconds, got '",
+                     text, "'"));
+  }
+  return absl::Seconds(seconds);
+}
+
+absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
+  ClientOptions options;
+  options.target = Flag(args, "target");
+  if (options.target.empty()) {
+    return absl::InvalidArgumentError("--target HOST:PORT is required");
+  }
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(args);
+  if (!timeout.ok()) return timeout.status();
+  options.timeout = *timeout;
+  return AsapClient::Create(std::move(options));
+}
+
+int Serve(const Args& args) {
+  if (absl::Status s = CheckFlags(args, {"host", "port", "manifest"}); !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
+  ShutdownSignals signals;  // before gRPC starts any thread
+  int port = 0;
+  if (!absl::SimpleAtoi(Flag(args, "port", "0"), &port) || port < 0 ||
+      port > 65535) {
+    return Usage("--port must be a number from 0 to 65535");
+  }
+  ServerOptions options;
+  options.address = absl::StrCat(Flag(args, "host", "127.0.0.1"), ":", port);
+  options.manifest = examples::EchoManifest("");
+  if (std::string path = Flag(args, "manifest"); !path.empty()) {
+    absl::StatusOr<std::string> text = ReadInput(path);
+    if (!text.ok()) return Fail("serve", text.status());
+    absl::StatusOr<v1::Manifest> manifest = ManifestFromJson(*text);
+    if (!manifest.ok()) return Fail("serve", manifest.status());
+    options.manifest = *std::move(manifest);
+  }
+  auto server = AsapServer::Start(std::move(options), examples::EchoHandlers());
+  if (!server.ok()) return Fail("serve", server.status());
+  std::cout << "listening on " << (*server)->address() << std::endl;
+  int signal = signals.Wait();
+  std::cerr << "asap serve: signal " << signal
+            << ", finishing calls in flight\n";
+  (*server)->Shutdown(absl::Seconds(5));
+  (*server)->Wait();
+  return 0;
+}
+
+int Send(const Args& args) {
+  if (absl::Status s = CheckFlags(args, {"target", "timeout"}); !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
+  if (args.positional.size() != 1) return Usage("send takes one FILE or -");
+  absl::StatusOr<std::string> text = ReadInput(args.positional[0]);
+  if (!text.ok()) return Fail("send", text.status());
+  absl::StatusOr<v1::Envelope> envelope = EnvelopeFromJson(*text);
+  if (!envelope.ok()) return Fail("send", envelope.status());
+  auto client = ClientFor(args);
+  if (!client.ok()) return Usage(std::string(client.status().message()));
+  absl::StatusOr<v1::Envelope> response = (*client)->Send(*envelope);
+  if (!response.ok()) return Fail("send", response.status());
+  std::cout << ToJson(*response, {.pretty = true}) << "\n";
+  return 0;
+}
+
+int Manifest(const Args& args) {
+  if (absl::Status s = CheckFlags(args, {"target", "timeout"}); !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
+  if (!args.positional.empty()) return Usage("manifest takes no FILE");
+  auto client = ClientFor(args);
+  if (!client.ok()) return Usage(std::string(client.status().message()));
+  absl::StatusOr<v1::Manifest> manifest = (*client)->GetManifest();
+  if (!manifest.ok()) return Fail("manifest", manifest.status());
+  std::cout << ToJson(*manifest, {.pretty = true}) << "\n";
+  return 0;
+}
+
+int Validate(const Args& args) {
+  if (absl::Status s = CheckFlags(args, {"check-time"}); !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
+  if (args.positional.size() != 1) return Usage("validate takes one FILE or -");
+  absl::StatusOr<std::string> text = ReadInput(args.positional[0]);
+  if (!text.ok()) return Fail("validate", text.status());
+  // An envelope has a payload_type; a manifest has capabilities.
+  google::protobuf::Struct object;
+  if (absl::Status s = FromJson(*text, &object, ErrorCode::kMalformedEnvelope);
+      !s.ok()) {
+    return Fail("validate", AsapError(ErrorCode::kMalformedEnvelope,
+                                      "not a JSON object"));
+  }
+  bool is_manifest = object.fields().contains("capabilities") &&
+                     !object.fields().contains("payload_type");
+  if (is_manifest) {
+    absl::StatusOr<v1::Manifest> manifest = ManifestFromJson(*text);
+    if (!manifest.ok()) return Fail("validate", manifest.status());
+    if (absl::Status s = ValidateManifest(*manifest); !s.ok()) {
+      return Fail("validate", s);
+    }
+    std::cout << "valid manifest " << manifest->id() << "\n";
+    return 0;
+  }
+  absl::StatusOr<v1::Envelope> envelope = EnvelopeFromJson(*text);
+  if (!envelope.ok()) return Fail("validate", envelope.status());
+  ValidationOptions options;
+  options.check_timestamp_window = Flag(args, "check-time") == "true";
+  if (absl::Status s = ValidateEnvelope(*envelope, absl::Now(), options);
+      !s.ok()) {
+    return Fail("validate", s);
+  }
+  std::cout << "valid envelope " << envelope->id() << " ("
+            << envelope->payload_type() << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  if (argc < 2) return Usage("missing command");
+  std::string command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  absl::StatusOr<Args> args = ParseArgs(argc, argv, 2);
+  if (!args.ok()) return Usage(std::string(args.status().message()));
+  if (command == "serve") return Serve(*args);
+  if (command == "send") return Send(*args);
+  if (command == "manifest") return Manifest(*args);
+  if (command == "validate") return Validate(*args);
+  return Usage("unknown command '" + command + "'");
+}
+
+}  // namespace asap::cli
+
+int main(int argc, char** argv) { return asap::cli::Main(argc, argv); }
