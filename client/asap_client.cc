@@ -51,9 +51,9 @@ AsapClient::AsapClient(ClientOptions options) : options_(std::move(options)) {}
 AsapClient::~AsapClient() = default;
 
 absl::Status AsapClient::Prepare(v1::Envelope* envelope) const {
-  if (!options_.validate_before_send) return absl::OkStatus();
   absl::Time now = absl::Now();
   FillEnvelopeDefaults(envelope, now);
+  if (!options_.validate_before_send) return absl::OkStatus();
   return ValidateEnvelope(*envelope, now, options_.validation);
 }
 

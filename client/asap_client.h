@@ -44,8 +44,9 @@ struct ClientOptions {
   absl::Duration timeout = absl::Seconds(30);
   // Largest message sent or received, in bytes (the server's default limit).
   int max_message_bytes = 10 * 1024 * 1024;
-  // Fill in id and timestamp and validate an envelope before sending it, so a
-  // bad envelope fails here with the same ASAP error the server would give.
+  // Validate an envelope before sending it, so a bad envelope fails here with
+  // the same ASAP error the server would give. (id, timestamp and asap_version
+  // are filled in when empty either way.)
   bool validate_before_send = true;
   ValidationOptions validation;
   // The connection pool: pool_connections, pool_maxsize, pool_timeout.

@@ -88,6 +88,9 @@ class AsapServer::Impl {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.address,
                              grpc::InsecureServerCredentials(), &port_);
+    // Without this, gRPC binds with SO_REUSEPORT and a second server on a busy
+    // port "succeeds" and steals half the connections.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
     builder.SetMaxSendMessageSize(options_.max_message_bytes);
     builder.RegisterService(&service_);

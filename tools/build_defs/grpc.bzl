@@ -136,17 +136,19 @@ def cc_grpc_library(name, srcs, deps = [], grpc_only = False, visibility = None,
     """
     codegen = name + "_grpc_codegen"
     prefix = name + "_grpc_pb"
+    testonly = kwargs.get("testonly", False)
     all_deps = list(deps)
     if not grpc_only:
         native.cc_proto_library(
             name = name + "_cc_proto",
             deps = srcs,
+            testonly = testonly,
             visibility = visibility,
         )
         all_deps.append(":" + name + "_cc_proto")
-    _cc_grpc_codegen(name = codegen, srcs = srcs, out_prefix = prefix)
-    _split_files(name = codegen + "_hdrs", src = ":" + codegen, suffix = ".h")
-    _split_files(name = codegen + "_srcs", src = ":" + codegen, suffix = ".cc")
+    _cc_grpc_codegen(name = codegen, srcs = srcs, out_prefix = prefix, testonly = testonly)
+    _split_files(name = codegen + "_hdrs", src = ":" + codegen, suffix = ".h", testonly = testonly)
+    _split_files(name = codegen + "_srcs", src = ":" + codegen, suffix = ".cc", testonly = testonly)
     native.cc_library(
         name = name,
         srcs = [":" + codegen + "_srcs"],
@@ -229,7 +231,13 @@ def py_grpc_library(name, srcs, deps = [], visibility = None, **kwargs):
       **kwargs: passed to the py_library.
     """
     prefix = name + "_py_pb"
-    _py_grpc_codegen(name = name + "_codegen", srcs = srcs, deps = deps, out_prefix = prefix)
+    _py_grpc_codegen(
+        name = name + "_codegen",
+        srcs = srcs,
+        deps = deps,
+        out_prefix = prefix,
+        testonly = kwargs.get("testonly", False),
+    )
     native.py_library(
         name = name,
         srcs = [":" + name + "_codegen"],

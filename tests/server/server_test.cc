@@ -1,0 +1,345 @@
+// AsapServer and AsapClient end to end on 127.0.0.1, port 0.
+#include "server/asap_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "asap/envelope.h"
+#include "asap/errors.h"
+#include "asap/ids.h"
+#include "asap/v1/service.grpc.pb.h"
+#include "client/asap_client.h"
+#include "examples/echo_agent/echo_agent.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/grpc_services.grpc.pb.h"
+#include "tests/server/reflection.pb.h"
+
+namespace asap {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::Envelope TaskRequest(const std::string& text) {
+  v1::Envelope envelope;
+  envelope.set_sender("urn:asap:agent:tester");
+  envelope.set_recipient("urn:asap:agent:echo");
+  envelope.set_payload_type("task.request");
+  auto& fields = *envelope.mutable_payload()->mutable_fields();
+  fields["conversation_id"].set_string_value("conv-1");
+  fields["skill_id"].set_string_value("echo");
+  (*fields["input"].mutable_struct_value()->mutable_fields())["text"]
+      .set_string_value(text);
+  return envelope;
+}
+
+std::unique_ptr<AsapServer> StartServer(HandlerRegistry handlers,
+                                        ServerOptions options = {}) {
+  options.address = "127.0.0.1:0";
+  options.manifest = examples::EchoManifest("");
+  auto server = AsapServer::Start(std::move(options), std::move(handlers));
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? *std::move(server) : nullptr;
+}
+
+std::unique_ptr<AsapClient> ClientFor(const AsapServer& server,
+                                      bool validate = true) {
+  ClientOptions options;
+  options.target = server.address();
+  options.timeout = absl::Seconds(10);
+  options.validate_before_send = validate;
+  return *AsapClient::Create(options);
+}
+
+// Sends with a raw generated stub, to see exactly what any gRPC client sees.
+grpc::Status RawSend(const AsapServer& server, const v1::Envelope& request,
+                     std::string* asap_code_trailer) {
+  auto channel = grpc::CreateChannel(server.address(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::ClientContext context;
+  v1::Envelope response;
+  grpc::Status status =
+      v1::AsapService::NewStub(channel)->Send(&context, request, &response);
+  auto trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("asap-error-code");
+  if (it != trailers.end()) {
+    asap_code_trailer->assign(it->second.data(), it->second.size());
+  }
+  return status;
+}
+
+TEST(AsapServerTest, EchoesATaskRequest) {
+  auto server = StartServer(examples::EchoHandlers());
+  auto client = ClientFor(*server);
+  v1::Envelope request = TaskRequest("hello");
+  request.set_id(NewUlid());
+  absl::StatusOr<v1::Envelope> response = client->Send(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->payload_type(), "task.response");
+  EXPECT_EQ(response->correlation_id(), request.id());
+  EXPECT_EQ(response->sender(), "urn:asap:agent:echo");
+  EXPECT_EQ(response->recipient(), "urn:asap:agent:tester");
+  EXPECT_TRUE(IsUlid(response->id()));
+  EXPECT_FALSE(response->timestamp().empty());
+  const auto& payload = response->payload().fields();
+  EXPECT_EQ(payload.at("status").string_value(), "completed");
+  EXPECT_EQ(payload.at("result").struct_value().fields().at("text")
+                .string_value(),
+            "hello");
+}
+
+TEST(AsapServerTest, CamelCaseRequestGetsCamelCaseResponse) {
+  auto server = StartServer(examples::EchoHandlers());
+  v1::Envelope request = TaskRequest("x");
+  request.set_payload_type("TaskRequest");
+  absl::StatusOr<v1::Envelope> response = ClientFor(*server)->Send(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->payload_type(), "TaskResponse");
+}
+
+TEST(AsapServerTest, ServesManifestWithBoundAddress) {
+  auto server = StartServer(examples::EchoHandlers());
+  absl::StatusOr<v1::Manifest> manifest = ClientFor(*server)->GetManifest();
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->id(), "urn:asap:agent:echo");
+  EXPECT_EQ(manifest->endpoints().asap(), server->address());
+  EXPECT_NE(server->port(), 0);
+}
+
+TEST(AsapServerTest, UnknownPayloadTypeIsHandlerNotFound) {
+  auto server = StartServer(examples::EchoHandlers());
+  v1::Envelope request = TaskRequest("x");
+  request.set_payload_type("custom.unknown");
+  absl::StatusOr<v1::Envelope> response = ClientFor(*server)->Send(request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(ErrorCodeOf(response.status()), ErrorCode::kHandlerNotFound);
+  EXPECT_THAT(std::string(response.status().message()),
+              HasSubstr("task.request"));  // lists what the agent handles
+}
+
+TEST(AsapServerTest, AnyGrpcClientSeesTheAsapCodeInTrailers) {
+  auto server = StartServer(examples::EchoHandlers());
+  v1::Envelope request = TaskRequest("x");
+  FillEnvelopeDefaults(&request, absl::Now());
+  request.set_payload_type("custom.unknown");
+  std::string trailer;
+  grpc::Status status = RawSend(*server, request, &trailer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("asap:transport/handler_not_found"));
+  EXPECT_EQ(trailer, "asap:transport/handler_not_found");
+}
+
+TEST(AsapServerTest, ServerRejectsMalformedEnvelope) {
+  auto server = StartServer(examples::EchoHandlers());
+  v1::Envelope request = TaskRequest("x");
+  FillEnvelopeDefaults(&request, absl::Now());
+  request.set_sender("not-a-urn");
+  std::string trailer;
+  grpc::Status status = RawSend(*server, request, &trailer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(trailer, "asap:protocol/malformed_envelope");
+  EXPECT_THAT(status.error_message(), HasSubstr("sender"));
+}
+
+TEST(AsapServerTest, ClientValidatesBeforeSending) {
+  auto server = StartServer(examples::EchoHandlers());
+  v1::Envelope request = TaskRequest("x");
+  request.mutable_payload()->mutable_fields()->erase("skill_id");
+  absl::StatusOr<v1::Envelope> response = ClientFor(*server)->Send(request);
+  EXPECT_EQ(ErrorCodeOf(response.status()), ErrorCode::kMalformedEnvelope);
+}
+
+TEST(AsapServerTest, ServerRejectsStaleTimestamp) {
+  auto server = StartServer(examples::EchoHandlers());
+  v1::Envelope request = TaskRequest("x");
+  request.set_timestamp(FormatTimestamp(absl::Now() - absl::Minutes(10)));
+  absl::StatusOr<v1::Envelope> response =
+      ClientFor(*server, /*validate=*/false)->Send(request);
+  EXPECT_EQ(ErrorCodeOf(response.status()), ErrorCode::kInvalidTimestamp);
+}
+
+TEST(AsapServerTest, ServerRejectsReplayedNonce) {
+  auto server = StartServer(examples::EchoHandlers());
+  auto client = ClientFor(*server);
+  v1::Envelope request = TaskRequest("x");
+  (*request.mutable_extensions()->mutable_fields())["nonce"].set_string_value(
+      "nonce-1");
+  ASSERT_TRUE(client->Send(request).ok());
+  absl::StatusOr<v1::Envelope> replay = client->Send(request);
+  EXPECT_EQ(ErrorCodeOf(replay.status()), ErrorCode::kInvalidNonce);
+}
+
+TEST(AsapServerTest, OversizedMessageIsPayloadTooLarge) {
+  ServerOptions options;
+  options.max_message_bytes = 64 * 1024;
+  auto server = StartServer(examples::EchoHandlers(), options);
+  absl::StatusOr<v1::Envelope> response =
+      ClientFor(*server)->Send(TaskRequest(std::string(100 * 1024, 'x')));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrorCodeOf(response.status()), ErrorCode::kPayloadTooLarge);
+}
+
+TEST(AsapServerTest, UnreachableServerIsUnavailable) {
+  std::string address;
+  {
+    auto server = StartServer(examples::EchoHandlers());
+    address = server->address();
+  }  // shut down: nothing listens there now
+  ClientOptions options;
+  options.target = address;
+  options.timeout = absl::Seconds(5);
+  auto client = *AsapClient::Create(options);
+  absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest("x"));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(ErrorCodeOf(response.status()), ErrorCode::kUnavailable);
+}
+
+TEST(AsapServerTest, HandlerErrorReachesTheClientWithItsCode) {
+  HandlerRegistry handlers;
+  ASSERT_TRUE(handlers
+                  .Register("task.request",
+                            [](const v1::Envelope&, const v1::Manifest&)
+                                -> absl::StatusOr<v1::Envelope> {
+                              return AsapError(ErrorCode::kTaskNotFound,
+                                               "task t-9 is unknown");
+                            })
+                  .ok());
+  auto server = StartServer(std::move(handlers));
+  absl::StatusOr<v1::Envelope> response =
+      ClientFor(*server)->Send(TaskRequest("x"));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorCodeOf(response.status()), ErrorCode::kTaskNotFound);
+  EXPECT_THAT(std::string(response.status().message()), HasSubstr("t-9"));
+}
+
+TEST(AsapServerTest, InvalidHandlerResponseIsInternal) {
+  HandlerRegistry handlers;
+  ASSERT_TRUE(handlers
+                  .Register("task.request",
+                            [](const v1::Envelope&, const v1::Manifest&)
+                                -> absl::StatusOr<v1::Envelope> {
+                              return v1::Envelope();  // no payload
+                            })
+                  .ok());
+  auto server = StartServer(std::move(handlers));
+  absl::StatusOr<v1::Envelope> response =
+      ClientFor(*server)->Send(TaskRequest("x"));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(response.status().message()),
+              HasSubstr("invalid response"));
+}
+
+TEST(AsapServerTest, RejectsInvalidManifestAtStart) {
+  ServerOptions options;
+  options.manifest.set_id("bad");
+  auto server = AsapServer::Start(std::move(options), examples::EchoHandlers());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AsapServerTest, AddressInUseIsUnavailable) {
+  auto first = StartServer(examples::EchoHandlers());
+  ServerOptions options;
+  options.address = first->address();
+  options.manifest = examples::EchoManifest("");
+  auto second =
+      AsapServer::Start(std::move(options), examples::EchoHandlers());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(AsapServerTest, HealthServiceReportsServing) {
+  auto server = StartServer(examples::EchoHandlers());
+  auto channel = grpc::CreateChannel(server->address(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(
+      &context, grpc::health::v1::HealthCheckRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST(AsapServerTest, ReflectionListsTheAsapService) {
+  auto server = StartServer(examples::EchoHandlers());
+  auto channel = grpc::CreateChannel(server->address(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::ClientContext context;
+  namespace reflection = asap::testing::reflection;
+  const grpc::internal::RpcMethod method(
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      grpc::internal::RpcMethod::BIDI_STREAMING);
+  std::unique_ptr<grpc::ClientReaderWriter<
+      reflection::ServerReflectionRequest, reflection::ServerReflectionResponse>>
+      stream(grpc::internal::ClientReaderWriterFactory<
+             reflection::ServerReflectionRequest,
+             reflection::ServerReflectionResponse>::Create(channel.get(),
+                                                           method, &context));
+  reflection::ServerReflectionRequest request;
+  request.set_list_services("*");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  reflection::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> names;
+  for (const auto& service : response.list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  EXPECT_THAT(names, ::testing::Contains("asap.v1.AsapService"));
+  while (stream->Read(&response)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST(AsapServerTest, ShutdownLetsCallsInFlightFinish) {
+  absl::Notification handler_entered;
+  absl::Notification release_handler;
+  HandlerRegistry handlers;
+  ASSERT_TRUE(handlers
+                  .Register("task.request",
+                            [&](const v1::Envelope& request,
+                                const v1::Manifest& manifest) {
+                              handler_entered.Notify();
+                              release_handler.WaitForNotificationWithTimeout(
+                                  absl::Seconds(10));
+                              return examples::EchoTask(request, manifest);
+                            })
+                  .ok());
+  auto server = StartServer(std::move(handlers));
+  auto client = ClientFor(*server);
+  absl::StatusOr<v1::Envelope> in_flight;
+  std::thread caller([&] { in_flight = client->Send(TaskRequest("slow")); });
+  ASSERT_TRUE(handler_entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  std::thread stopper([&] { server->Shutdown(absl::Seconds(10)); });
+  // New calls are refused while the old one is still running.
+  absl::SleepFor(absl::Milliseconds(200));
+  release_handler.Notify();
+  caller.join();
+  stopper.join();
+  server->Wait();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.status();
+  absl::StatusOr<v1::Envelope> after = client->Send(TaskRequest("late"));
+  EXPECT_FALSE(after.ok());
+}
+
+TEST(HandlerRegistryTest, RejectsDuplicatesEmptyTypesAndNullHandlers) {
+  HandlerRegistry handlers;
+  EXPECT_TRUE(handlers.Register("a", examples::EchoTask).ok());
+  EXPECT_EQ(handlers.Register("a", examples::EchoTask).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(handlers.Register("", examples::EchoTask).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(handlers.Register("b", nullptr).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(handlers.Find("a"), nullptr);
+  EXPECT_EQ(handlers.Find("b"), nullptr);
+}
+
+}  // namespace
+}  // namespace asap
