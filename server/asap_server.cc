@@ -94,6 +94,10 @@ class AsapServer::Impl {
     builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
     builder.SetMaxSendMessageSize(options_.max_message_bytes);
     builder.RegisterService(&service_);
+    if (!options_.interceptors.empty()) {
+      builder.experimental().SetInterceptorCreators(
+          std::move(options_.interceptors));
+    }
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(

@@ -19,8 +19,11 @@
 #ifndef ASAP_SERVER_ASAP_SERVER_H_
 #define ASAP_SERVER_ASAP_SERVER_H_
 
+#include <grpcpp/support/server_interceptor.h>
+
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -48,6 +51,11 @@ struct ServerOptions {
   // Serve grpc.health.v1.Health and server reflection.
   bool enable_health_service = true;
   bool enable_reflection = true;
+  // gRPC server interceptors, run on every call in order (for example
+  // PeerCounter, server/peer_counter.h).
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
 };
 
 class AsapServer {
