@@ -1,0 +1,343 @@
+// ChannelPool on its own (no server: channels to an address nobody dials) and
+// against a real server on 127.0.0.1:0, with connections counted at the server.
+#include "client/channel_pool.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "asap/errors.h"
+#include "client/asap_client.h"
+#include "examples/echo_agent/echo_agent.h"
+#include "gtest/gtest.h"
+#include "server/asap_server.h"
+#include "server/peer_counter.h"
+
+namespace asap {
+namespace {
+
+ChannelPool::ChannelFactory CountingFactory(std::atomic<int>* created) {
+  return [created](int index) {
+    ++*created;
+    grpc::ChannelArguments args;
+    args.SetInt("asap.test_index", index);
+    // Never dialled: a channel connects only when a call is made.
+    return grpc::CreateCustomChannel(
+        "127.0.0.1:1", grpc::InsecureChannelCredentials(), args);
+  };
+}
+
+std::unique_ptr<ChannelPool> MakePool(ChannelPoolOptions options,
+                                      std::atomic<int>* created) {
+  auto pool = ChannelPool::Create(options, CountingFactory(created));
+  EXPECT_TRUE(pool.ok()) << pool.status();
+  return *std::move(pool);
+}
+
+TEST(ChannelPoolOptionsTest, RejectsBadOptions) {
+  auto bad = [](auto mutate) {
+    ChannelPoolOptions options;
+    mutate(options);
+    return ValidateChannelPoolOptions(options).code();
+  };
+  EXPECT_EQ(bad([](auto& o) { o.pool_maxsize = 0; }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto& o) { o.pool_maxsize = -3; }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto& o) { o.pool_connections = 0; }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto& o) {
+              o.pool_connections = 10;
+              o.pool_maxsize = 5;
+            }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto& o) { o.pool_timeout = absl::ZeroDuration(); }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto& o) { o.pool_timeout = -absl::Seconds(1); }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto& o) { o.max_streams_per_connection = 0; }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto&) {}), absl::StatusCode::kOk);
+}
+
+TEST(ChannelPoolOptionsTest, ClientRejectsBadPoolOptions) {
+  ClientOptions options;
+  options.target = "127.0.0.1:1";
+  options.pool.pool_maxsize = 0;
+  EXPECT_EQ(AsapClient::Create(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ChannelPoolTest, DefaultsAreThoseOfThePlan) {
+  ChannelPoolOptions options;
+  EXPECT_EQ(options.pool_connections, 100);
+  EXPECT_EQ(options.pool_maxsize, 100);
+  EXPECT_EQ(options.pool_timeout, absl::Seconds(5));
+}
+
+TEST(ChannelPoolTest, OpensConnectionsLazilyOnlyWhenFull) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 3;
+  options.pool_connections = 3;
+  options.max_streams_per_connection = 2;
+  auto pool = MakePool(options, &created);
+  EXPECT_EQ(created, 0);
+  std::vector<ChannelPool::Lease> leases;
+  leases.push_back(*pool->Acquire());
+  leases.push_back(*pool->Acquire());
+  EXPECT_EQ(created, 1);  // two streams fit on one connection
+  leases.push_back(*pool->Acquire());
+  EXPECT_EQ(created, 2);
+  EXPECT_NE(leases[2].channel(), leases[0].channel());
+}
+
+TEST(ChannelPoolTest, ReusesConnectionsAfterRelease) {
+  std::atomic<int> created{0};
+  auto pool = MakePool({}, &created);
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<ChannelPool::Lease> lease = pool->Acquire();
+    ASSERT_TRUE(lease.ok());
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(pool->stats().leases, 100u);
+}
+
+TEST(ChannelPoolTest, PicksTheLeastLoadedConnection) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 2;
+  options.pool_connections = 2;
+  options.max_streams_per_connection = 2;
+  auto pool = MakePool(options, &created);
+  std::vector<ChannelPool::Lease> leases;
+  for (int i = 0; i < 4; ++i) leases.push_back(*pool->Acquire());  // 2 + 2
+  auto first = leases[0].channel();
+  // Free one stream on the first connection: the next lease must go there.
+  leases.erase(leases.begin());
+  ChannelPool::Lease next = *pool->Acquire();
+  EXPECT_EQ(next.channel(), first);
+}
+
+TEST(ChannelPoolTest, NeverOpensMoreThanMaxsize) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 2;
+  options.pool_connections = 1;
+  options.max_streams_per_connection = 1;
+  options.pool_timeout = absl::Milliseconds(50);
+  auto pool = MakePool(options, &created);
+  ChannelPool::Lease a = *pool->Acquire();
+  ChannelPool::Lease b = *pool->Acquire();
+  absl::StatusOr<ChannelPool::Lease> c = pool->Acquire();
+  EXPECT_EQ(created, 2);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(ErrorCodeOf(c.status()), ErrorCode::kPoolExhausted);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(pool->stats().timeouts, 1u);
+}
+
+TEST(ChannelPoolTest, WaiterGetsTheStreamThatFreesUp) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 1;
+  options.pool_connections = 1;
+  options.max_streams_per_connection = 1;
+  options.pool_timeout = absl::Seconds(30);
+  auto pool = MakePool(options, &created);
+  auto held = std::make_unique<ChannelPool::Lease>(*pool->Acquire());
+  absl::Notification acquired;
+  std::thread waiter([&] {
+    absl::StatusOr<ChannelPool::Lease> lease = pool->Acquire();
+    EXPECT_TRUE(lease.ok());
+    acquired.Notify();
+  });
+  // The waiter blocks until the held lease is released.
+  EXPECT_FALSE(acquired.WaitForNotificationWithTimeout(absl::Milliseconds(50)));
+  held.reset();
+  EXPECT_TRUE(acquired.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  waiter.join();
+  EXPECT_EQ(pool->stats().waits, 1u);
+}
+
+TEST(ChannelPoolTest, ReportedFailureReplacesTheConnection) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 1;
+  options.pool_connections = 1;
+  auto pool = MakePool(options, &created);
+  std::shared_ptr<grpc::Channel> broken;
+  {
+    ChannelPool::Lease lease = *pool->Acquire();
+    broken = lease.channel();
+    lease.ReportFailure();
+  }
+  ChannelPool::Lease next = *pool->Acquire();
+  EXPECT_NE(next.channel(), broken);
+  EXPECT_EQ(created, 2);
+  EXPECT_EQ(pool->stats().connections_replaced, 1u);
+}
+
+TEST(ChannelPoolTest, ClosesIdleConnectionsAbovePoolConnections) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 4;
+  options.pool_connections = 1;
+  options.max_streams_per_connection = 1;
+  options.idle_timeout = absl::ZeroDuration();
+  auto pool = MakePool(options, &created);
+  {
+    std::vector<ChannelPool::Lease> leases;
+    for (int i = 0; i < 4; ++i) leases.push_back(*pool->Acquire());
+    EXPECT_EQ(pool->stats().open_connections, 4);
+  }
+  ChannelPool::Lease lease = *pool->Acquire();
+  EXPECT_EQ(pool->stats().open_connections, 1);
+}
+
+// --- Against a real server -------------------------------------------------
+
+struct CountedServer {
+  std::shared_ptr<PeerCounter> peers = std::make_shared<PeerCounter>();
+  std::unique_ptr<AsapServer> server;
+};
+
+CountedServer StartCounted(HandlerRegistry handlers,
+                           std::string address = "127.0.0.1:0") {
+  CountedServer result;
+  ServerOptions options;
+  options.address = address;
+  options.manifest = examples::EchoManifest("");
+  options.interceptors.push_back(result.peers->MakeInterceptorFactory());
+  auto server = AsapServer::Start(std::move(options), std::move(handlers));
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (server.ok()) result.server = *std::move(server);
+  return result;
+}
+
+v1::Envelope TaskRequest() {
+  v1::Envelope envelope;
+  envelope.set_sender("urn:asap:agent:tester");
+  envelope.set_recipient("urn:asap:agent:echo");
+  envelope.set_payload_type("task.request");
+  auto& fields = *envelope.mutable_payload()->mutable_fields();
+  fields["conversation_id"].set_string_value("c");
+  fields["skill_id"].set_string_value("echo");
+  fields["input"].mutable_struct_value();
+  return envelope;
+}
+
+// Runs `n` SendAsync calls at once and waits for all; returns the failures.
+int SendConcurrently(AsapClient* client, int n) {
+  std::atomic<int> failures{0};
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < n; ++i) {
+    client->SendAsync(TaskRequest(), [&](absl::StatusOr<v1::Envelope> r) {
+      if (!r.ok()) ++failures;
+      absl::MutexLock lock(&mu);
+      ++done;
+    });
+  }
+  absl::MutexLock lock(&mu);
+  auto all_done = [&done, n] { return done == n; };
+  mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(60));
+  return failures + (n - done);
+}
+
+TEST(ChannelPoolServerTest, ConnectionsAtTheServerNeverExceedMaxsize) {
+  // A slow handler keeps calls in flight so the pool must spread them.
+  HandlerRegistry handlers;
+  ASSERT_TRUE(handlers
+                  .Register("task.request",
+                            [](const v1::Envelope& r, const v1::Manifest& m) {
+                              absl::SleepFor(absl::Milliseconds(20));
+                              return examples::EchoTask(r, m);
+                            })
+                  .ok());
+  CountedServer counted = StartCounted(std::move(handlers));
+  ClientOptions options;
+  options.target = counted.server->address();
+  options.pool.pool_maxsize = 4;
+  options.pool.pool_connections = 4;
+  options.pool.max_streams_per_connection = 5;
+  options.pool.pool_timeout = absl::Seconds(30);
+  auto client = *AsapClient::Create(options);
+  EXPECT_EQ(SendConcurrently(client.get(), 200), 0);
+  EXPECT_EQ(counted.peers->calls(), 200u);
+  EXPECT_LE(counted.peers->distinct_peers(), 4u);
+  EXPECT_GE(counted.peers->distinct_peers(), 2u);  // it did spread
+  EXPECT_GT(client->pool_stats().waits, 0u);       // calls beyond capacity waited
+}
+
+TEST(ChannelPoolServerTest, CallBeyondCapacityFailsAfterPoolTimeout) {
+  absl::Notification release;
+  absl::Notification entered;
+  HandlerRegistry handlers;
+  ASSERT_TRUE(handlers
+                  .Register("task.request",
+                            [&](const v1::Envelope& r, const v1::Manifest& m) {
+                              if (!entered.HasBeenNotified()) entered.Notify();
+                              release.WaitForNotificationWithTimeout(
+                                  absl::Seconds(30));
+                              return examples::EchoTask(r, m);
+                            })
+                  .ok());
+  CountedServer counted = StartCounted(std::move(handlers));
+  ClientOptions options;
+  options.target = counted.server->address();
+  options.pool.pool_maxsize = 1;
+  options.pool.pool_connections = 1;
+  options.pool.max_streams_per_connection = 1;
+  options.pool.pool_timeout = absl::Milliseconds(200);
+  auto client = *AsapClient::Create(options);
+  absl::Notification first_done;
+  client->SendAsync(TaskRequest(), [&](absl::StatusOr<v1::Envelope> r) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    first_done.Notify();
+  });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::Time start = absl::Now();
+  absl::StatusOr<v1::Envelope> second = client->Send(TaskRequest());
+  absl::Duration waited = absl::Now() - start;
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(ErrorCodeOf(second.status()), ErrorCode::kPoolExhausted);
+  EXPECT_GE(waited, absl::Milliseconds(200));  // it waited, it did not fail fast
+  release.Notify();
+  EXPECT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(client->Send(TaskRequest()).ok());  // capacity is back
+}
+
+TEST(ChannelPoolServerTest, RestartedServerIsReconnectedWithoutFailures) {
+  CountedServer counted = StartCounted(examples::EchoHandlers());
+  std::string address = counted.server->address();
+  ClientOptions options;
+  options.target = address;
+  options.timeout = absl::Seconds(5);
+  options.pool.pool_maxsize = 4;
+  options.pool.pool_connections = 4;
+  options.pool.max_streams_per_connection = 2;
+  auto client = *AsapClient::Create(options);
+  ASSERT_EQ(SendConcurrently(client.get(), 16), 0);
+
+  counted.server.reset();  // killed
+  absl::StatusOr<v1::Envelope> down = client->Send(TaskRequest());
+  EXPECT_EQ(ErrorCodeOf(down.status()), ErrorCode::kUnavailable);
+
+  CountedServer restarted = StartCounted(examples::EchoHandlers(), address);
+  ASSERT_NE(restarted.server, nullptr);
+  // Once it is back, every call succeeds: no stale connection is handed out.
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(SendConcurrently(client.get(), 16), 0) << "round " << round;
+  }
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<v1::Envelope> r = client->Send(TaskRequest());
+    EXPECT_TRUE(r.ok()) << r.status();
+  }
+}
+
+}  // namespace
+}  // namespace asap
