@@ -6,6 +6,7 @@
 namespace asap::bench {
 
 void RegisterPoolBenchmarks(bool full);
+void RegisterCacheBenchmarks(bool full);
 
 }  // namespace asap::bench
 

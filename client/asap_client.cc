@@ -8,6 +8,7 @@
 #include "asap/grpc_status.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/channel_factory.h"
+#include "client/manifest_cache_interceptor.h"
 
 namespace asap {
 namespace {
@@ -37,6 +38,24 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   ChannelSettings settings;
   settings.max_message_bytes = client->options_.max_message_bytes;
   std::string target = client->options_.target;
+  const ManifestCacheSettings& cache = client->options_.manifest_cache;
+  if (cache.enabled) {
+    if (cache.shared_cache != nullptr) {
+      client->manifest_cache_ = cache.shared_cache;
+    } else {
+      ManifestCacheOptions cache_options;
+      cache_options.default_ttl = cache.ttl;
+      cache_options.max_size = cache.max_size;
+      cache_options.clock = cache.clock;
+      client->manifest_cache_ = std::make_shared<ManifestCache>(cache_options);
+    }
+    std::shared_ptr<ManifestCache> shared = client->manifest_cache_;
+    settings.interceptors = [shared, target] {
+      InterceptorFactories factories;
+      factories.push_back(MakeManifestCacheInterceptorFactory(shared, target));
+      return factories;
+    };
+  }
   absl::StatusOr<std::unique_ptr<ChannelPool>> pool = ChannelPool::Create(
       client->options_.pool, [target, settings](int index) {
         return CreateAsapChannel(target, index, settings);

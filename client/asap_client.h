@@ -32,9 +32,28 @@
 #include "asap/envelope.h"
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
+#include "asap/time/clock.h"
 #include "client/channel_pool.h"
+#include "client/manifest_cache.h"
 
 namespace asap {
+
+// How the client caches the agent's manifest (client/manifest_cache.h,
+// client/manifest_cache_interceptor.h).
+struct ManifestCacheSettings {
+  // Answer GetManifest from the cache while the entry is fresh.
+  bool enabled = true;
+  // Lifetime of an entry (the server's `asap-manifest-max-age` hint can only
+  // shorten it).
+  absl::Duration ttl = absl::Minutes(5);
+  // Entries kept, least recently used evicted first; 0 = unlimited.
+  size_t max_size = 1000;
+  // Share one cache between clients (all clients of one process, say). When
+  // null the client makes its own from ttl and max_size.
+  std::shared_ptr<ManifestCache> shared_cache;
+  // Time source for expiry; null = the real clock. Tests use a FakeClock.
+  const Clock* clock = nullptr;
+};
 
 struct ClientOptions {
   // gRPC target of the agent: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
@@ -51,6 +70,8 @@ struct ClientOptions {
   ValidationOptions validation;
   // The connection pool: pool_connections, pool_maxsize, pool_timeout.
   ChannelPoolOptions pool;
+  // The manifest cache (TTL 5 min, 1000 entries, on by default).
+  ManifestCacheSettings manifest_cache;
 };
 
 class AsapClient {
@@ -78,8 +99,14 @@ class AsapClient {
   using SendCallback = std::function<void(absl::StatusOr<v1::Envelope>)>;
   void SendAsync(v1::Envelope envelope, SendCallback done);
 
-  // The agent's manifest.
+  // The agent's manifest: from the manifest cache while fresh (no network),
+  // otherwise fetched once and cached. Errors as Send; a failed fetch is not
+  // cached.
   absl::StatusOr<v1::Manifest> GetManifest();
+
+  // The client's manifest cache (hits, misses, fetches in stats()), or null
+  // when caching is off.
+  ManifestCache* manifest_cache() const { return manifest_cache_.get(); }
 
   // Pool counters (connections opened, waits, ...).
   ChannelPool::Stats pool_stats() const;
@@ -91,6 +118,7 @@ class AsapClient {
   absl::Status Prepare(v1::Envelope* envelope) const;
 
   const ClientOptions options_;
+  std::shared_ptr<ManifestCache> manifest_cache_;
   std::unique_ptr<ChannelPool> pool_;
 };
 

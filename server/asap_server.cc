@@ -22,9 +22,11 @@ namespace {
 
 class AsapServiceImpl final : public v1::AsapService::Service {
  public:
-  AsapServiceImpl(const v1::Manifest* manifest,
+  AsapServiceImpl(const v1::Manifest* manifest, absl::Duration max_age,
                   const EnvelopeDispatcher* dispatcher)
-      : manifest_(manifest), dispatcher_(dispatcher) {}
+      : manifest_(manifest),
+        max_age_seconds_(absl::ToInt64Seconds(max_age)),
+        dispatcher_(dispatcher) {}
 
   grpc::Status Send(grpc::ServerContext* context, const v1::Envelope* request,
                     v1::Envelope* response) override {
@@ -37,6 +39,10 @@ class AsapServiceImpl final : public v1::AsapService::Service {
   grpc::Status GetManifest(grpc::ServerContext* context,
                            const v1::GetManifestRequest* request,
                            v1::Manifest* response) override {
+    if (max_age_seconds_ > 0) {
+      context->AddInitialMetadata("asap-manifest-max-age",
+                                  std::to_string(max_age_seconds_));
+    }
     *response = *manifest_;
     return grpc::Status::OK;
   }
@@ -50,6 +56,7 @@ class AsapServiceImpl final : public v1::AsapService::Service {
 
  private:
   const v1::Manifest* manifest_;
+  const int64_t max_age_seconds_;
   const EnvelopeDispatcher* dispatcher_;
 };
 
@@ -64,7 +71,7 @@ class AsapServer::Impl {
         dispatcher_(&options_.manifest, &handlers_, options_.validation,
                     options_.reject_replayed_nonces ? &nonces_ : nullptr,
                     [] { return absl::Now(); }),
-        service_(&options_.manifest, &dispatcher_) {}
+        service_(&options_.manifest, options_.manifest_max_age, &dispatcher_) {}
 
   absl::Status Start() {
     if (options_.max_message_bytes <= 0) {

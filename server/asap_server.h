@@ -45,6 +45,10 @@ struct ServerOptions {
   int max_message_bytes = 10 * 1024 * 1024;
   // Envelope validation rules (timestamp window, payload schemas).
   ValidationOptions validation;
+  // When positive, GetManifest answers carry this as a TTL hint (initial
+  // metadata `asap-manifest-max-age`, whole seconds): caching clients keep the
+  // manifest at most this long. Zero sends no hint.
+  absl::Duration manifest_max_age = absl::ZeroDuration();
   // Refuse an envelope whose extensions.nonce was seen within the timestamp
   // window (asap:protocol/invalid_nonce).
   bool reject_replayed_nonces = true;

@@ -178,7 +178,7 @@ TEST(AsapServerTest, ServerRejectsReplayedNonce) {
 TEST(AsapServerTest, OversizedMessageIsPayloadTooLarge) {
   ServerOptions options;
   options.max_message_bytes = 64 * 1024;
-  auto server = StartServer(examples::EchoHandlers(), options);
+  auto server = StartServer(examples::EchoHandlers(), std::move(options));
   absl::StatusOr<v1::Envelope> response =
       ClientFor(*server)->Send(TaskRequest(std::string(100 * 1024, 'x')));
   ASSERT_FALSE(response.ok());

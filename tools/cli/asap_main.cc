@@ -218,8 +218,7 @@ int Validate(const Args& args) {
   google::protobuf::Struct object;
   if (absl::Status s = FromJson(*text, &object, ErrorCode::kMalformedEnvelope);
       !s.ok()) {
-    return Fail("validate", AsapError(ErrorCode::kMalformedEnvelope,
-                                      "not a JSON object"));
+    return Fail("validate", s);
   }
   bool is_manifest = object.fields().contains("capabilities") &&
                      !object.fields().contains("payload_type");

@@ -1,0 +1,60 @@
+"""The consumer's Python stubs (py_grpc_library) over real gRPC, and asap's own
+Python stubs imported from the @asap repository."""
+
+import unittest
+from concurrent import futures
+
+import grpc
+
+import greeter_pb2
+import greeter_pb2_grpc
+from asap.v1 import envelope_pb2
+from asap.v1 import service_pb2_grpc
+
+
+class Greeter(greeter_pb2_grpc.GreeterServicer):
+
+    def SayHello(self, request, context):
+        if not request.name:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "name is required")
+        reply = greeter_pb2.HelloReply(message="Hello, %s!" % request.name)
+        reply.details.CopyFrom(request.details)
+        return reply
+
+
+class GreeterPyTest(unittest.TestCase):
+
+    def setUp(self):
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        greeter_pb2_grpc.add_GreeterServicer_to_server(Greeter(), self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.assertGreater(port, 0)
+        self.server.start()
+        self.addCleanup(self.server.stop, None)
+        self.channel = grpc.insecure_channel("127.0.0.1:%d" % port)
+        self.addCleanup(self.channel.close)
+        self.stub = greeter_pb2_grpc.GreeterStub(self.channel)
+
+    def test_say_hello(self):
+        request = greeter_pb2.HelloRequest(name="python")
+        request.details.update({"lang": "py"})
+        reply = self.stub.SayHello(request, timeout=10)
+        self.assertEqual(reply.message, "Hello, python!")
+        self.assertEqual(reply.details["lang"], "py")
+
+    def test_missing_name(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.SayHello(greeter_pb2.HelloRequest(), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_asap_stubs_from_the_asap_repository(self):
+        envelope = envelope_pb2.Envelope(
+            sender="urn:asap:agent:consumer", payload_type="task.request")
+        envelope.payload.update({"input": {"x": 1}})
+        parsed = envelope_pb2.Envelope.FromString(envelope.SerializeToString())
+        self.assertEqual(parsed, envelope)
+        self.assertTrue(hasattr(service_pb2_grpc, "AsapServiceStub"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,228 @@
+"""A Python gRPC client talking to `asap serve`: the wire contract seen from
+another language.
+
+Starts `asap serve --port 0` (the echo agent), then calls AsapService with
+Debian's grpcio and the stubs of //proto:asap_py_grpc: GetManifest, Send (a
+task, an unknown payload type, a malformed envelope), SendBatch and Send with
+gRPC's own gzip compression.
+"""
+
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import threading
+import time
+import unittest
+from datetime import datetime, timezone
+
+# No try/except: without grpcio or the stubs the test must fail, not skip.
+import grpc
+from google.protobuf import json_format
+from google.protobuf import struct_pb2
+
+from asap.v1 import envelope_pb2
+from asap.v1 import service_pb2
+from asap.v1 import service_pb2_grpc
+
+STARTUP_TIMEOUT_S = 30
+RPC_TIMEOUT_S = 10
+SHUTDOWN_TIMEOUT_S = 10
+
+AGENT_ID = "urn:asap:agent:echo"
+CLIENT_ID = "urn:asap:agent:python-client"
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_ulid():
+    """A ULID: 48-bit millisecond time and 80 random bits, Crockford base32."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def now_rfc3339():
+    return datetime.now(timezone.utc).isoformat()
+
+
+def make_struct(obj):
+    s = struct_pb2.Struct()
+    s.update(obj)
+    return s
+
+
+def make_envelope(payload_type, payload, sender=CLIENT_ID):
+    return envelope_pb2.Envelope(
+        id=new_ulid(),
+        asap_version="0.1",
+        timestamp=now_rfc3339(),
+        sender=sender,
+        recipient=AGENT_ID,
+        payload_type=payload_type,
+        payload=make_struct(payload),
+    )
+
+
+def task_request(input_obj, sender=CLIENT_ID):
+    return make_envelope(
+        "task.request",
+        {"conversation_id": "conv-py", "skill_id": "echo", "input": input_obj},
+        sender=sender,
+    )
+
+
+def asap_binary():
+    return os.path.join(os.environ["TEST_SRCDIR"], "asap/tools/cli/asap")
+
+
+def stop_process(proc):
+    """SIGTERM, wait, SIGKILL if still running. Returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+    return proc.returncode
+
+
+class PythonClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = subprocess.Popen(
+            [asap_binary(), "serve", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        # Registered at once, so the server dies even if the rest of setUpClass
+        # (or any test) fails.
+        cls.addClassCleanup(stop_process, cls.server)
+
+        lines = queue.Queue()
+
+        def read_stdout():
+            for line in cls.server.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read_stdout, daemon=True).start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        address = None
+        while address is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    "asap serve did not print 'listening on' within %d s" %
+                    STARTUP_TIMEOUT_S)
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(
+                    "asap serve exited (code %s) before listening" %
+                    cls.server.wait(timeout=SHUTDOWN_TIMEOUT_S))
+            if line.startswith("listening on "):
+                address = line[len("listening on "):].strip()
+        cls.address = address
+
+        cls.channel = grpc.insecure_channel(address)
+        cls.addClassCleanup(cls.channel.close)
+        grpc.channel_ready_future(cls.channel).result(timeout=RPC_TIMEOUT_S)
+        cls.stub = service_pb2_grpc.AsapServiceStub(cls.channel)
+
+    def assert_asap_error(self, err, grpc_code, asap_code):
+        self.assertEqual(err.code(), grpc_code, err.details())
+        self.assertTrue(
+            err.details().startswith(asap_code),
+            "details %r do not start with %r" % (err.details(), asap_code))
+        trailers = dict(err.trailing_metadata() or ())
+        self.assertIn("asap-error-code", trailers)
+        self.assertEqual(trailers["asap-error-code"], asap_code)
+
+    def test_get_manifest(self):
+        manifest = self.stub.GetManifest(
+            service_pb2.GetManifestRequest(), timeout=RPC_TIMEOUT_S)
+        self.assertEqual(manifest.id, AGENT_ID)
+        self.assertTrue(manifest.endpoints.asap)
+
+    def test_send_task_request(self):
+        input_obj = {"text": "hello", "n": 3,
+                     "nested": {"list": [1, "two", True]}}
+        request = task_request(input_obj)
+        response = self.stub.Send(request, timeout=RPC_TIMEOUT_S)
+        self.assertEqual(response.payload_type, "task.response")
+        self.assertEqual(response.correlation_id, request.id)
+        self.assertEqual(response.sender, AGENT_ID)
+        self.assertEqual(response.recipient, CLIENT_ID)
+        payload = json_format.MessageToDict(response.payload)
+        self.assertEqual(payload["status"], "completed")
+        self.assertEqual(payload["result"], input_obj)
+
+    def test_unknown_payload_type(self):
+        request = make_envelope("no.such.type", {"anything": 1})
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.Send(request, timeout=RPC_TIMEOUT_S)
+        self.assert_asap_error(cm.exception, grpc.StatusCode.UNIMPLEMENTED,
+                               "asap:transport/handler_not_found")
+
+    def test_malformed_envelope(self):
+        request = task_request({"x": 1}, sender="not-an-agent-urn")
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.Send(request, timeout=RPC_TIMEOUT_S)
+        self.assert_asap_error(cm.exception, grpc.StatusCode.INVALID_ARGUMENT,
+                               "asap:protocol/malformed_envelope")
+
+    def test_send_batch(self):
+        envelopes = [
+            task_request({"i": 0}),
+            task_request({"i": 1}, sender="urn:asap:agent:BAD_URN"),
+            task_request({"i": 2}),
+        ]
+        frames = [service_pb2.BatchFrame(envelopes=envelopes)]
+        results = []
+        for frame in self.stub.SendBatch(iter(frames), timeout=RPC_TIMEOUT_S):
+            results.extend(frame.results)
+        self.assertEqual(sorted(r.index for r in results), [0, 1, 2])
+        by_index = {r.index: r for r in results}
+        for i in (0, 2):
+            result = by_index[i]
+            self.assertEqual(result.WhichOneof("outcome"), "response", result)
+            self.assertEqual(result.response.payload_type, "task.response")
+            self.assertEqual(result.response.correlation_id, envelopes[i].id)
+            payload = json_format.MessageToDict(result.response.payload)
+            self.assertEqual(payload["result"], {"i": i})
+        bad = by_index[1]
+        self.assertEqual(bad.WhichOneof("outcome"), "error", bad)
+        self.assertEqual(bad.error.asap_code,
+                         "asap:protocol/malformed_envelope")
+        self.assertEqual(bad.error.grpc_code,
+                         grpc.StatusCode.INVALID_ARGUMENT.value[0])
+        self.assertTrue(bad.error.message)
+
+    def test_gzip_large_input(self):
+        # ~100 KB of varied (so not trivially compressible) data.
+        rows = [{"k": "key-%05d" % i, "v": secrets.token_hex(16)}
+                for i in range(1700)]
+        input_obj = {"rows": rows}
+        request = task_request(input_obj)
+        self.assertGreater(request.ByteSize(), 100 * 1000)
+        with grpc.insecure_channel(
+                self.address, compression=grpc.Compression.Gzip) as channel:
+            stub = service_pb2_grpc.AsapServiceStub(channel)
+            response = stub.Send(request, timeout=RPC_TIMEOUT_S)
+        self.assertEqual(response.payload_type, "task.response")
+        self.assertEqual(response.correlation_id, request.id)
+        payload = json_format.MessageToDict(response.payload)
+        self.assertEqual(payload["result"], input_obj)
+
+
+if __name__ == "__main__":
+    unittest.main()
