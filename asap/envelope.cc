@@ -270,8 +270,11 @@ absl::Status ValidateEnvelope(const v1::Envelope& envelope, absl::Time now,
   if (envelope.timestamp().empty()) {
     return AsapError(ErrorCode::kInvalidTimestamp, "timestamp is required");
   }
-  absl::StatusOr<absl::Time> timestamp = ParseTimestamp(envelope.timestamp());
-  if (!timestamp.ok()) return timestamp.status();
+  absl::StatusOr<absl::Time> timestamp = absl::InfinitePast();
+  if (options.check_timestamp_format || options.check_timestamp_window) {
+    timestamp = ParseTimestamp(envelope.timestamp());
+    if (!timestamp.ok()) return timestamp.status();
+  }
   if (options.check_timestamp_window) {
     if (*timestamp < now - options.max_age) {
       return AsapError(

@@ -27,6 +27,9 @@ struct ValidationOptions {
   absl::Duration max_future = absl::Seconds(30);
   // Check the timestamp window at all (off for tools that inspect old files).
   bool check_timestamp_window = true;
+  // Parse the timestamp at all (off only where asap wrote it itself, as for
+  // the responses the server completes).
+  bool check_timestamp_format = true;
   // Check the payload of the known payload types (task.request, TaskRequest,
   // ...) against its ASAP v1.0 schema: required fields, JSON types, allowed
   // enum strings, no unknown fields. Payload types asap does not know are left

@@ -7,6 +7,7 @@ namespace asap::bench {
 
 void RegisterPoolBenchmarks(bool full);
 void RegisterCacheBenchmarks(bool full);
+void RegisterBatchBenchmarks(bool full);
 
 }  // namespace asap::bench
 

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   int count = static_cast<int>(args.size());
   asap::bench::RegisterPoolBenchmarks(full);
   asap::bench::RegisterCacheBenchmarks(full);
+  asap::bench::RegisterBatchBenchmarks(full);
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

@@ -2,12 +2,16 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/channel_factory.h"
+#include "client/internal/batch_call.h"
 #include "client/manifest_cache_interceptor.h"
 
 namespace asap {
@@ -130,6 +134,61 @@ void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
                owned.reset();
                done(std::move(result));
              });
+}
+
+absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
+    std::vector<v1::Envelope> envelopes, const BatchOptions& options) {
+  if (envelopes.empty()) {
+    return absl::InvalidArgumentError("SendBatch needs at least one envelope");
+  }
+  if (options.max_envelopes_per_frame < 1 || options.window < 1 ||
+      options.max_frame_bytes < 1 || options.timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "BatchOptions: max_envelopes_per_frame, window and max_frame_bytes "
+        "must be positive, timeout not negative");
+  }
+  absl::Time deadline =
+      absl::Now() + (options.timeout > absl::ZeroDuration() ? options.timeout
+                                                            : options_.timeout);
+  // A frame must fit in one message; leave room for the frame's own framing.
+  size_t message_limit = static_cast<size_t>(options_.max_message_bytes);
+  size_t max_frame_bytes =
+      std::min(options.max_frame_bytes, message_limit - message_limit / 16);
+  BatchResults results(envelopes.size(),
+                       absl::InternalError("not sent"));
+  std::vector<size_t> positions;  // the envelopes that go on the wire
+  positions.reserve(envelopes.size());
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    absl::Status status = Prepare(&envelopes[i]);
+    // An envelope larger than max_frame_bytes travels in a frame of its own;
+    // one larger than a message cannot travel at all.
+    if (status.ok() &&
+        envelopes[i].ByteSizeLong() + 16 > message_limit - message_limit / 16) {
+      status = AsapError(ErrorCode::kPayloadTooLarge,
+                         absl::StrCat("envelope of ",
+                                      envelopes[i].ByteSizeLong(),
+                                      " bytes exceeds the message limit of ",
+                                      message_limit));
+    }
+    if (!status.ok()) {
+      if (options.fail_fast) {
+        return absl::Status(status.code(),
+                            absl::StrCat(status.message(), " (batch envelope ",
+                                         i, ")"));
+      }
+      results[i] = status;
+      continue;
+    }
+    positions.push_back(i);
+  }
+  if (positions.empty()) return results;
+  absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
+  if (!lease.ok()) return lease.status();
+  absl::Status status =
+      internal::RunBatchCall(lease->channel(), &envelopes, positions, options,
+                             max_frame_bytes, deadline, &results);
+  if (!status.ok()) return status;
+  return results;
 }
 
 absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {

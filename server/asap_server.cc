@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -16,6 +18,7 @@
 #include "server/batch_service.h"
 #include "server/dispatcher.h"
 #include "server/nonce_store.h"
+#include "server/worker_pool.h"
 
 namespace asap {
 namespace {
@@ -23,10 +26,11 @@ namespace {
 class AsapServiceImpl final : public v1::AsapService::Service {
  public:
   AsapServiceImpl(const v1::Manifest* manifest, absl::Duration max_age,
-                  const EnvelopeDispatcher* dispatcher)
+                  const EnvelopeDispatcher* dispatcher, WorkerPool* workers)
       : manifest_(manifest),
         max_age_seconds_(absl::ToInt64Seconds(max_age)),
-        dispatcher_(dispatcher) {}
+        dispatcher_(dispatcher),
+        workers_(workers) {}
 
   grpc::Status Send(grpc::ServerContext* context, const v1::Envelope* request,
                     v1::Envelope* response) override {
@@ -51,13 +55,14 @@ class AsapServiceImpl final : public v1::AsapService::Service {
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::BatchResultFrame, v1::BatchFrame>* stream)
       override {
-    return ServeBatch(*dispatcher_, context, stream);
+    return ServeBatch(*dispatcher_, workers_, context, stream);
   }
 
  private:
   const v1::Manifest* manifest_;
   const int64_t max_age_seconds_;
   const EnvelopeDispatcher* dispatcher_;
+  WorkerPool* workers_;
 };
 
 }  // namespace
@@ -71,7 +76,11 @@ class AsapServer::Impl {
         dispatcher_(&options_.manifest, &handlers_, options_.validation,
                     options_.reject_replayed_nonces ? &nonces_ : nullptr,
                     [] { return absl::Now(); }),
-        service_(&options_.manifest, options_.manifest_max_age, &dispatcher_) {}
+        workers_(options_.batch_workers > 0
+                     ? options_.batch_workers
+                     : std::max(2u, std::thread::hardware_concurrency())),
+        service_(&options_.manifest, options_.manifest_max_age, &dispatcher_,
+                 &workers_) {}
 
   absl::Status Start() {
     if (options_.max_message_bytes <= 0) {
@@ -144,6 +153,7 @@ class AsapServer::Impl {
   HandlerRegistry handlers_;
   NonceStore nonces_;
   EnvelopeDispatcher dispatcher_;
+  WorkerPool workers_;
   AsapServiceImpl service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

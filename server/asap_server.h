@@ -52,6 +52,9 @@ struct ServerOptions {
   // Refuse an envelope whose extensions.nonce was seen within the timestamp
   // window (asap:protocol/invalid_nonce).
   bool reject_replayed_nonces = true;
+  // Threads that run SendBatch frames (handlers of one batch run concurrently
+  // on them); 0 = the number of cores, at least 2.
+  int batch_workers = 0;
   // Serve grpc.health.v1.Health and server reflection.
   bool enable_health_service = true;
   bool enable_reflection = true;

@@ -21,6 +21,9 @@ EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
       now_(std::move(now)) {
   // A response is made now; its age says nothing about a replay.
   response_validation_.check_timestamp_window = false;
+  // A timestamp the server wrote itself needs no parsing.
+  completed_response_validation_ = response_validation_;
+  completed_response_validation_.check_timestamp_format = false;
 }
 
 absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
@@ -50,9 +53,12 @@ absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
   }
   absl::StatusOr<v1::Envelope> response = (*handler)(request, *manifest_);
   if (!response.ok()) return response.status();
+  bool handler_set_timestamp = !response->timestamp().empty();
   CompleteResponse(request, manifest_->id(), now, &*response);
-  if (absl::Status status =
-          ValidateEnvelope(*response, now, response_validation_);
+  if (absl::Status status = ValidateEnvelope(
+          *response, now,
+          handler_set_timestamp ? response_validation_
+                                : completed_response_validation_);
       !status.ok()) {
     return AsapError(ErrorCode::kInternal,
                      absl::StrCat("the handler for '", request.payload_type(),

@@ -36,6 +36,7 @@ class EnvelopeDispatcher {
   const HandlerRegistry* handlers_;
   const ValidationOptions validation_;
   ValidationOptions response_validation_;
+  ValidationOptions completed_response_validation_;
   NonceStore* nonces_;
   std::function<absl::Time()> now_;
 };

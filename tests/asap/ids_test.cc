@@ -1,5 +1,6 @@
 #include "asap/ids.h"
 
+#include <random>
 #include <set>
 #include <string>
 
@@ -88,6 +89,57 @@ TEST(UrnTest, LengthLimitIs256) {
   std::string prefix = "urn:asap:agent:";
   EXPECT_TRUE(IsAgentUrn(prefix + std::string(256 - prefix.size(), 'a')));
   EXPECT_FALSE(IsAgentUrn(prefix + std::string(257 - prefix.size(), 'a')));
+}
+
+}  // namespace
+}  // namespace asap
+
+namespace asap {
+namespace {
+
+// FormatTimestamp and ParseTimestamp are hand-written for speed; Abseil is
+// the reference they must agree with.
+TEST(TimestampTest, FormatAgreesWithAbseilOverManyTimes) {
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 20000; ++i) {
+    // From 1900 to 2200, microsecond resolution.
+    int64_t micros = static_cast<int64_t>(rng() % 9467280000000000ull) -
+                     2208988800000000ll;
+    absl::Time t = absl::FromUnixMicros(micros);
+    ASSERT_EQ(FormatTimestamp(t),
+              absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone()))
+        << micros;
+  }
+}
+
+TEST(TimestampTest, ParseAgreesWithAbseil) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 5000; ++i) {
+    int64_t nanos = static_cast<int64_t>(rng() % 4102444800000000000ull);
+    absl::Time t = absl::FromUnixNanos(nanos);
+    for (const char* format :
+         {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%E3S+00:00",
+          "%Y-%m-%dT%H:%M:%E9S-05:30", "%Y-%m-%dT%H:%M:%E*S+14:00"}) {
+      std::string text = absl::FormatTime(format, t, absl::UTCTimeZone());
+      absl::Time expected;
+      std::string error;
+      ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, text, &expected, &error))
+          << text;
+      absl::StatusOr<absl::Time> parsed = ParseTimestamp(text);
+      ASSERT_TRUE(parsed.ok()) << text;
+      ASSERT_EQ(*parsed, expected) << text;
+    }
+  }
+}
+
+TEST(TimestampTest, RejectsImpossibleDates) {
+  for (const char* text :
+       {"2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-32T00:00:00Z",
+        "2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z", "2024-01-01T00:00:00.Z",
+        "2024-01-01T00:00:00+2:00", "2024-01-01", ""}) {
+    EXPECT_FALSE(ParseTimestamp(text).ok()) << text;
+  }
+  EXPECT_TRUE(ParseTimestamp("2024-02-29T00:00:00Z").ok());
 }
 
 }  // namespace

@@ -1,0 +1,175 @@
+// Batch operations (plan task 4.1), against real servers on loopback:
+// - 100 envelopes: 100 sequential Send calls vs one SendBatch, same run;
+// - 10 000 envelopes: SendBatch vs a plain gRPC bidirectional stream written
+//   without asap (one envelope per message, a reader and a writer thread, a
+//   server that answers each with the echo handler and no validation).
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+#include <vector>
+
+#include "asap/envelope.h"
+#include "benchmark/benchmark.h"
+#include "benchmarks/bench_support.h"
+#include "benchmarks/raw_echo.grpc.pb.h"
+#include "benchmarks/registry.h"
+#include "client/asap_client.h"
+#include "examples/echo_agent/echo_agent.h"
+
+namespace asap::bench {
+namespace {
+
+std::vector<v1::Envelope> Envelopes(int n) {
+  std::vector<v1::Envelope> envelopes;
+  envelopes.reserve(n);
+  absl::Time now = absl::Now();
+  for (int i = 0; i < n; ++i) {
+    envelopes.push_back(TaskRequest("envelope number " + std::to_string(i)));
+    FillEnvelopeDefaults(&envelopes.back(), now);
+  }
+  return envelopes;
+}
+
+std::unique_ptr<AsapClient> NewClient() {
+  ClientOptions options;
+  options.target = SharedEchoServer().address();
+  options.timeout = absl::Seconds(120);
+  return *AsapClient::Create(options);
+}
+
+void BM_SequentialVsBatch(benchmark::State& state) {
+  const int n = state.range(0);
+  auto client = NewClient();
+  (void)client->Send(TaskRequest());  // connect
+  absl::Duration sequential, batch;
+  int64_t rounds = 0, failures = 0;
+  for (auto _ : state) {
+    std::vector<v1::Envelope> envelopes = Envelopes(n);
+    absl::Time t0 = absl::Now();
+    for (const v1::Envelope& e : envelopes) {
+      if (!client->Send(e).ok()) ++failures;
+    }
+    absl::Time t1 = absl::Now();
+    auto results = client->SendBatch(Envelopes(n));
+    absl::Time t2 = absl::Now();
+    if (!results.ok()) {
+      failures += n;
+    } else {
+      for (const auto& r : *results) failures += !r.ok();
+    }
+    sequential += t1 - t0;
+    batch += t2 - t1;
+    ++rounds;
+  }
+  double sequential_eps = n * rounds / absl::ToDoubleSeconds(sequential);
+  double batch_eps = n * rounds / absl::ToDoubleSeconds(batch);
+  state.counters["sequential_eps"] = sequential_eps;
+  state.counters["batch_eps"] = batch_eps;
+  state.counters["speedup"] = batch_eps / sequential_eps;
+  state.counters["failures"] = failures;
+}
+
+// A plain gRPC server for RawEcho.Stream.
+class RawEchoService final : public RawEcho::Service {
+ public:
+  grpc::Status Stream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::Envelope, v1::Envelope>* stream) override {
+    v1::Manifest manifest = examples::EchoManifest("raw");
+    v1::Envelope request;
+    while (stream->Read(&request)) {
+      absl::StatusOr<v1::Envelope> response =
+          examples::EchoTask(request, manifest);
+      response->set_correlation_id(request.id());
+      if (!stream->Write(*response)) break;
+    }
+    return grpc::Status::OK;
+  }
+};
+
+struct RawServer {
+  RawEchoService service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+RawServer& SharedRawServer() {
+  static RawServer* raw = [] {
+    auto* r = new RawServer;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &r->port);
+    builder.RegisterService(&r->service);
+    r->server = builder.BuildAndStart();
+    return r;
+  }();
+  return *raw;
+}
+
+// The stream a user would write without asap: a writer thread sends every
+// envelope as its own message, the caller reads the answers.
+int RawStream(RawEcho::Stub* stub, const std::vector<v1::Envelope>& envelopes) {
+  grpc::ClientContext context;
+  auto stream = stub->Stream(&context);
+  std::thread writer([&] {
+    for (const v1::Envelope& e : envelopes) {
+      if (!stream->Write(e)) break;
+    }
+    stream->WritesDone();
+  });
+  v1::Envelope response;
+  int received = 0;
+  while (stream->Read(&response)) ++received;
+  writer.join();
+  stream->Finish();
+  return received;
+}
+
+void BM_BatchVsRawStream(benchmark::State& state) {
+  const int n = state.range(0);
+  auto client = NewClient();
+  (void)client->Send(TaskRequest());
+  auto channel = grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(SharedRawServer().port),
+      grpc::InsecureChannelCredentials());
+  auto raw_stub = RawEcho::NewStub(channel);
+  absl::Duration batch, raw;
+  int64_t rounds = 0, failures = 0;
+  for (auto _ : state) {
+    std::vector<v1::Envelope> envelopes = Envelopes(n);
+    absl::Time t0 = absl::Now();
+    failures += n - RawStream(raw_stub.get(), envelopes);
+    absl::Time t1 = absl::Now();
+    auto results = client->SendBatch(std::move(envelopes));
+    absl::Time t2 = absl::Now();
+    if (!results.ok()) {
+      failures += n;
+    } else {
+      for (const auto& r : *results) failures += !r.ok();
+    }
+    raw += t1 - t0;
+    batch += t2 - t1;
+    ++rounds;
+  }
+  double raw_eps = n * rounds / absl::ToDoubleSeconds(raw);
+  double batch_eps = n * rounds / absl::ToDoubleSeconds(batch);
+  state.counters["raw_stream_eps"] = raw_eps;
+  state.counters["batch_eps"] = batch_eps;
+  state.counters["ratio"] = batch_eps / raw_eps;
+  state.counters["failures"] = failures;
+}
+
+}  // namespace
+
+void RegisterBatchBenchmarks(bool full) {
+  benchmark::RegisterBenchmark("BM_SequentialVsBatch", BM_SequentialVsBatch)
+      ->Arg(100)
+      ->Iterations(full ? 50 : 5)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_BatchVsRawStream", BM_BatchVsRawStream)
+      ->Arg(10000)
+      ->Iterations(full ? 10 : 2)
+      ->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace asap::bench
