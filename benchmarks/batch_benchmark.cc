@@ -69,9 +69,32 @@ void BM_SequentialVsBatch(benchmark::State& state) {
   state.counters["failures"] = failures;
 }
 
+// SendBatch alone, for profiling: one batch of `n` per iteration.
+void BM_SendBatch(benchmark::State& state) {
+  const int n = state.range(0);
+  auto client = NewClient();
+  (void)client->Send(TaskRequest());
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<v1::Envelope> envelopes = Envelopes(n);
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(client->SendBatch(std::move(envelopes)));
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
 // A plain gRPC server for RawEcho.Stream.
 class RawEchoService final : public RawEcho::Service {
  public:
+  grpc::Status Unary(grpc::ServerContext* context, const v1::Envelope* request,
+                     v1::Envelope* response) override {
+    absl::StatusOr<v1::Envelope> echoed =
+        examples::EchoTask(*request, examples::EchoManifest("raw"));
+    *response = *std::move(echoed);
+    response->set_correlation_id(request->id());
+    return grpc::Status::OK;
+  }
+
   grpc::Status Stream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::Envelope, v1::Envelope>* stream) override {
@@ -125,6 +148,38 @@ int RawStream(RawEcho::Stub* stub, const std::vector<v1::Envelope>& envelopes) {
   return received;
 }
 
+// One call at a time: asap's Send (client validation, pool, interceptor,
+// server validation, dispatch) next to a plain generated stub calling a plain
+// gRPC server that runs the same echo handler.
+void BM_UnaryAsapVsRaw(benchmark::State& state) {
+  auto client = NewClient();
+  (void)client->Send(TaskRequest());
+  auto channel = grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(SharedRawServer().port),
+      grpc::InsecureChannelCredentials());
+  auto raw_stub = RawEcho::NewStub(channel);
+  std::vector<absl::Duration> asap_latency, raw_latency;
+  int64_t failures = 0;
+  for (auto _ : state) {
+    v1::Envelope request = TaskRequest();
+    FillEnvelopeDefaults(&request, absl::Now());
+    absl::Time t0 = absl::Now();
+    failures += !client->Send(request).ok();
+    absl::Time t1 = absl::Now();
+    grpc::ClientContext context;
+    v1::Envelope response;
+    failures += !raw_stub->Unary(&context, request, &response).ok();
+    absl::Time t2 = absl::Now();
+    asap_latency.push_back(t1 - t0);
+    raw_latency.push_back(t2 - t1);
+  }
+  state.counters["asap_p50_us"] = PercentileMicros(asap_latency, 50);
+  state.counters["raw_p50_us"] = PercentileMicros(raw_latency, 50);
+  state.counters["asap_p99_us"] = PercentileMicros(asap_latency, 99);
+  state.counters["raw_p99_us"] = PercentileMicros(raw_latency, 99);
+  state.counters["failures"] = failures;
+}
+
 void BM_BatchVsRawStream(benchmark::State& state) {
   const int n = state.range(0);
   auto client = NewClient();
@@ -162,6 +217,14 @@ void BM_BatchVsRawStream(benchmark::State& state) {
 }  // namespace
 
 void RegisterBatchBenchmarks(bool full) {
+  benchmark::RegisterBenchmark("BM_SendBatch", BM_SendBatch)
+      ->Arg(100)
+      ->Arg(10000)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_UnaryAsapVsRaw", BM_UnaryAsapVsRaw)
+      ->Iterations(full ? 2000 : 200)
+      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_SequentialVsBatch", BM_SequentialVsBatch)
       ->Arg(100)
       ->Iterations(full ? 50 : 5)

@@ -1,6 +1,8 @@
 #include "server/batch_service.h"
 
 #include <memory>
+
+#include "google/protobuf/arena.h"
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
@@ -63,15 +65,20 @@ grpc::Status ServeBatch(
       state->mu.Await(absl::Condition(&has_room));
       if (state->write_failed) break;
     }
-    auto frame = std::make_shared<v1::BatchFrame>();
-    if (!stream->Read(frame.get())) break;
+    // The frame and everything in it live on an arena: parsing allocates
+    // from one block and freeing the frame is one release, which matters for
+    // Struct-heavy envelopes (malloc was the top cost in perf).
+    auto arena = std::make_shared<google::protobuf::Arena>();
+    v1::BatchFrame* frame =
+        google::protobuf::Arena::CreateMessage<v1::BatchFrame>(arena.get());
+    if (!stream->Read(frame)) break;
     uint64_t first_index = next_index;
     next_index += frame->envelopes_size();
     {
       absl::MutexLock lock(&state->mu);
       ++state->frames_in_flight;
     }
-    workers->Submit([&dispatcher, stream, state, frame, first_index] {
+    workers->Submit([&dispatcher, stream, state, arena, frame, first_index] {
       v1::BatchResultFrame results = RunFrame(dispatcher, *frame, first_index);
       bool written;
       {

@@ -7,7 +7,7 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java
   g++ pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
-  libabsl-dev zlib1g-dev libbrotli-dev
+  libabsl-dev zlib1g-dev libbrotli-dev libjemalloc-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-grpcio python3-protobuf
 )

@@ -13,6 +13,10 @@
 namespace asap::internal {
 namespace {
 
+// Batches up to this size are written without a writer thread: below HTTP/2's
+// initial flow-control window, so writing cannot block on the server.
+constexpr size_t kInlineBatchBytes = 48 * 1024;
+
 // What the reader and the writer thread share.
 struct Window {
   absl::Mutex mu;
@@ -51,35 +55,77 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
       stream = stub->SendBatch(&context);
   Window window;
 
-  std::thread writer([&] {
-    size_t next = 0;
-    while (next < positions.size()) {
-      v1::BatchFrame frame;
-      size_t bytes = 0;
-      while (next < positions.size() &&
-             frame.envelopes_size() < options.max_envelopes_per_frame) {
-        v1::Envelope& envelope = (*envelopes)[positions[next]];
-        size_t size = envelope.ByteSizeLong() + 8;  // + field tag and length
-        if (frame.envelopes_size() > 0 && bytes + size > max_frame_bytes) break;
-        bytes += size;
-        *frame.add_envelopes() = std::move(envelope);
-        ++next;
-      }
-      int count = frame.envelopes_size();
-      {
-        absl::MutexLock lock(&window.mu);
-        auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(window.mu) {
-          return window.reader_done || window.in_flight == 0 ||
-                 window.in_flight + count <= options.window;
-        };
-        window.mu.Await(absl::Condition(&room));
-        if (window.reader_done) return;
-        window.in_flight += count;
-      }
-      if (!stream->Write(frame)) return;  // the stream broke: Finish says why
+  // Cuts the next frame out of the batch (moving the envelopes).
+  size_t next = 0;
+  auto next_frame = [&](v1::BatchFrame* frame) {
+    size_t bytes = 0;
+    while (next < positions.size() &&
+           frame->envelopes_size() < options.max_envelopes_per_frame) {
+      v1::Envelope& envelope = (*envelopes)[positions[next]];
+      size_t size = envelope.ByteSizeLong() + 8;  // + field tag and length
+      if (frame->envelopes_size() > 0 && bytes + size > max_frame_bytes) break;
+      bytes += size;
+      *frame->add_envelopes() = std::move(envelope);
+      ++next;
     }
-    stream->WritesDone();
-  });
+  };
+
+  // A small batch (within HTTP/2's initial 64 KB flow-control window and the
+  // in-flight window) is written from this thread, its last frame carrying the
+  // half-close: no writer thread, no extra round trip. A larger one gets a
+  // writer thread, so that reading results never waits for writing.
+  std::vector<v1::BatchFrame> small_batch;
+  {
+    size_t bytes = 0;
+    size_t count = 0;
+    for (size_t p : positions) {
+      bytes += (*envelopes)[p].ByteSizeLong() + 8;
+      ++count;
+      if (bytes > kInlineBatchBytes) break;
+    }
+    if (bytes <= kInlineBatchBytes &&
+        count <= static_cast<size_t>(options.window)) {
+      while (next < positions.size()) {
+        small_batch.emplace_back();
+        next_frame(&small_batch.back());
+      }
+    }
+  }
+  std::thread writer;
+  if (!small_batch.empty()) {
+    {
+      absl::MutexLock lock(&window.mu);
+      window.in_flight = static_cast<int>(positions.size());
+    }
+    for (size_t i = 0; i < small_batch.size(); ++i) {
+      bool ok = i + 1 == small_batch.size()
+                    ? stream->Write(small_batch[i], grpc::WriteOptions().set_last_message())
+                    : stream->Write(small_batch[i]);
+      if (!ok) break;  // the stream broke: Finish says why
+    }
+  } else {
+    writer = std::thread([&] {
+      while (next < positions.size()) {
+        v1::BatchFrame frame;
+        next_frame(&frame);
+        int count = frame.envelopes_size();
+        {
+          absl::MutexLock lock(&window.mu);
+          auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(window.mu) {
+            return window.reader_done || window.in_flight == 0 ||
+                   window.in_flight + count <= options.window;
+          };
+          window.mu.Await(absl::Condition(&room));
+          if (window.reader_done) return;
+          window.in_flight += count;
+        }
+        bool last = next == positions.size();
+        bool ok = last ? stream->Write(frame, grpc::WriteOptions().set_last_message())
+                       : stream->Write(frame);
+        if (!ok) return;  // the stream broke: Finish says why
+      }
+    });
+  }
 
   absl::Status fail_fast_error;
   std::vector<bool> answered(positions.size(), false);
@@ -112,7 +158,7 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
   // Read() returning false means the call is over, so a writer blocked in
   // Write() returns at once (cancelling here would turn a deadline into
   // CANCELLED).
-  writer.join();
+  if (writer.joinable()) writer.join();
   grpc::Status status = stream->Finish();
   if (!fail_fast_error.ok()) return fail_fast_error;
 

@@ -29,6 +29,8 @@ _LIBRARIES = {
     "grpc++_reflection": (["grpc++"], ["-lgrpc++_reflection"], "libgrpc++-dev"),
     "gtest": (["gtest", "gmock"], [], "libgtest-dev"),
     "gtest_main": (["gtest", "gmock", "gtest_main"], [], "libgtest-dev"),
+    # jemalloc: faster malloc for protobuf-heavy binaries (benchmarks, CLI).
+    "jemalloc": (["jemalloc"], [], "libjemalloc-dev"),
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),
     "zlib": (["zlib"], [], "zlib1g-dev"),
 }
