@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "asap/compression/codec.h"
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 #include "asap/v1/service.grpc.pb.h"
@@ -37,6 +38,24 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   if (options.max_message_bytes <= 0) {
     return absl::InvalidArgumentError(
         "ClientOptions.max_message_bytes must be positive");
+  }
+  const CompressionOptions& compression = options.compression;
+  if (compression.algorithm != "none") {
+    absl::StatusOr<const CompressionCodec*> codec =
+        FindCodec(compression.algorithm);
+    if (!codec.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CompressionOptions.algorithm must be none, gzip or br, got '",
+          compression.algorithm, "'"));
+    }
+    int max_level = compression.algorithm == "br" ? 11 : 9;
+    int min_level = compression.algorithm == "br" ? 0 : 1;
+    if (compression.level != -1 &&
+        (compression.level < min_level || compression.level > max_level)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CompressionOptions.level for ", compression.algorithm, " must be -1 or ",
+          min_level, "-", max_level, ", got ", compression.level));
+    }
   }
   std::unique_ptr<AsapClient> client(new AsapClient(std::move(options)));
   ChannelSettings settings;
@@ -83,6 +102,93 @@ absl::Status AsapClient::Prepare(v1::Envelope* envelope) const {
 absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
   if (absl::Status status = Prepare(&envelope); !status.ok()) return status;
   absl::Time deadline = absl::Now() + options_.timeout;
+  if (auto compressed = TrySendCompressed(envelope, deadline)) {
+    return *std::move(compressed);
+  }
+  return SendPlain(envelope, deadline);
+}
+
+std::optional<absl::StatusOr<v1::Envelope>> AsapClient::TrySendCompressed(
+    const v1::Envelope& envelope, absl::Time deadline) {
+  const CompressionOptions& compression = options_.compression;
+  if (compression.algorithm == "none") return std::nullopt;
+  {
+    absl::MutexLock lock(&stats_mu_);
+    if (compression_stats_.compression_refused) return std::nullopt;
+  }
+  size_t size = envelope.ByteSizeLong();
+  if (size < compression.threshold_bytes) return std::nullopt;
+  const CompressionCodec* codec = *FindCodec(compression.algorithm);
+  absl::StatusOr<std::string> body =
+      codec->Compress(envelope.SerializeAsString(), compression.level);
+  if (!body.ok()) return absl::StatusOr<v1::Envelope>(body.status());
+  if (body->size() >= size) return std::nullopt;  // incompressible: send as is
+
+  v1::CompressedEnvelope request;
+  request.set_encoding(compression.algorithm);
+  request.set_accept_encoding(compression.accept_encoding);
+  size_t sent = body->size();
+  request.set_body(*std::move(body));
+  absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
+  if (!lease.ok()) return absl::StatusOr<v1::Envelope>(lease.status());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  v1::CompressedEnvelope answer;
+  grpc::Status status = v1::AsapService::NewStub(lease->channel())
+                            ->SendCompressed(&context, request, &answer);
+  ReportIfBroken(status, &*lease);
+  if (!status.ok()) {
+    absl::Status error = FromGrpcStatus(status, &context);
+    std::optional<ErrorCode> code = ErrorCodeOf(error);
+    // A server without SendCompressed (UNIMPLEMENTED with no ASAP code of its
+    // own) or without this encoding: send uncompressed from now on.
+    if (code == ErrorCode::kUnsupportedEncoding ||
+        (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+         code != ErrorCode::kHandlerNotFound)) {
+      absl::MutexLock lock(&stats_mu_);
+      compression_stats_.compression_refused = true;
+      return std::nullopt;
+    }
+    return absl::StatusOr<v1::Envelope>(error);
+  }
+  absl::StatusOr<std::string> bytes = answer.body();
+  bool compressed_answer =
+      !answer.encoding().empty() && answer.encoding() != kIdentityEncoding;
+  if (compressed_answer) {
+    absl::StatusOr<const CompressionCodec*> answer_codec =
+        FindCodec(answer.encoding());
+    if (!answer_codec.ok()) {
+      return absl::StatusOr<v1::Envelope>(answer_codec.status());
+    }
+    bytes = (*answer_codec)
+                ->Decompress(answer.body(),
+                             static_cast<size_t>(options_.max_message_bytes));
+    if (!bytes.ok()) return absl::StatusOr<v1::Envelope>(bytes.status());
+  }
+  v1::Envelope response;
+  if (!response.ParseFromString(*bytes)) {
+    return absl::StatusOr<v1::Envelope>(AsapError(
+        ErrorCode::kMalformedEnvelope, "the response body is not an Envelope"));
+  }
+  absl::MutexLock lock(&stats_mu_);
+  ++compression_stats_.requests_compressed;
+  compression_stats_.request_bytes_raw += size;
+  compression_stats_.request_bytes_sent += sent;
+  if (compressed_answer) {
+    ++compression_stats_.responses_compressed;
+    compression_stats_.response_bytes_received += answer.body().size();
+    compression_stats_.response_bytes_raw += bytes->size();
+  }
+  return absl::StatusOr<v1::Envelope>(std::move(response));
+}
+
+AsapClient::CompressionStats AsapClient::compression_stats() const {
+  absl::MutexLock lock(&stats_mu_);
+  return compression_stats_;
+}
+
+absl::StatusOr<v1::Envelope> AsapClient::SendPlain(const v1::Envelope& envelope,
+                                                   absl::Time deadline) {
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
   grpc::ClientContext context;

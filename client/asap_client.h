@@ -25,10 +25,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "asap/envelope.h"
 #include "asap/v1/envelope.pb.h"
@@ -74,6 +77,22 @@ struct BatchOptions {
   int window = 2000;
 };
 
+// Compression of Send bodies (docs/COMPRESSION.md). Bodies of at least
+// `threshold_bytes` go through SendCompressed, encoded with `algorithm`;
+// responses come back in the first encoding of `accept_encoding` the server
+// supports. Smaller bodies, and algorithm "none", use plain Send.
+struct CompressionOptions {
+  // "br" (brotli, the default), "gzip" or "none".
+  std::string algorithm = "br";
+  // Smallest serialized envelope that is compressed (the plan's 1 KB).
+  size_t threshold_bytes = 1024;
+  // The algorithm's own level: brotli quality 0-11, gzip level 1-9; -1 = the
+  // codec's default (brotli 5, gzip 6).
+  int level = -1;
+  // Encodings accepted for responses, in preference order; "" = identity.
+  std::string accept_encoding = "br, gzip";
+};
+
 struct ClientOptions {
   // gRPC target of the agent: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
   // "unix:/path", ...
@@ -91,6 +110,8 @@ struct ClientOptions {
   ChannelPoolOptions pool;
   // The manifest cache (TTL 5 min, 1000 entries, on by default).
   ManifestCacheSettings manifest_cache;
+  // Compression of large Send bodies (brotli above 1 KB by default).
+  CompressionOptions compression;
 };
 
 class AsapClient {
@@ -141,15 +162,35 @@ class AsapClient {
   // Pool counters (connections opened, waits, ...).
   ChannelPool::Stats pool_stats() const;
 
+  // Compression counters: bodies compressed and their sizes.
+  struct CompressionStats {
+    uint64_t requests_compressed = 0;
+    uint64_t request_bytes_raw = 0;   // serialized size of those requests
+    uint64_t request_bytes_sent = 0;  // their compressed size
+    uint64_t responses_compressed = 0;
+    uint64_t response_bytes_received = 0;
+    uint64_t response_bytes_raw = 0;
+    // The server refused SendCompressed or the encoding; plain Send is used.
+    bool compression_refused = false;
+  };
+  CompressionStats compression_stats() const;
+
   const ClientOptions& options() const { return options_; }
 
  private:
   explicit AsapClient(ClientOptions options);
   absl::Status Prepare(v1::Envelope* envelope) const;
+  absl::StatusOr<v1::Envelope> SendPlain(const v1::Envelope& envelope,
+                                         absl::Time deadline);
+  // nullopt when the envelope should go uncompressed.
+  std::optional<absl::StatusOr<v1::Envelope>> TrySendCompressed(
+      const v1::Envelope& envelope, absl::Time deadline);
 
   const ClientOptions options_;
   std::shared_ptr<ManifestCache> manifest_cache_;
   std::unique_ptr<ChannelPool> pool_;
+  mutable absl::Mutex stats_mu_;
+  CompressionStats compression_stats_ ABSL_GUARDED_BY(stats_mu_);
 };
 
 }  // namespace asap

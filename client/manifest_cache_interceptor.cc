@@ -20,6 +20,8 @@ using grpc::experimental::InterceptorBatchMethods;
 constexpr absl::string_view kGetManifestMethod =
     "/asap.v1.AsapService/GetManifest";
 constexpr absl::string_view kSendMethod = "/asap.v1.AsapService/Send";
+constexpr absl::string_view kSendCompressedMethod =
+    "/asap.v1.AsapService/SendCompressed";
 
 // The server's TTL hint, if it sent a valid one.
 std::optional<absl::Duration> MaxAgeHint(const grpc::ClientContext& context) {
@@ -128,7 +130,7 @@ class ManifestCacheInterceptorFactory
     if (method == kGetManifestMethod) {
       return new GetManifestInterceptor(info, cache_, &key_);
     }
-    if (method == kSendMethod) {
+    if (method == kSendMethod || method == kSendCompressedMethod) {
       return new StaleManifestInterceptor(cache_, &key_);
     }
     return nullptr;  // other methods are not intercepted

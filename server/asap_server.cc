@@ -16,6 +16,7 @@
 #include "asap/manifest.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "server/batch_service.h"
+#include "server/compressed_send.h"
 #include "server/dispatcher.h"
 #include "server/nonce_store.h"
 #include "server/worker_pool.h"
@@ -26,8 +27,10 @@ namespace {
 class AsapServiceImpl final : public v1::AsapService::Service {
  public:
   AsapServiceImpl(const v1::Manifest* manifest, absl::Duration max_age,
-                  const EnvelopeDispatcher* dispatcher, WorkerPool* workers)
-      : manifest_(manifest),
+                  const EnvelopeDispatcher* dispatcher, WorkerPool* workers,
+                  CompressedSendLimits limits)
+      : limits_(limits),
+        manifest_(manifest),
         max_age_seconds_(absl::ToInt64Seconds(max_age)),
         dispatcher_(dispatcher),
         workers_(workers) {}
@@ -37,6 +40,13 @@ class AsapServiceImpl final : public v1::AsapService::Service {
     absl::StatusOr<v1::Envelope> result = dispatcher_->Dispatch(*request);
     if (!result.ok()) return ToGrpcStatus(result.status(), context);
     *response = *std::move(result);
+    // Plain Send answers large responses with gRPC's own compression. A
+    // level (not an algorithm) lets gRPC pick among what the client announced
+    // in grpc-accept-encoding (gzip for C++, Python and Go clients by
+    // default), and identity for a client that announced none.
+    if (response->ByteSizeLong() >= limits_.response_threshold_bytes) {
+      context->set_compression_level(GRPC_COMPRESS_LEVEL_HIGH);
+    }
     return grpc::Status::OK;
   }
 
@@ -51,6 +61,16 @@ class AsapServiceImpl final : public v1::AsapService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status SendCompressed(grpc::ServerContext* context,
+                              const v1::CompressedEnvelope* request,
+                              v1::CompressedEnvelope* response) override {
+    absl::StatusOr<v1::CompressedEnvelope> result =
+        HandleCompressedSend(*dispatcher_, *request, limits_);
+    if (!result.ok()) return ToGrpcStatus(result.status(), context);
+    *response = *std::move(result);
+    return grpc::Status::OK;
+  }
+
   grpc::Status SendBatch(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::BatchResultFrame, v1::BatchFrame>* stream)
@@ -59,6 +79,7 @@ class AsapServiceImpl final : public v1::AsapService::Service {
   }
 
  private:
+  const CompressedSendLimits limits_;
   const v1::Manifest* manifest_;
   const int64_t max_age_seconds_;
   const EnvelopeDispatcher* dispatcher_;
@@ -80,7 +101,10 @@ class AsapServer::Impl {
                      ? options_.batch_workers
                      : std::max(2u, std::thread::hardware_concurrency())),
         service_(&options_.manifest, options_.manifest_max_age, &dispatcher_,
-                 &workers_) {}
+                 &workers_,
+                 CompressedSendLimits{
+                     static_cast<size_t>(options_.max_message_bytes),
+                     options_.compression_threshold_bytes}) {}
 
   absl::Status Start() {
     if (options_.max_message_bytes <= 0) {

@@ -43,6 +43,11 @@ struct ServerOptions {
   // Bigger messages fail with RESOURCE_EXHAUSTED
   // (asap:transport/payload_too_large).
   int max_message_bytes = 10 * 1024 * 1024;
+  // Responses at least this large are compressed: SendCompressed answers in
+  // an encoding the client accepts, plain Send answers with gRPC's gzip when
+  // the client announces it. Requests are decompressed up to
+  // max_message_bytes.
+  size_t compression_threshold_bytes = 1024;
   // Envelope validation rules (timestamp window, payload schemas).
   ValidationOptions validation;
   // When positive, GetManifest answers carry this as a TTL hint (initial
