@@ -185,6 +185,21 @@ run_stdin 0 "${WORK}/task.json" "${ASAP}" send --target "${TARGET}" --timeout 10
 expect_in "${OUT}" '"task.response"'
 pass "send - (stdin): exit 0"
 
+# A body well over 1 KB, sent with each --compression value.
+big=$(printf 'agent task %.0s' $(seq 400))
+envelope task.request \
+  "{\"conversation_id\": \"c\", \"skill_id\": \"echo\", \"input\": {\"text\": \"${big}\"}}" \
+  >"${WORK}/big.json"
+for compression in none gzip br; do
+  run 0 "${ASAP}" send --target "${TARGET}" --timeout 10 \
+    --compression "${compression}" "${WORK}/big.json"
+  expect_in "${OUT}" '"completed"'
+  expect_in "${OUT}" "agent task agent task"
+  pass "send --compression=${compression}: exit 0"
+done
+run 2 "${ASAP}" send --target "${TARGET}" --compression zstd "${WORK}/big.json"
+pass "send --compression zstd: exit 2"
+
 envelope no.such.type '{"anything": 1}' >"${WORK}/unknown.json"
 run 1 "${ASAP}" send --target "${TARGET}" --timeout 10 "${WORK}/unknown.json"
 expect_one_line "${ERR}"

@@ -223,6 +223,41 @@ class PythonClientTest(unittest.TestCase):
         payload = json_format.MessageToDict(response.payload)
         self.assertEqual(payload["result"], input_obj)
 
+    def test_plain_send_of_large_input_without_grpc_compression(self):
+        rows = [{"k": "key-%05d" % i, "v": secrets.token_hex(16)}
+                for i in range(1700)]
+        request = task_request({"rows": rows})
+        response = self.stub.Send(request, timeout=RPC_TIMEOUT_S)
+        payload = json_format.MessageToDict(response.payload)
+        self.assertEqual(payload["result"], {"rows": rows})
+
+    def test_send_compressed_with_gzip_body(self):
+        # asap's own compression path, driven from Python's gzip module.
+        import gzip
+        rows = [{"k": "key-%05d" % i, "text": "agent task result " * 4}
+                for i in range(500)]
+        request = task_request({"rows": rows})
+        compressed = service_pb2.CompressedEnvelope(
+            encoding="gzip",
+            body=gzip.compress(request.SerializeToString()),
+            accept_encoding="gzip")
+        self.assertLess(len(compressed.body), request.ByteSize() // 3)
+        answer = self.stub.SendCompressed(compressed, timeout=RPC_TIMEOUT_S)
+        self.assertEqual(answer.encoding, "gzip")
+        response = envelope_pb2.Envelope()
+        response.ParseFromString(gzip.decompress(answer.body))
+        self.assertEqual(response.correlation_id, request.id)
+        payload = json_format.MessageToDict(response.payload)
+        self.assertEqual(payload["result"], {"rows": rows})
+
+    def test_send_compressed_unsupported_encoding(self):
+        compressed = service_pb2.CompressedEnvelope(encoding="zstd", body=b"x")
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.SendCompressed(compressed, timeout=RPC_TIMEOUT_S)
+        self.assert_asap_error(cm.exception, grpc.StatusCode.UNIMPLEMENTED,
+                               "asap:transport/unsupported_encoding")
+        self.assertIn("gzip", cm.exception.details())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,7 +1,8 @@
 // asap: the command-line tool for people who operate ASAP agents.
 //
 //   asap serve    [--host H] [--port N] [--manifest FILE]   run an echo agent
-//   asap send     --target HOST:PORT [--timeout SECONDS] FILE|-
+//   asap send     --target HOST:PORT [--timeout SECONDS]
+//                 [--compression none|gzip|br] FILE|-
 //   asap manifest --target HOST:PORT [--timeout SECONDS]
 //   asap validate [--check-time] FILE|-
 //
@@ -35,7 +36,8 @@ namespace {
 constexpr char kUsage[] =
     "usage:\n"
     "  asap serve    [--host HOST] [--port N] [--manifest FILE]\n"
-    "  asap send     --target HOST:PORT [--timeout SECONDS] FILE|-\n"
+    "  asap send     --target HOST:PORT [--timeout SECONDS]\n"
+    "                [--compression none|gzip|br] FILE|-\n"
     "  asap manifest --target HOST:PORT [--timeout SECONDS]\n"
     "  asap validate [--check-time] FILE|-\n";
 
@@ -143,6 +145,12 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(args);
   if (!timeout.ok()) return timeout.status();
   options.timeout = *timeout;
+  std::string compression = Flag(args, "compression", "br");
+  if (compression != "none" && compression != "gzip" && compression != "br") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--compression must be none, gzip or br, got '", compression, "'"));
+  }
+  options.compression.algorithm = compression;
   return AsapClient::Create(std::move(options));
 }
 
@@ -178,7 +186,8 @@ int Serve(const Args& args) {
 }
 
 int Send(const Args& args) {
-  if (absl::Status s = CheckFlags(args, {"target", "timeout"}); !s.ok()) {
+  if (absl::Status s = CheckFlags(args, {"target", "timeout", "compression"});
+      !s.ok()) {
     return Usage(std::string(s.message()));
   }
   if (args.positional.size() != 1) return Usage("send takes one FILE or -");
