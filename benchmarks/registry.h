@@ -8,6 +8,7 @@ namespace asap::bench {
 void RegisterPoolBenchmarks(bool full);
 void RegisterCacheBenchmarks(bool full);
 void RegisterBatchBenchmarks(bool full);
+void RegisterCompressionBenchmarks(bool full);
 
 }  // namespace asap::bench
 

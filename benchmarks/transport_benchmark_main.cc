@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   asap::bench::RegisterPoolBenchmarks(full);
   asap::bench::RegisterCacheBenchmarks(full);
   asap::bench::RegisterBatchBenchmarks(full);
+  asap::bench::RegisterCompressionBenchmarks(full);
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

@@ -60,6 +60,9 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   std::unique_ptr<AsapClient> client(new AsapClient(std::move(options)));
   ChannelSettings settings;
   settings.max_message_bytes = client->options_.max_message_bytes;
+  // "none" means no compression either way, gRPC's own included.
+  settings.accept_grpc_compression =
+      client->options_.compression.algorithm != "none";
   std::string target = client->options_.target;
   const ManifestCacheSettings& cache = client->options_.manifest_cache;
   if (cache.enabled) {

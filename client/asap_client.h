@@ -82,7 +82,8 @@ struct BatchOptions {
 // responses come back in the first encoding of `accept_encoding` the server
 // supports. Smaller bodies, and algorithm "none", use plain Send.
 struct CompressionOptions {
-  // "br" (brotli, the default), "gzip" or "none".
+  // "br" (brotli, the default), "gzip" or "none". "none" also stops the
+  // server from compressing plain responses with gRPC's gzip.
   std::string algorithm = "br";
   // Smallest serialized envelope that is compressed (the plan's 1 KB).
   size_t threshold_bytes = 1024;

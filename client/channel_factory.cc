@@ -1,5 +1,6 @@
 #include "client/channel_factory.h"
 
+#include <grpc/compression.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -17,6 +18,10 @@ std::shared_ptr<grpc::Channel> CreateAsapChannel(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  if (!settings.accept_grpc_compression) {
+    args.SetInt(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
+                1 << GRPC_COMPRESS_NONE);
+  }
   auto credentials = grpc::InsecureChannelCredentials();
   if (settings.interceptors) {
     return grpc::experimental::CreateCustomChannelWithInterceptors(

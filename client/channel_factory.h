@@ -18,6 +18,9 @@ using InterceptorFactories = std::vector<
 struct ChannelSettings {
   // Largest message received or sent, in bytes.
   int max_message_bytes = 10 * 1024 * 1024;
+  // Announce gRPC's own gzip/deflate in grpc-accept-encoding, so the server
+  // may compress plain responses. Off means identity only.
+  bool accept_grpc_compression = true;
   // Makes the client interceptors of each new channel (interceptor factories
   // are owned by one channel, so each channel gets fresh ones). May be empty.
   std::function<InterceptorFactories()> interceptors;
