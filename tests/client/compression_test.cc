@@ -216,9 +216,9 @@ TEST(CompressionTest, DecompressedGarbageIsMalformed) {
 TEST(CompressionTest, PlainSendResponsesUseGrpcGzipOnTheWire) {
   auto server = StartEcho();
   auto relay = *bench::ByteCountingRelay::Start("127.0.0.1", server->port());
-  CompressionOptions none;
-  none.algorithm = "none";
-  auto client = ClientFor(relay->address(), none);
+  CompressionOptions plain;
+  plain.threshold_bytes = 1 << 30;  // asap compression never applies
+  auto client = ClientFor(relay->address(), plain);
   std::string text = VariedText(100000);
   absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
   ASSERT_TRUE(response.ok()) << response.status();
@@ -226,6 +226,20 @@ TEST(CompressionTest, PlainSendResponsesUseGrpcGzipOnTheWire) {
   // The request went uncompressed; the response came back gzipped by gRPC.
   EXPECT_GT(relay->client_to_server_bytes(), 100000u);
   EXPECT_LT(relay->server_to_client_bytes() * 2, 100000u);
+}
+
+TEST(CompressionTest, NoneMeansUncompressedBothWays) {
+  auto server = StartEcho();
+  auto relay = *bench::ByteCountingRelay::Start("127.0.0.1", server->port());
+  CompressionOptions none;
+  none.algorithm = "none";
+  auto client = ClientFor(relay->address(), none);
+  std::string text = VariedText(100000);
+  absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(EchoedText(*response), text);
+  EXPECT_GT(relay->client_to_server_bytes(), 100000u);
+  EXPECT_GT(relay->server_to_client_bytes(), 100000u);
 }
 
 TEST(CompressionTest, ClientThatAcceptsNoCompressionStillGetsItsAnswer) {
