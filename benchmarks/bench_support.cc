@@ -29,16 +29,7 @@ EchoServer& SharedEchoServer() {
 }
 
 v1::Envelope TaskRequest(const std::string& text) {
-  v1::Envelope envelope;
-  envelope.set_sender("urn:asap:agent:bench");
-  envelope.set_recipient("urn:asap:agent:echo");
-  envelope.set_payload_type("task.request");
-  auto& fields = *envelope.mutable_payload()->mutable_fields();
-  fields["conversation_id"].set_string_value("bench");
-  fields["skill_id"].set_string_value("echo");
-  (*fields["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
-  return envelope;
+  return examples::EchoRequest(text, "urn:asap:agent:bench");
 }
 
 double PercentileMicros(std::vector<absl::Duration> samples, double p) {

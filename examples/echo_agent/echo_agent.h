@@ -20,6 +20,14 @@ absl::StatusOr<v1::Envelope> EchoTask(const v1::Envelope& request,
 // A registry with EchoTask under both spellings of task.request.
 HandlerRegistry EchoHandlers();
 
+// A task.request for the echo agent from `sender`, whose input is
+// {"text": text}. Send fills in id and timestamp.
+v1::Envelope EchoRequest(const std::string& text,
+                         const std::string& sender = "urn:asap:agent:echo-client");
+
+// The "text" of an echo response's result ("" when there is none).
+std::string EchoedText(const v1::Envelope& response);
+
 // The echo agent's manifest, with `endpoint` as its endpoints.asap.
 v1::Manifest EchoManifest(const std::string& endpoint);
 

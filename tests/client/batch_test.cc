@@ -20,27 +20,10 @@ namespace {
 using ::testing::HasSubstr;
 
 v1::Envelope TaskRequest(const std::string& text) {
-  v1::Envelope envelope;
-  envelope.set_sender("urn:asap:agent:tester");
-  envelope.set_recipient("urn:asap:agent:echo");
-  envelope.set_payload_type("task.request");
-  auto& fields = *envelope.mutable_payload()->mutable_fields();
-  fields["conversation_id"].set_string_value("c");
-  fields["skill_id"].set_string_value("echo");
-  (*fields["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
-  return envelope;
+  return examples::EchoRequest(text, "urn:asap:agent:tester");
 }
 
-std::string EchoedText(const v1::Envelope& response) {
-  return response.payload()
-      .fields()
-      .at("result")
-      .struct_value()
-      .fields()
-      .at("text")
-      .string_value();
-}
+using examples::EchoedText;
 
 std::vector<v1::Envelope> Numbered(int n) {
   std::vector<v1::Envelope> envelopes;

@@ -219,15 +219,7 @@ CountedServer StartCounted(HandlerRegistry handlers,
 }
 
 v1::Envelope TaskRequest() {
-  v1::Envelope envelope;
-  envelope.set_sender("urn:asap:agent:tester");
-  envelope.set_recipient("urn:asap:agent:echo");
-  envelope.set_payload_type("task.request");
-  auto& fields = *envelope.mutable_payload()->mutable_fields();
-  fields["conversation_id"].set_string_value("c");
-  fields["skill_id"].set_string_value("echo");
-  fields["input"].mutable_struct_value();
-  return envelope;
+  return examples::EchoRequest("", "urn:asap:agent:tester");
 }
 
 // Runs `n` SendAsync calls at once and waits for all; returns the failures.

@@ -40,23 +40,12 @@ std::string VariedText(size_t bytes, uint32_t seed = 1) {
 }
 
 v1::Envelope TaskRequest(const std::string& text) {
-  v1::Envelope envelope;
-  envelope.set_sender("urn:asap:agent:tester");
-  envelope.set_recipient("urn:asap:agent:echo");
-  envelope.set_payload_type("task.request");
-  auto& fields = *envelope.mutable_payload()->mutable_fields();
-  fields["conversation_id"].set_string_value("c");
-  fields["skill_id"].set_string_value("echo");
-  (*fields["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
+  v1::Envelope envelope = examples::EchoRequest(text, "urn:asap:agent:tester");
   FillEnvelopeDefaults(&envelope, absl::Now());
   return envelope;
 }
 
-std::string EchoedText(const v1::Envelope& response) {
-  return response.payload().fields().at("result").struct_value().fields()
-      .at("text").string_value();
-}
+using examples::EchoedText;
 
 std::unique_ptr<AsapServer> StartEcho() {
   ServerOptions options;

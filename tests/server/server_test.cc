@@ -25,16 +25,7 @@ namespace {
 using ::testing::HasSubstr;
 
 v1::Envelope TaskRequest(const std::string& text) {
-  v1::Envelope envelope;
-  envelope.set_sender("urn:asap:agent:tester");
-  envelope.set_recipient("urn:asap:agent:echo");
-  envelope.set_payload_type("task.request");
-  auto& fields = *envelope.mutable_payload()->mutable_fields();
-  fields["conversation_id"].set_string_value("conv-1");
-  fields["skill_id"].set_string_value("echo");
-  (*fields["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
-  return envelope;
+  return examples::EchoRequest(text, "urn:asap:agent:tester");
 }
 
 std::unique_ptr<AsapServer> StartServer(HandlerRegistry handlers,
