@@ -34,9 +34,9 @@ struct PayloadSchema {
 };
 
 const std::vector<std::string>& TaskStatuses() {
-  static const auto* statuses = new std::vector<std::string>{
-      "submitted", "working",   "completed",
-      "failed",    "cancelled", "input_required"};
+  static const auto* statuses =
+      new std::vector<std::string>{"submitted", "working",   "completed",
+                                   "failed",    "cancelled", "input_required"};
   return *statuses;
 }
 
@@ -63,23 +63,23 @@ const absl::flat_hash_map<std::string, PayloadSchema>& Schemas() {
           {"metrics", Kind::kObject, false}}});
     add({"task.update", "TaskUpdate"},
         {{{"task_id", Kind::kString, true},
-          {"update_type", Kind::kString, true,
+          {"update_type",
+           Kind::kString,
+           true,
            {"progress", "input_required", "status_change"}},
           {"status", Kind::kString, true, TaskStatuses()},
           {"progress", Kind::kObject, false},
           {"input_request", Kind::kObject, false}}});
     add({"task.cancel", "TaskCancel"},
-        {{{"task_id", Kind::kString, true},
-          {"reason", Kind::kString, false}}});
+        {{{"task_id", Kind::kString, true}, {"reason", Kind::kString, false}}});
     add({"message.send", "MessageSend"},
         {{{"task_id", Kind::kString, true},
           {"message_id", Kind::kString, true},
           {"sender", Kind::kString, true},
           {"role", Kind::kString, true},
           {"parts", Kind::kStringArray, true}}});
-    add({"state.query", "StateQuery"},
-        {{{"task_id", Kind::kString, true},
-          {"version", Kind::kInteger, false}}});
+    add({"state.query", "StateQuery"}, {{{"task_id", Kind::kString, true},
+                                         {"version", Kind::kInteger, false}}});
     add({"state.restore", "StateRestore"},
         {{{"task_id", Kind::kString, true},
           {"snapshot_id", Kind::kString, true}}});
@@ -110,8 +110,8 @@ const absl::flat_hash_map<std::string, PayloadSchema>& Schemas() {
 
 const absl::flat_hash_set<std::string>& ResponseTypes() {
   static const auto* types = new absl::flat_hash_set<std::string>{
-      "task.response",   "TaskResponse",      "mcp.tool_result",
-      "McpToolResult",   "mcp.resource_data", "McpResourceData"};
+      "task.response", "TaskResponse",      "mcp.tool_result",
+      "McpToolResult", "mcp.resource_data", "McpResourceData"};
   return *types;
 }
 
@@ -240,7 +240,8 @@ void FillEnvelopeDefaults(v1::Envelope* envelope, absl::Time now) {
   if (envelope->timestamp().empty()) {
     envelope->set_timestamp(FormatTimestamp(now));
   }
-  if (envelope->asap_version().empty()) envelope->set_asap_version(kAsapVersion);
+  if (envelope->asap_version().empty())
+    envelope->set_asap_version(kAsapVersion);
 }
 
 bool IsResponsePayloadType(absl::string_view payload_type) {
@@ -283,11 +284,11 @@ absl::Status ValidateEnvelope(const v1::Envelope& envelope, absl::Time now,
                        absl::FormatDuration(options.max_age)));
     }
     if (*timestamp > now + options.max_future) {
-      return AsapError(ErrorCode::kInvalidTimestamp,
-                       absl::StrCat("timestamp ", envelope.timestamp(),
-                                    " is more than ",
-                                    absl::FormatDuration(options.max_future),
-                                    " in the future"));
+      return AsapError(
+          ErrorCode::kInvalidTimestamp,
+          absl::StrCat("timestamp ", envelope.timestamp(), " is more than ",
+                       absl::FormatDuration(options.max_future),
+                       " in the future"));
     }
   }
   if (envelope.correlation_id().empty() &&

@@ -1,14 +1,16 @@
 // The ASAP error taxonomy (`asap:<domain>/<error>`) and its mapping onto
 // absl::Status and gRPC status codes.
 //
-// Every error asap returns is an absl::Status whose message starts with the ASAP
-// code and which carries the code as a payload, so callers can branch on it:
+// Every error asap returns is an absl::Status whose message starts with the
+// ASAP code and which carries the code as a payload, so callers can branch on
+// it:
 //
 //   absl::Status status = asap::AsapError(asap::ErrorCode::kMalformedEnvelope,
 //                                         "sender is not an agent URN");
 //   // status.code() == absl::StatusCode::kInvalidArgument
-//   // status.message() == "asap:protocol/malformed_envelope: sender is not ..."
-//   if (asap::ErrorCodeOf(status) == asap::ErrorCode::kMalformedEnvelope) ...
+//   // status.message() == "asap:protocol/malformed_envelope: sender is not
+//   ..." if (asap::ErrorCodeOf(status) == asap::ErrorCode::kMalformedEnvelope)
+//   ...
 //
 // On the wire (docs/ERRORS.md) an ASAP error is a gRPC status with the mapped
 // code, the same message, and the trailing metadata `asap-error-code: <code>`,
@@ -37,16 +39,19 @@ enum class ErrorCode {
   // asap:protocol/invalid_nonce, INVALID_ARGUMENT: extensions.nonce is not a
   // non-empty string, or it was seen before (a replay).
   kInvalidNonce,
-  // asap:protocol/malformed_manifest, INVALID_ARGUMENT: a manifest that does not
+  // asap:protocol/malformed_manifest, INVALID_ARGUMENT: a manifest that does
+  // not
   // parse or lacks a required field.
   kMalformedManifest,
-  // asap:protocol/invalid_state, FAILED_PRECONDITION: an illegal task transition.
+  // asap:protocol/invalid_state, FAILED_PRECONDITION: an illegal task
+  // transition.
   kInvalidState,
   // asap:task/not_found, NOT_FOUND.
   kTaskNotFound,
   // asap:task/already_completed, FAILED_PRECONDITION.
   kTaskAlreadyCompleted,
-  // asap:transport/handler_not_found, UNIMPLEMENTED: no handler for payload_type.
+  // asap:transport/handler_not_found, UNIMPLEMENTED: no handler for
+  // payload_type.
   kHandlerNotFound,
   // asap:transport/circuit_open, UNAVAILABLE.
   kCircuitOpen,
@@ -60,10 +65,12 @@ enum class ErrorCode {
   // asap:transport/unsupported_encoding, UNIMPLEMENTED: a compression encoding
   // this peer does not support.
   kUnsupportedEncoding,
-  // asap:transport/corrupt_body, INVALID_ARGUMENT: compressed data that does not
+  // asap:transport/corrupt_body, INVALID_ARGUMENT: compressed data that does
+  // not
   // decompress.
   kCorruptBody,
-  // asap:transport/pool_exhausted, RESOURCE_EXHAUSTED: the client's channel pool
+  // asap:transport/pool_exhausted, RESOURCE_EXHAUSTED: the client's channel
+  // pool
   // had no capacity within pool_timeout.
   kPoolExhausted,
   // asap:transport/unavailable, UNAVAILABLE: the peer cannot be reached.

@@ -33,8 +33,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
     const auto& trailers = context->GetServerTrailingMetadata();
     auto it = trailers.find(kErrorCodeMetadataKey);
     if (it != trailers.end()) {
-      asap_code = ParseErrorCode(absl::string_view(it->second.data(),
-                                                   it->second.size()));
+      asap_code = ParseErrorCode(
+          absl::string_view(it->second.data(), it->second.size()));
     }
   }
   if (!asap_code) asap_code = ErrorCodeOf(absl::Status(code, message));

@@ -1,8 +1,9 @@
-// Conversion between asap's absl::Status errors and gRPC statuses: the one place
-// where an ASAP error code is put on, or read off, the wire.
+// Conversion between asap's absl::Status errors and gRPC statuses: the one
+// place where an ASAP error code is put on, or read off, the wire.
 //
 // Server side:
-//   return asap::ToGrpcStatus(status, context);  // sets `asap-error-code` trailer
+//   return asap::ToGrpcStatus(status, context);  // sets `asap-error-code`
+//   trailer
 // Client side:
 //   grpc::Status s = stub->Send(&context, request, &response);
 //   absl::Status status = asap::FromGrpcStatus(s, &context);

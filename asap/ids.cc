@@ -58,7 +58,8 @@ void CivilFromDays(int64_t z, int64_t* y, int* m, int* d) {
 }
 
 int DaysInMonth(int64_t y, int m) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   return m == 2 && leap ? 29 : kDays[m - 1];
 }
@@ -146,7 +147,8 @@ std::optional<absl::Time> ParseCommonTimestamp(absl::string_view text) {
 
 std::string FormatTimestamp(absl::Time time) {
   int64_t micros = absl::ToUnixMicros(time);
-  int64_t seconds = micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
+  int64_t seconds =
+      micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
   int64_t fraction = micros - seconds * 1000000;
   int64_t days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400;
   int64_t second_of_day = seconds - days * 86400;
@@ -191,9 +193,9 @@ std::string NewUlid(absl::Time time) {
   uint64_t random_low = ThreadRng()();                               // 64 bits
   // 128 bits = 48 time + 80 random, written as 26 five-bit digits (130 bits,
   // the top two are zero).
-  unsigned __int128 value = (static_cast<unsigned __int128>(millis) << 80) |
-                            (static_cast<unsigned __int128>(random_high) << 64) |
-                            random_low;
+  unsigned __int128 value =
+      (static_cast<unsigned __int128>(millis) << 80) |
+      (static_cast<unsigned __int128>(random_high) << 64) | random_low;
   std::string out(26, '0');
   for (int i = 25; i >= 0; --i) {
     out[i] = kCrockford[static_cast<int>(value & 31)];

@@ -17,29 +17,32 @@ std::string ToJson(const google::protobuf::Message& message,
   return out;
 }
 
-absl::Status FromJson(absl::string_view json, google::protobuf::Message* message,
-                      ErrorCode code) {
+absl::Status FromJson(absl::string_view json,
+                      google::protobuf::Message* message, ErrorCode code) {
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), message, parse);
   if (!status.ok()) {
-    return AsapError(code, absl::StrCat("invalid ", message->GetTypeName(),
-                                        " JSON: ", status.message().ToString()));
+    return AsapError(code,
+                     absl::StrCat("invalid ", message->GetTypeName(),
+                                  " JSON: ", status.message().ToString()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Envelope> EnvelopeFromJson(absl::string_view json) {
   v1::Envelope envelope;
-  absl::Status status = FromJson(json, &envelope, ErrorCode::kMalformedEnvelope);
+  absl::Status status =
+      FromJson(json, &envelope, ErrorCode::kMalformedEnvelope);
   if (!status.ok()) return status;
   return envelope;
 }
 
 absl::StatusOr<v1::Manifest> ManifestFromJson(absl::string_view json) {
   v1::Manifest manifest;
-  absl::Status status = FromJson(json, &manifest, ErrorCode::kMalformedManifest);
+  absl::Status status =
+      FromJson(json, &manifest, ErrorCode::kMalformedManifest);
   if (!status.ok()) return status;
   return manifest;
 }

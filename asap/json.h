@@ -1,7 +1,7 @@
 // ASAP v1.0 JSON for Envelope, Manifest and payload messages.
 //
-// The Protobuf JSON form of the asap.v1 messages, with the original field names,
-// is ASAP v1.0 JSON: these functions are that mapping with ASAP errors.
+// The Protobuf JSON form of the asap.v1 messages, with the original field
+// names, is ASAP v1.0 JSON: these functions are that mapping with ASAP errors.
 //
 //   absl::StatusOr<asap::v1::Envelope> envelope = asap::EnvelopeFromJson(text);
 //   if (!envelope.ok()) { /* asap:protocol/malformed_envelope: ... */ }
@@ -31,10 +31,10 @@ struct JsonPrintOptions {
 std::string ToJson(const google::protobuf::Message& message,
                    const JsonPrintOptions& options = {});
 
-// Parses JSON into `message`. Unknown fields are rejected. On failure returns an
-// error with `code` whose message says what is wrong.
-absl::Status FromJson(absl::string_view json, google::protobuf::Message* message,
-                      ErrorCode code);
+// Parses JSON into `message`. Unknown fields are rejected. On failure returns
+// an error with `code` whose message says what is wrong.
+absl::Status FromJson(absl::string_view json,
+                      google::protobuf::Message* message, ErrorCode code);
 
 // Parses an ASAP JSON envelope (it does not validate it: see
 // ValidateEnvelope). Returns asap:protocol/malformed_envelope when the text is

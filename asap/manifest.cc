@@ -69,7 +69,8 @@ absl::Status ValidateManifest(const v1::Manifest& manifest) {
     return Malformed(absl::StrCat("version '", manifest.version().substr(0, 64),
                                   "' is not a semantic version (1.2.3)"));
   }
-  if (!manifest.has_capabilities()) return Malformed("capabilities is required");
+  if (!manifest.has_capabilities())
+    return Malformed("capabilities is required");
   for (const v1::Skill& skill : manifest.capabilities().skills()) {
     if (skill.id().empty() || skill.description().empty()) {
       return Malformed("every skill needs an id and a description");

@@ -25,7 +25,8 @@ absl::Status StructToMessage(const google::protobuf::Struct& payload,
                              google::protobuf::Message* message);
 
 // Converts `message` into a Struct (its ASAP JSON form).
-google::protobuf::Struct MessageToStruct(const google::protobuf::Message& message);
+google::protobuf::Struct MessageToStruct(
+    const google::protobuf::Message& message);
 
 // The payload of `envelope` as the typed message T (for example
 // v1::TaskRequest).

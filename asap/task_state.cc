@@ -33,9 +33,9 @@ absl::StatusOr<TaskStatus> ParseTaskStatus(absl::string_view name) {
         v1::TASK_STATUS_CANCELLED, v1::TASK_STATUS_INPUT_REQUIRED}) {
     if (TaskStatusName(status) == name) return status;
   }
-  return AsapError(ErrorCode::kMalformedEnvelope,
-                   absl::StrCat("'", name.substr(0, 64),
-                                "' is not a task status"));
+  return AsapError(
+      ErrorCode::kMalformedEnvelope,
+      absl::StrCat("'", name.substr(0, 64), "' is not a task status"));
 }
 
 bool IsTerminal(TaskStatus status) {
@@ -62,9 +62,9 @@ absl::Status CheckTransition(TaskStatus from, TaskStatus to) {
       break;
   }
   if (legal) return absl::OkStatus();
-  std::string detail = absl::StrCat("task cannot go from '",
-                                    TaskStatusName(from), "' to '",
-                                    TaskStatusName(to), "'");
+  std::string detail =
+      absl::StrCat("task cannot go from '", TaskStatusName(from), "' to '",
+                   TaskStatusName(to), "'");
   if (IsTerminal(from)) {
     return AsapError(ErrorCode::kTaskAlreadyCompleted, detail);
   }

@@ -154,9 +154,9 @@ int RawStream(RawEcho::Stub* stub, const std::vector<v1::Envelope>& envelopes) {
 void BM_UnaryAsapVsRaw(benchmark::State& state) {
   auto client = NewClient();
   (void)client->Send(TaskRequest());
-  auto channel = grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(SharedRawServer().port),
-      grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(SharedRawServer().port),
+                          grpc::InsecureChannelCredentials());
   auto raw_stub = RawEcho::NewStub(channel);
   std::vector<absl::Duration> asap_latency, raw_latency;
   int64_t failures = 0;
@@ -184,9 +184,9 @@ void BM_BatchVsRawStream(benchmark::State& state) {
   const int n = state.range(0);
   auto client = NewClient();
   (void)client->Send(TaskRequest());
-  auto channel = grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(SharedRawServer().port),
-      grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(SharedRawServer().port),
+                          grpc::InsecureChannelCredentials());
   auto raw_stub = RawEcho::NewStub(channel);
   absl::Duration batch, raw;
   int64_t rounds = 0, failures = 0;

@@ -50,7 +50,8 @@ void BM_ManifestCachedVsNetwork(benchmark::State& state) {
   int64_t rounds = 0;
   for (auto _ : state) {
     absl::Time t0 = absl::Now();
-    for (int i = 0; i < 100; ++i) benchmark::DoNotOptimize(cached->GetManifest());
+    for (int i = 0; i < 100; ++i)
+      benchmark::DoNotOptimize(cached->GetManifest());
     absl::Time t1 = absl::Now();
     for (int i = 0; i < 100; ++i) {
       benchmark::DoNotOptimize(uncached->GetManifest());

@@ -19,22 +19,28 @@ namespace asap::bench {
 namespace {
 
 constexpr const char* kVocabulary[] = {
-    "agent", "protocol", "latency", "throughput", "cluster", "research",
-    "summary", "language", "model", "retrieval", "context", "window",
-    "token", "budget", "schedule", "pipeline", "dataset", "evaluation",
-    "benchmark", "regression", "baseline", "variance", "median", "sample",
-    "network", "packet", "stream", "buffer", "compression", "ratio",
-    "manifest", "capability", "skill", "endpoint", "envelope", "payload",
-    "correlation", "trace", "nonce", "replay", "timestamp", "validation",
-    "the", "a", "of", "and", "to", "in", "for", "with", "on", "by", "from",
-    "is", "was", "were", "has", "have", "this", "that", "which", "their",
-    "quickly", "slowly", "carefully", "robust", "noisy", "stable", "new",
-    "distributed", "concurrent", "parallel", "sequential", "adaptive",
-    "market", "energy", "climate", "policy", "health", "finance", "supply",
-    "chain", "logistics", "inventory", "forecast", "demand", "price",
-    "customer", "report", "analysis", "insight", "trend", "growth", "risk",
-    "Berlin", "Tokyo", "Nairobi", "Lima", "Oslo", "Chennai", "Toronto",
-    "quarterly", "annual", "weekly", "estimated", "observed", "projected"};
+    "agent",      "protocol",    "latency",    "throughput",  "cluster",
+    "research",   "summary",     "language",   "model",       "retrieval",
+    "context",    "window",      "token",      "budget",      "schedule",
+    "pipeline",   "dataset",     "evaluation", "benchmark",   "regression",
+    "baseline",   "variance",    "median",     "sample",      "network",
+    "packet",     "stream",      "buffer",     "compression", "ratio",
+    "manifest",   "capability",  "skill",      "endpoint",    "envelope",
+    "payload",    "correlation", "trace",      "nonce",       "replay",
+    "timestamp",  "validation",  "the",        "a",           "of",
+    "and",        "to",          "in",         "for",         "with",
+    "on",         "by",          "from",       "is",          "was",
+    "were",       "has",         "have",       "this",        "that",
+    "which",      "their",       "quickly",    "slowly",      "carefully",
+    "robust",     "noisy",       "stable",     "new",         "distributed",
+    "concurrent", "parallel",    "sequential", "adaptive",    "market",
+    "energy",     "climate",     "policy",     "health",      "finance",
+    "supply",     "chain",       "logistics",  "inventory",   "forecast",
+    "demand",     "price",       "customer",   "report",      "analysis",
+    "insight",    "trend",       "growth",     "risk",        "Berlin",
+    "Tokyo",      "Nairobi",     "Lima",       "Oslo",        "Chennai",
+    "Toronto",    "quarterly",   "annual",     "weekly",      "estimated",
+    "observed",   "projected"};
 constexpr int kVocabularySize = sizeof(kVocabulary) / sizeof(kVocabulary[0]);
 
 class Generator {
@@ -112,8 +118,7 @@ v1::Envelope BigRequest() {
 }
 
 // The wire: one Send of the 1 MB envelope through a byte-counting relay.
-void BM_CompressionOnTheWire(benchmark::State& state,
-                             std::string algorithm) {
+void BM_CompressionOnTheWire(benchmark::State& state, std::string algorithm) {
   static const v1::Envelope* request = new v1::Envelope(BigRequest());
   EchoServer& echo = SharedEchoServer();
   auto relay = *ByteCountingRelay::Start("127.0.0.1", echo.server->port());
@@ -142,8 +147,7 @@ void BM_CompressionOnTheWire(benchmark::State& state,
 }
 
 // Codec throughput and ratio on the 1 MB JSON text itself.
-void BM_CodecOnJson(benchmark::State& state, std::string algorithm,
-                    int level) {
+void BM_CodecOnJson(benchmark::State& state, std::string algorithm, int level) {
   static const std::string* json = new std::string(ToJson(AgentData(1 << 20)));
   const CompressionCodec* codec = *FindCodec(algorithm);
   std::string compressed;
@@ -182,8 +186,7 @@ void RegisterCompressionBenchmarks(bool full) {
         ->Unit(benchmark::kMillisecond);
   }
   // The defaults (-1: gzip 6, brotli 5), then the slower, smaller levels.
-  for (auto [algorithm, level] :
-       std::vector<std::pair<std::string, int>>{
+  for (auto [algorithm, level] : std::vector<std::pair<std::string, int>>{
            {"gzip", -1}, {"br", -1}, {"gzip", 9}, {"br", 9}, {"br", 11}}) {
     benchmark::RegisterBenchmark(
         ("BM_CodecOnJson/" + algorithm + "/level:" + std::to_string(level))

@@ -138,8 +138,8 @@ void BM_ChannelPerCallConcurrentSend(benchmark::State& state) {
 }  // namespace
 
 void RegisterPoolBenchmarks(bool full) {
-  std::vector<int> sizes = full ? std::vector<int>{20, 1000, 10000}
-                                : std::vector<int>{20};
+  std::vector<int> sizes =
+      full ? std::vector<int>{20, 1000, 10000} : std::vector<int>{20};
   for (int n : sizes) {
     int iterations = n >= 10000 ? 1 : n >= 1000 ? 3 : 20;
     benchmark::RegisterBenchmark("BM_PooledConcurrentSend",

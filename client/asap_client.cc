@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-
 #include "asap/compression/codec.h"
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
@@ -52,9 +51,10 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
     int min_level = compression.algorithm == "br" ? 0 : 1;
     if (compression.level != -1 &&
         (compression.level < min_level || compression.level > max_level)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "CompressionOptions.level for ", compression.algorithm, " must be -1 or ",
-          min_level, "-", max_level, ", got ", compression.level));
+      return absl::InvalidArgumentError(
+          absl::StrCat("CompressionOptions.level for ", compression.algorithm,
+                       " must be -1 or ", min_level, "-", max_level, ", got ",
+                       compression.level));
     }
   }
   std::unique_ptr<AsapClient> client(new AsapClient(std::move(options)));
@@ -82,8 +82,8 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
       return factories;
     };
   }
-  absl::StatusOr<std::unique_ptr<ChannelPool>> pool = ChannelPool::Create(
-      client->options_.pool, [target, settings](int index) {
+  absl::StatusOr<std::unique_ptr<ChannelPool>> pool =
+      ChannelPool::Create(client->options_.pool, [target, settings](int index) {
         return CreateAsapChannel(target, index, settings);
       });
   if (!pool.ok()) return pool.status();
@@ -263,8 +263,7 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
   size_t message_limit = static_cast<size_t>(options_.max_message_bytes);
   size_t max_frame_bytes =
       std::min(options.max_frame_bytes, message_limit - message_limit / 16);
-  BatchResults results(envelopes.size(),
-                       absl::InternalError("not sent"));
+  BatchResults results(envelopes.size(), absl::InternalError("not sent"));
   std::vector<size_t> positions;  // the envelopes that go on the wire
   positions.reserve(envelopes.size());
   for (size_t i = 0; i < envelopes.size(); ++i) {
@@ -273,17 +272,16 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
     // one larger than a message cannot travel at all.
     if (status.ok() &&
         envelopes[i].ByteSizeLong() + 16 > message_limit - message_limit / 16) {
-      status = AsapError(ErrorCode::kPayloadTooLarge,
-                         absl::StrCat("envelope of ",
-                                      envelopes[i].ByteSizeLong(),
-                                      " bytes exceeds the message limit of ",
-                                      message_limit));
+      status = AsapError(
+          ErrorCode::kPayloadTooLarge,
+          absl::StrCat("envelope of ", envelopes[i].ByteSizeLong(),
+                       " bytes exceeds the message limit of ", message_limit));
     }
     if (!status.ok()) {
       if (options.fail_fast) {
-        return absl::Status(status.code(),
-                            absl::StrCat(status.message(), " (batch envelope ",
-                                         i, ")"));
+        return absl::Status(
+            status.code(),
+            absl::StrCat(status.message(), " (batch envelope ", i, ")"));
       }
       results[i] = status;
       continue;

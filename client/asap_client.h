@@ -34,9 +34,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "asap/envelope.h"
+#include "asap/time/clock.h"
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
-#include "asap/time/clock.h"
 #include "client/channel_pool.h"
 #include "client/manifest_cache.h"
 

@@ -31,9 +31,8 @@ struct ChannelSettings {
 // so channels of different indexes never share a connection (gRPC shares one
 // connection between equal channels otherwise). Reconnection backoff is short
 // (100 ms initial, 2 s max) so a restarted peer is reached again quickly.
-std::shared_ptr<grpc::Channel> CreateAsapChannel(const std::string& target,
-                                                 int pool_index,
-                                                 const ChannelSettings& settings);
+std::shared_ptr<grpc::Channel> CreateAsapChannel(
+    const std::string& target, int pool_index, const ChannelSettings& settings);
 
 }  // namespace asap
 

@@ -128,8 +128,8 @@ absl::StatusOr<ChannelPool::Lease> ChannelPool::Acquire(absl::Time deadline) {
         return AsapError(
             ErrorCode::kPoolExhausted,
             absl::StrCat("no free connection within pool_timeout (",
-                         absl::FormatDuration(options_.pool_timeout), "): ",
-                         options_.pool_maxsize, " connections x ",
+                         absl::FormatDuration(options_.pool_timeout),
+                         "): ", options_.pool_maxsize, " connections x ",
                          options_.max_streams_per_connection,
                          " streams are all busy"));
       }

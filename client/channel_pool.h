@@ -2,12 +2,12 @@
 // connection, shared by every call of an AsapClient.
 //
 // gRPC multiplexes many calls over one HTTP/2 connection, but one connection is
-// one TCP stream, one flow-control window and (on the server) one reader thread.
-// The pool spreads calls over up to `pool_maxsize` connections: a call goes to
-// the least loaded connection that has a free stream; connections are opened
-// lazily as concurrency grows and reused afterwards; when every connection is
-// at `max_streams_per_connection`, a call waits up to `pool_timeout` and then
-// fails with asap:transport/pool_exhausted.
+// one TCP stream, one flow-control window and (on the server) one reader
+// thread. The pool spreads calls over up to `pool_maxsize` connections: a call
+// goes to the least loaded connection that has a free stream; connections are
+// opened lazily as concurrency grows and reused afterwards; when every
+// connection is at `max_streams_per_connection`, a call waits up to
+// `pool_timeout` and then fails with asap:transport/pool_exhausted.
 //
 //   asap::ChannelPoolOptions options;     // defaults: 100, 100, 5 s
 //   absl::StatusOr<std::unique_ptr<asap::ChannelPool>> pool =
@@ -93,12 +93,12 @@ class ChannelPool {
 
   // Counters for tests and benchmarks.
   struct Stats {
-    int open_connections = 0;       // channels currently in the pool
-    uint64_t connections_opened = 0;  // channels ever created
+    int open_connections = 0;           // channels currently in the pool
+    uint64_t connections_opened = 0;    // channels ever created
     uint64_t connections_replaced = 0;  // broken channels replaced
-    uint64_t leases = 0;            // calls served
-    uint64_t waits = 0;             // calls that had to wait for capacity
-    uint64_t timeouts = 0;          // calls that failed with pool_exhausted
+    uint64_t leases = 0;                // calls served
+    uint64_t waits = 0;                 // calls that had to wait for capacity
+    uint64_t timeouts = 0;              // calls that failed with pool_exhausted
     int in_flight = 0;
   };
 

@@ -15,8 +15,8 @@
 // manifest said) and UNAVAILABLE (the agent went away; it may come back with a
 // new manifest).
 //
-// AsapClient installs it on every pooled channel (ClientOptions::manifest_cache).
-// To use it on a channel of your own:
+// AsapClient installs it on every pooled channel
+// (ClientOptions::manifest_cache). To use it on a channel of your own:
 //
 //   auto cache = std::make_shared<asap::ManifestCache>();
 //   std::vector<std::unique_ptr<
@@ -24,7 +24,8 @@
 //   interceptors.push_back(
 //       asap::MakeManifestCacheInterceptorFactory(cache, "agent-key"));
 //   auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
-//       target, grpc::InsecureChannelCredentials(), {}, std::move(interceptors));
+//       target, grpc::InsecureChannelCredentials(), {},
+//       std::move(interceptors));
 //
 // GetManifest calls wait for the fetch on the calling thread: use the
 // synchronous stub method (AsapClient::GetManifest does).

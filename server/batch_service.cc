@@ -1,13 +1,12 @@
 #include "server/batch_service.h"
 
 #include <memory>
-
-#include "google/protobuf/arena.h"
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
+#include "google/protobuf/arena.h"
 
 namespace asap {
 namespace {

@@ -38,7 +38,8 @@ absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
     return AsapError(
         ErrorCode::kHandlerNotFound,
         absl::StrCat("no handler for payload_type '",
-                     request.payload_type().substr(0, 64), "' (this agent handles: ",
+                     request.payload_type().substr(0, 64),
+                     "' (this agent handles: ",
                      absl::StrJoin(handlers_->payload_types(), ", "), ")"));
   }
   if (nonces_ != nullptr && request.has_extensions()) {
@@ -60,10 +61,10 @@ absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
           handler_set_timestamp ? response_validation_
                                 : completed_response_validation_);
       !status.ok()) {
-    return AsapError(ErrorCode::kInternal,
-                     absl::StrCat("the handler for '", request.payload_type(),
-                                  "' returned an invalid response: ",
-                                  status.message()));
+    return AsapError(
+        ErrorCode::kInternal,
+        absl::StrCat("the handler for '", request.payload_type(),
+                     "' returned an invalid response: ", status.message()));
   }
   return response;
 }

@@ -39,8 +39,9 @@ class HandlerRegistry {
   HandlerRegistry(HandlerRegistry&&) = default;
   HandlerRegistry& operator=(HandlerRegistry&&) = default;
 
-  // Registers `handler` for `payload_type`. Returns InvalidArgument for an empty
-  // payload type or a null handler, AlreadyExists when the type has a handler.
+  // Registers `handler` for `payload_type`. Returns InvalidArgument for an
+  // empty payload type or a null handler, AlreadyExists when the type has a
+  // handler.
   absl::Status Register(absl::string_view payload_type, Handler handler);
 
   // The handler for `payload_type`, or nullptr.

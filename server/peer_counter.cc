@@ -11,7 +11,8 @@ class PeerInterceptor : public grpc::experimental::Interceptor {
                   std::shared_ptr<PeerCounter> counter)
       : info_(info), counter_(std::move(counter)) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::
                 POST_RECV_INITIAL_METADATA)) {

@@ -5,7 +5,8 @@
 //   asap::ServerOptions options;
 //   options.interceptors.push_back(peers->MakeInterceptorFactory());
 //   ...
-//   peers->distinct_peers();   // TCP connections that carried at least one call
+//   peers->distinct_peers();   // TCP connections that carried at least one
+//   call
 //
 // Used by the pool tests and benchmarks to count connections at the server,
 // where they are real, rather than trusting the client's own bookkeeping.

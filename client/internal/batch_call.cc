@@ -31,9 +31,9 @@ absl::Status ItemError(const v1::BatchError& error) {
 
 // The error for envelope `position` when the batch fails fast on it.
 absl::Status FailFastError(const absl::Status& error, size_t position) {
-  absl::Status result(error.code(), absl::StrCat(error.message(),
-                                                 " (batch envelope ", position,
-                                                 ")"));
+  absl::Status result(
+      error.code(),
+      absl::StrCat(error.message(), " (batch envelope ", position, ")"));
   error.ForEachPayload([&result](absl::string_view url, const absl::Cord& p) {
     result.SetPayload(url, p);
   });
@@ -51,7 +51,8 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
   auto stub = v1::AsapService::NewStub(channel);
-  std::unique_ptr<grpc::ClientReaderWriter<v1::BatchFrame, v1::BatchResultFrame>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::BatchFrame, v1::BatchResultFrame>>
       stream = stub->SendBatch(&context);
   Window window;
 
@@ -99,7 +100,8 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
     }
     for (size_t i = 0; i < small_batch.size(); ++i) {
       bool ok = i + 1 == small_batch.size()
-                    ? stream->Write(small_batch[i], grpc::WriteOptions().set_last_message())
+                    ? stream->Write(small_batch[i],
+                                    grpc::WriteOptions().set_last_message())
                     : stream->Write(small_batch[i]);
       if (!ok) break;  // the stream broke: Finish says why
     }
@@ -120,8 +122,9 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
           window.in_flight += count;
         }
         bool last = next == positions.size();
-        bool ok = last ? stream->Write(frame, grpc::WriteOptions().set_last_message())
-                       : stream->Write(frame);
+        bool ok =
+            last ? stream->Write(frame, grpc::WriteOptions().set_last_message())
+                 : stream->Write(frame);
         if (!ok) return;  // the stream broke: Finish says why
       }
     });

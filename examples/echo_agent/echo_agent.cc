@@ -9,8 +9,7 @@ absl::StatusOr<v1::Envelope> EchoTask(const v1::Envelope& request,
                                       const v1::Manifest& manifest) {
   // Validation already checked that the payload is a TaskRequest, so `input`
   // is an object.
-  const google::protobuf::Value& input =
-      request.payload().fields().at("input");
+  const google::protobuf::Value& input = request.payload().fields().at("input");
   v1::Envelope response;
   response.set_payload_type(request.payload_type() == "TaskRequest"
                                 ? "TaskResponse"

@@ -22,8 +22,9 @@ HandlerRegistry EchoHandlers();
 
 // A task.request for the echo agent from `sender`, whose input is
 // {"text": text}. Send fills in id and timestamp.
-v1::Envelope EchoRequest(const std::string& text,
-                         const std::string& sender = "urn:asap:agent:echo-client");
+v1::Envelope EchoRequest(
+    const std::string& text,
+    const std::string& sender = "urn:asap:agent:echo-client");
 
 // The "text" of an echo response's result ("" when there is none).
 std::string EchoedText(const v1::Envelope& response);

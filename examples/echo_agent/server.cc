@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   std::string port = argc > 1 ? argv[1] : "0";
   asap::ServerOptions options;
   options.address = "127.0.0.1:" + port;
-  options.manifest = asap::examples::EchoManifest("");  // endpoint: bound address
+  options.manifest =
+      asap::examples::EchoManifest("");  // endpoint: bound address
 
   auto server = asap::AsapServer::Start(std::move(options),
                                         asap::examples::EchoHandlers());

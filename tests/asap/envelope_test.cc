@@ -177,13 +177,14 @@ TEST(ValidateEnvelopeTest, RejectsNonStringOrEmptyNonce) {
 
 TEST(ValidateEnvelopeTest, KnowsBothSpellingsOfThe12PayloadTypes) {
   for (const char* type :
-       {"task.request", "task.response", "task.update", "task.cancel",
-        "message.send", "state.query", "state.restore", "artifact.notify",
-        "mcp.tool_call", "mcp.tool_result", "mcp.resource_fetch",
-        "mcp.resource_data", "TaskRequest", "TaskResponse", "TaskUpdate",
-        "TaskCancel", "MessageSend", "StateQuery", "StateRestore",
-        "ArtifactNotify", "McpToolCall", "McpToolResult", "McpResourceFetch",
-        "McpResourceData"}) {
+       {"task.request",    "task.response",      "task.update",
+        "task.cancel",     "message.send",       "state.query",
+        "state.restore",   "artifact.notify",    "mcp.tool_call",
+        "mcp.tool_result", "mcp.resource_fetch", "mcp.resource_data",
+        "TaskRequest",     "TaskResponse",       "TaskUpdate",
+        "TaskCancel",      "MessageSend",        "StateQuery",
+        "StateRestore",    "ArtifactNotify",     "McpToolCall",
+        "McpToolResult",   "McpResourceFetch",   "McpResourceData"}) {
     EXPECT_TRUE(IsKnownPayloadType(type)) << type;
   }
   EXPECT_FALSE(IsKnownPayloadType("task.unknown"));

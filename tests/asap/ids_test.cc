@@ -103,8 +103,8 @@ TEST(TimestampTest, FormatAgreesWithAbseilOverManyTimes) {
   std::mt19937_64 rng(42);
   for (int i = 0; i < 20000; ++i) {
     // From 1900 to 2200, microsecond resolution.
-    int64_t micros = static_cast<int64_t>(rng() % 9467280000000000ull) -
-                     2208988800000000ll;
+    int64_t micros =
+        static_cast<int64_t>(rng() % 9467280000000000ull) - 2208988800000000ll;
     absl::Time t = absl::FromUnixMicros(micros);
     ASSERT_EQ(FormatTimestamp(t),
               absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone()))

@@ -41,8 +41,8 @@ TEST_P(EnvelopeRoundTripTest, ParsesAndPrintsBackEqual) {
   absl::StatusOr<v1::Envelope> envelope = EnvelopeFromJson(original);
   ASSERT_TRUE(envelope.ok()) << envelope.status();
   std::string printed = ToJson(*envelope);
-  EXPECT_TRUE(MessageDifferencer::Equals(AsJsonObject(original),
-                                         AsJsonObject(printed)))
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(AsJsonObject(original), AsJsonObject(printed)))
       << "original: " << original << "\nprinted: " << printed;
 }
 
@@ -83,8 +83,8 @@ TEST(EnvelopeJsonTest, NullOptionalFieldsParseAsAbsent) {
 }
 
 TEST(EnvelopeJsonTest, RejectsUnknownField) {
-  absl::StatusOr<v1::Envelope> envelope = EnvelopeFromJson(
-      R"({"asap_version":"0.1","surprise":1})");
+  absl::StatusOr<v1::Envelope> envelope =
+      EnvelopeFromJson(R"({"asap_version":"0.1","surprise":1})");
   ASSERT_FALSE(envelope.ok());
   EXPECT_EQ(ErrorCodeOf(envelope.status()), ErrorCode::kMalformedEnvelope);
   EXPECT_THAT(std::string(envelope.status().message()),

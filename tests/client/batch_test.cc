@@ -84,8 +84,8 @@ TEST(SendBatchTest, ResultsComeBackInInputOrder) {
 TEST(SendBatchTest, PerItemErrorsLandInTheirSlots) {
   auto server = Start(examples::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(50);
-  envelopes[3].set_payload_type("custom.unknown");      // server: no handler
-  envelopes[17].set_sender("Not A Urn");                 // client: invalid
+  envelopes[3].set_payload_type("custom.unknown");  // server: no handler
+  envelopes[17].set_sender("Not A Urn");            // client: invalid
   envelopes[42].mutable_payload()->mutable_fields()->erase("skill_id");
   absl::StatusOr<AsapClient::BatchResults> results =
       ClientFor(*server)->SendBatch(std::move(envelopes));
@@ -112,8 +112,7 @@ TEST(SendBatchTest, ServerSideValidationErrorsLandInTheirSlots) {
           ->SendBatch(std::move(envelopes));
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(ErrorCodeOf((*results)[5].status()), ErrorCode::kInvalidTimestamp);
-  EXPECT_EQ(ErrorCodeOf((*results)[9].status()),
-            ErrorCode::kMalformedEnvelope);
+  EXPECT_EQ(ErrorCodeOf((*results)[9].status()), ErrorCode::kMalformedEnvelope);
   EXPECT_TRUE((*results)[4].ok());
   EXPECT_TRUE((*results)[10].ok());
 }
@@ -265,8 +264,7 @@ TEST(SendBatchTest, DeadlineCancelsTheRestAndSaysSo) {
   for (const auto& r : *results) {
     if (r.ok()) ++ok;
     if (ErrorCodeOf(r.status()) == ErrorCode::kDeadlineExceeded) ++deadline;
-    if (!r.ok() &&
-        ErrorCodeOf(r.status()) != ErrorCode::kDeadlineExceeded) {
+    if (!r.ok() && ErrorCodeOf(r.status()) != ErrorCode::kDeadlineExceeded) {
       ADD_FAILURE() << r.status();
       break;
     }

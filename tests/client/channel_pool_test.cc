@@ -25,8 +25,8 @@ ChannelPool::ChannelFactory CountingFactory(std::atomic<int>* created) {
     grpc::ChannelArguments args;
     args.SetInt("asap.test_index", index);
     // Never dialled: a channel connects only when a call is made.
-    return grpc::CreateCustomChannel(
-        "127.0.0.1:1", grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel("127.0.0.1:1",
+                                     grpc::InsecureChannelCredentials(), args);
   };
 }
 
@@ -262,7 +262,7 @@ TEST(ChannelPoolServerTest, ConnectionsAtTheServerNeverExceedMaxsize) {
   EXPECT_EQ(counted.peers->calls(), 200u);
   EXPECT_LE(counted.peers->distinct_peers(), 4u);
   EXPECT_GE(counted.peers->distinct_peers(), 2u);  // it did spread
-  EXPECT_GT(client->pool_stats().waits, 0u);       // calls beyond capacity waited
+  EXPECT_GT(client->pool_stats().waits, 0u);  // calls beyond capacity waited
 }
 
 TEST(ChannelPoolServerTest, CallBeyondCapacityFailsAfterPoolTimeout) {
@@ -297,7 +297,8 @@ TEST(ChannelPoolServerTest, CallBeyondCapacityFailsAfterPoolTimeout) {
   absl::Duration waited = absl::Now() - start;
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(ErrorCodeOf(second.status()), ErrorCode::kPoolExhausted);
-  EXPECT_GE(waited, absl::Milliseconds(200));  // it waited, it did not fail fast
+  EXPECT_GE(waited,
+            absl::Milliseconds(200));  // it waited, it did not fail fast
   release.Notify();
   EXPECT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_TRUE(client->Send(TaskRequest()).ok());  // capacity is back

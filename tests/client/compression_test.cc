@@ -24,10 +24,10 @@ using ::testing::HasSubstr;
 
 // Varied, deterministic text: words from a small vocabulary with numbers.
 std::string VariedText(size_t bytes, uint32_t seed = 1) {
-  static const char* kWords[] = {"agent",  "task",    "manifest", "envelope",
-                                 "result", "skill",   "research", "summary",
-                                 "query",  "source",  "score",    "status",
-                                 "input",  "stream",  "latency",  "cluster"};
+  static const char* kWords[] = {"agent",  "task",   "manifest", "envelope",
+                                 "result", "skill",  "research", "summary",
+                                 "query",  "source", "score",    "status",
+                                 "input",  "stream", "latency",  "cluster"};
   std::mt19937 rng(seed);
   std::string text;
   while (text.size() < bytes) {
@@ -66,8 +66,8 @@ std::unique_ptr<AsapClient> ClientFor(const std::string& target,
 grpc::Status RawSendCompressed(const AsapServer& server,
                                const v1::CompressedEnvelope& request,
                                v1::CompressedEnvelope* answer) {
-  auto channel = grpc::CreateChannel(server.address(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
   grpc::ClientContext context;
   return v1::AsapService::NewStub(channel)->SendCompressed(&context, request,
                                                            answer);
@@ -137,11 +137,11 @@ TEST(CompressionTest, ServerAnswersInTheEncodingTheClientAccepts) {
 TEST(CompressionTest, PeerThatAcceptsNothingGetsIdentity) {
   auto server = StartEcho();
   v1::CompressedEnvelope answer;
-  ASSERT_TRUE(RawSendCompressed(
-                  *server,
-                  Compressed(TaskRequest(VariedText(20000)), "gzip", ""),
-                  &answer)
-                  .ok());
+  ASSERT_TRUE(
+      RawSendCompressed(*server,
+                        Compressed(TaskRequest(VariedText(20000)), "gzip", ""),
+                        &answer)
+          .ok());
   EXPECT_EQ(answer.encoding(), "identity");
   v1::Envelope response;
   EXPECT_TRUE(response.ParseFromString(answer.body()));
@@ -172,7 +172,8 @@ TEST(CompressionTest, CorruptBodyIsRejected) {
     grpc::Status status = RawSendCompressed(*server, request, &answer);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << encoding;
-    EXPECT_THAT(status.error_message(), HasSubstr("asap:transport/corrupt_body"))
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("asap:transport/corrupt_body"))
         << encoding;
   }
 }

@@ -50,8 +50,7 @@ class ManifestCallCounter {
     ManifestCallCounter* counter_;
   };
 
-  class Factory
-      : public grpc::experimental::ServerInterceptorFactoryInterface {
+  class Factory : public grpc::experimental::ServerInterceptorFactoryInterface {
    public:
     explicit Factory(ManifestCallCounter* counter) : counter_(counter) {}
     grpc::experimental::Interceptor* CreateServerInterceptor(
@@ -204,8 +203,8 @@ TEST(ManifestCacheInterceptorTest, ConcurrentMissesMakeOneFetch) {
 TEST(ManifestCacheInterceptorTest, WorksOnAPlainChannel) {
   auto agent = StartAgent();
   auto cache = std::make_shared<ManifestCache>();
-  std::vector<std::unique_ptr<
-      grpc::experimental::ClientInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(MakeManifestCacheInterceptorFactory(cache, "echo"));
   auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(

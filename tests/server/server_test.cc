@@ -1,6 +1,4 @@
 // AsapServer and AsapClient end to end on 127.0.0.1, port 0.
-#include "server/asap_server.h"
-
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -16,6 +14,7 @@
 #include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/asap_server.h"
 #include "tests/server/grpc_services.grpc.pb.h"
 #include "tests/server/reflection.pb.h"
 
@@ -49,8 +48,8 @@ std::unique_ptr<AsapClient> ClientFor(const AsapServer& server,
 // Sends with a raw generated stub, to see exactly what any gRPC client sees.
 grpc::Status RawSend(const AsapServer& server, const v1::Envelope& request,
                      std::string* asap_code_trailer) {
-  auto channel = grpc::CreateChannel(server.address(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
   grpc::ClientContext context;
   v1::Envelope response;
   grpc::Status status =
@@ -78,9 +77,9 @@ TEST(AsapServerTest, EchoesATaskRequest) {
   EXPECT_FALSE(response->timestamp().empty());
   const auto& payload = response->payload().fields();
   EXPECT_EQ(payload.at("status").string_value(), "completed");
-  EXPECT_EQ(payload.at("result").struct_value().fields().at("text")
-                .string_value(),
-            "hello");
+  EXPECT_EQ(
+      payload.at("result").struct_value().fields().at("text").string_value(),
+      "hello");
 }
 
 TEST(AsapServerTest, CamelCaseRequestGetsCamelCaseResponse) {
@@ -239,8 +238,7 @@ TEST(AsapServerTest, AddressInUseIsUnavailable) {
   ServerOptions options;
   options.address = first->address();
   options.manifest = examples::EchoManifest("");
-  auto second =
-      AsapServer::Start(std::move(options), examples::EchoHandlers());
+  auto second = AsapServer::Start(std::move(options), examples::EchoHandlers());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 
@@ -253,8 +251,7 @@ TEST(AsapServerTest, HealthServiceReportsServing) {
   grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(
       &context, grpc::health::v1::HealthCheckRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.status(),
-            grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 TEST(AsapServerTest, ReflectionListsTheAsapService) {
@@ -266,8 +263,9 @@ TEST(AsapServerTest, ReflectionListsTheAsapService) {
   const grpc::internal::RpcMethod method(
       "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
       grpc::internal::RpcMethod::BIDI_STREAMING);
-  std::unique_ptr<grpc::ClientReaderWriter<
-      reflection::ServerReflectionRequest, reflection::ServerReflectionResponse>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<reflection::ServerReflectionRequest,
+                               reflection::ServerReflectionResponse>>
       stream(grpc::internal::ClientReaderWriterFactory<
              reflection::ServerReflectionRequest,
              reflection::ServerReflectionResponse>::Create(channel.get(),
@@ -306,7 +304,8 @@ TEST(AsapServerTest, ShutdownLetsCallsInFlightFinish) {
   auto client = ClientFor(*server);
   absl::StatusOr<v1::Envelope> in_flight;
   std::thread caller([&] { in_flight = client->Send(TaskRequest("slow")); });
-  ASSERT_TRUE(handler_entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(
+      handler_entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
   std::thread stopper([&] { server->Shutdown(absl::Seconds(10)); });
   // New calls are refused while the old one is still running.
   absl::SleepFor(absl::Milliseconds(200));

@@ -18,9 +18,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "asap/envelope.h"
 #include "asap/errors.h"
 #include "asap/json.h"
@@ -69,7 +69,8 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first) {
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " needs a value"));
     }
     args.flags[name] = value;
   }
@@ -129,9 +130,8 @@ absl::StatusOr<absl::Duration> TimeoutFlag(const Args& args) {
   double seconds = 30;
   std::string text = Flag(args, "timeout", "30");
   if (!absl::SimpleAtod(text, &seconds) || seconds <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--timeout must be a positive number of seconds, got '",
-                     text, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--timeout must be a positive number of seconds, got '", text, "'"));
   }
   return absl::Seconds(seconds);
 }
@@ -155,7 +155,8 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
 }
 
 int Serve(const Args& args) {
-  if (absl::Status s = CheckFlags(args, {"host", "port", "manifest"}); !s.ok()) {
+  if (absl::Status s = CheckFlags(args, {"host", "port", "manifest"});
+      !s.ok()) {
     return Usage(std::string(s.message()));
   }
   ShutdownSignals signals;  // before gRPC starts any thread
