@@ -111,8 +111,8 @@ absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
   return SendPlain(envelope, deadline);
 }
 
-std::optional<absl::StatusOr<v1::Envelope>> AsapClient::TrySendCompressed(
-    const v1::Envelope& envelope, absl::Time deadline) {
+std::optional<absl::StatusOr<v1::CompressedEnvelope>>
+AsapClient::EncodeCompressed(const v1::Envelope& envelope) const {
   const CompressionOptions& compression = options_.compression;
   if (compression.algorithm == "none") return std::nullopt;
   {
@@ -124,14 +124,69 @@ std::optional<absl::StatusOr<v1::Envelope>> AsapClient::TrySendCompressed(
   const CompressionCodec* codec = *FindCodec(compression.algorithm);
   absl::StatusOr<std::string> body =
       codec->Compress(envelope.SerializeAsString(), compression.level);
-  if (!body.ok()) return absl::StatusOr<v1::Envelope>(body.status());
+  if (!body.ok()) {
+    return absl::StatusOr<v1::CompressedEnvelope>(body.status());
+  }
   if (body->size() >= size) return std::nullopt;  // incompressible: send as is
-
   v1::CompressedEnvelope request;
   request.set_encoding(compression.algorithm);
   request.set_accept_encoding(compression.accept_encoding);
-  size_t sent = body->size();
   request.set_body(*std::move(body));
+  return absl::StatusOr<v1::CompressedEnvelope>(std::move(request));
+}
+
+bool AsapClient::NoteIfCompressionRefused(const grpc::Status& status,
+                                          const absl::Status& error) {
+  std::optional<ErrorCode> code = ErrorCodeOf(error);
+  // A server without SendCompressed (UNIMPLEMENTED with no ASAP code of its
+  // own) or without this encoding: send uncompressed from now on.
+  bool refused = code == ErrorCode::kUnsupportedEncoding ||
+                 (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+                  code != ErrorCode::kHandlerNotFound);
+  if (refused) {
+    absl::MutexLock lock(&stats_mu_);
+    compression_stats_.compression_refused = true;
+  }
+  return refused;
+}
+
+absl::StatusOr<v1::Envelope> AsapClient::DecodeCompressed(
+    const v1::CompressedEnvelope& request, const v1::CompressedEnvelope& answer,
+    size_t request_raw_bytes) {
+  absl::StatusOr<std::string> bytes = answer.body();
+  bool compressed_answer =
+      !answer.encoding().empty() && answer.encoding() != kIdentityEncoding;
+  if (compressed_answer) {
+    absl::StatusOr<const CompressionCodec*> codec =
+        FindCodec(answer.encoding());
+    if (!codec.ok()) return codec.status();
+    bytes = (*codec)->Decompress(
+        answer.body(), static_cast<size_t>(options_.max_message_bytes));
+    if (!bytes.ok()) return bytes.status();
+  }
+  v1::Envelope response;
+  if (!response.ParseFromString(*bytes)) {
+    return AsapError(ErrorCode::kMalformedEnvelope,
+                     "the response body is not an Envelope");
+  }
+  absl::MutexLock lock(&stats_mu_);
+  ++compression_stats_.requests_compressed;
+  compression_stats_.request_bytes_raw += request_raw_bytes;
+  compression_stats_.request_bytes_sent += request.body().size();
+  if (compressed_answer) {
+    ++compression_stats_.responses_compressed;
+    compression_stats_.response_bytes_received += answer.body().size();
+    compression_stats_.response_bytes_raw += bytes->size();
+  }
+  return response;
+}
+
+std::optional<absl::StatusOr<v1::Envelope>> AsapClient::TrySendCompressed(
+    const v1::Envelope& envelope, absl::Time deadline) {
+  auto encoded = EncodeCompressed(envelope);
+  if (!encoded) return std::nullopt;
+  if (!encoded->ok()) return absl::StatusOr<v1::Envelope>(encoded->status());
+  const v1::CompressedEnvelope& request = **encoded;
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return absl::StatusOr<v1::Envelope>(lease.status());
   grpc::ClientContext context;
@@ -142,47 +197,10 @@ std::optional<absl::StatusOr<v1::Envelope>> AsapClient::TrySendCompressed(
   ReportIfBroken(status, &*lease);
   if (!status.ok()) {
     absl::Status error = FromGrpcStatus(status, &context);
-    std::optional<ErrorCode> code = ErrorCodeOf(error);
-    // A server without SendCompressed (UNIMPLEMENTED with no ASAP code of its
-    // own) or without this encoding: send uncompressed from now on.
-    if (code == ErrorCode::kUnsupportedEncoding ||
-        (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
-         code != ErrorCode::kHandlerNotFound)) {
-      absl::MutexLock lock(&stats_mu_);
-      compression_stats_.compression_refused = true;
-      return std::nullopt;
-    }
+    if (NoteIfCompressionRefused(status, error)) return std::nullopt;
     return absl::StatusOr<v1::Envelope>(error);
   }
-  absl::StatusOr<std::string> bytes = answer.body();
-  bool compressed_answer =
-      !answer.encoding().empty() && answer.encoding() != kIdentityEncoding;
-  if (compressed_answer) {
-    absl::StatusOr<const CompressionCodec*> answer_codec =
-        FindCodec(answer.encoding());
-    if (!answer_codec.ok()) {
-      return absl::StatusOr<v1::Envelope>(answer_codec.status());
-    }
-    bytes = (*answer_codec)
-                ->Decompress(answer.body(),
-                             static_cast<size_t>(options_.max_message_bytes));
-    if (!bytes.ok()) return absl::StatusOr<v1::Envelope>(bytes.status());
-  }
-  v1::Envelope response;
-  if (!response.ParseFromString(*bytes)) {
-    return absl::StatusOr<v1::Envelope>(AsapError(
-        ErrorCode::kMalformedEnvelope, "the response body is not an Envelope"));
-  }
-  absl::MutexLock lock(&stats_mu_);
-  ++compression_stats_.requests_compressed;
-  compression_stats_.request_bytes_raw += size;
-  compression_stats_.request_bytes_sent += sent;
-  if (compressed_answer) {
-    ++compression_stats_.responses_compressed;
-    compression_stats_.response_bytes_received += answer.body().size();
-    compression_stats_.response_bytes_raw += bytes->size();
-  }
-  return absl::StatusOr<v1::Envelope>(std::move(response));
+  return DecodeCompressed(request, answer, envelope.ByteSizeLong());
 }
 
 AsapClient::CompressionStats AsapClient::compression_stats() const {
@@ -210,6 +228,11 @@ void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
     return;
   }
   absl::Time deadline = absl::Now() + options_.timeout;
+  auto encoded = EncodeCompressed(envelope);
+  if (encoded && !encoded->ok()) {
+    done(encoded->status());
+    return;
+  }
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) {
     done(lease.status());
@@ -221,28 +244,59 @@ void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
     grpc::ClientContext context;
     v1::Envelope request;
     v1::Envelope response;
+    v1::CompressedEnvelope compressed_request;
+    v1::CompressedEnvelope compressed_response;
     SendCallback done;
   };
   auto* call = new Call(*std::move(lease));
   call->request = std::move(envelope);
   call->done = std::move(done);
   call->context.set_deadline(absl::ToChronoTime(deadline));
-  v1::AsapService::NewStub(call->lease.channel())
-      ->async()
-      ->Send(&call->context, &call->request, &call->response,
-             [call](grpc::Status status) {
-               std::unique_ptr<Call> owned(call);
-               ReportIfBroken(status, &owned->lease);
-               SendCallback done = std::move(owned->done);
-               absl::StatusOr<v1::Envelope> result =
-                   status.ok() ? absl::StatusOr<v1::Envelope>(
-                                     std::move(owned->response))
-                               : FromGrpcStatus(status, &owned->context);
-               // Return the stream to the pool before the user's callback, so
-               // a callback that sends again finds it free.
-               owned.reset();
-               done(std::move(result));
-             });
+  auto stub = v1::AsapService::NewStub(call->lease.channel());
+  if (!encoded) {
+    stub->async()->Send(
+        &call->context, &call->request, &call->response,
+        [call](grpc::Status status) {
+          std::unique_ptr<Call> owned(call);
+          ReportIfBroken(status, &owned->lease);
+          SendCallback done = std::move(owned->done);
+          absl::StatusOr<v1::Envelope> result =
+              status.ok()
+                  ? absl::StatusOr<v1::Envelope>(std::move(owned->response))
+                  : FromGrpcStatus(status, &owned->context);
+          // Return the stream to the pool before the user's callback, so a
+          // callback that sends again finds it free.
+          owned.reset();
+          done(std::move(result));
+        });
+    return;
+  }
+  call->compressed_request = **std::move(encoded);
+  stub->async()->SendCompressed(
+      &call->context, &call->compressed_request, &call->compressed_response,
+      [this, call](grpc::Status status) {
+        std::unique_ptr<Call> owned(call);
+        ReportIfBroken(status, &owned->lease);
+        SendCallback done = std::move(owned->done);
+        if (!status.ok()) {
+          absl::Status error = FromGrpcStatus(status, &owned->context);
+          if (NoteIfCompressionRefused(status, error)) {
+            // Send it again, uncompressed (refusal is now remembered).
+            v1::Envelope request = std::move(owned->request);
+            owned.reset();
+            SendAsync(std::move(request), std::move(done));
+            return;
+          }
+          owned.reset();
+          done(error);
+          return;
+        }
+        absl::StatusOr<v1::Envelope> result = DecodeCompressed(
+            owned->compressed_request, owned->compressed_response,
+            owned->request.ByteSizeLong());
+        owned.reset();
+        done(std::move(result));
+      });
 }
 
 absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(

@@ -23,6 +23,8 @@
 #ifndef ASAP_CLIENT_ASAP_CLIENT_H_
 #define ASAP_CLIENT_ASAP_CLIENT_H_
 
+#include <grpcpp/support/status.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -37,6 +39,7 @@
 #include "asap/time/clock.h"
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
+#include "asap/v1/service.pb.h"
 #include "client/channel_pool.h"
 #include "client/manifest_cache.h"
 
@@ -186,6 +189,19 @@ class AsapClient {
   // nullopt when the envelope should go uncompressed.
   std::optional<absl::StatusOr<v1::Envelope>> TrySendCompressed(
       const v1::Envelope& envelope, absl::Time deadline);
+  // The SendCompressed request for `envelope`, or nullopt when it goes
+  // uncompressed (compression off or refused, under the threshold, or
+  // incompressible).
+  std::optional<absl::StatusOr<v1::CompressedEnvelope>> EncodeCompressed(
+      const v1::Envelope& envelope) const;
+  // The response inside `answer`; counts the call in compression_stats().
+  absl::StatusOr<v1::Envelope> DecodeCompressed(
+      const v1::CompressedEnvelope& request,
+      const v1::CompressedEnvelope& answer, size_t request_raw_bytes);
+  // True (and remembered) when a failed SendCompressed means the peer does
+  // not take compressed bodies: the call is then sent uncompressed.
+  bool NoteIfCompressionRefused(const grpc::Status& status,
+                                const absl::Status& error);
 
   const ClientOptions options_;
   std::shared_ptr<ManifestCache> manifest_cache_;

@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 
+#include "absl/synchronization/notification.h"
 #include "asap/compression/codec.h"
 #include "asap/envelope.h"
 #include "asap/errors.h"
@@ -283,6 +284,49 @@ TEST(CompressionTest, FallsBackToPlainSendWhenThePeerLacksSendCompressed) {
   auto client = *AsapClient::Create(options);
   std::string text = VariedText(20000);
   absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(EchoedText(*response), text);
+  EXPECT_TRUE(client->compression_stats().compression_refused);
+  server->Shutdown();
+}
+
+// Waits for one SendAsync result.
+absl::StatusOr<v1::Envelope> SendAsyncAndWait(AsapClient* client,
+                                              v1::Envelope envelope) {
+  absl::Notification done;
+  absl::StatusOr<v1::Envelope> result;
+  client->SendAsync(std::move(envelope), [&](absl::StatusOr<v1::Envelope> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  return result;
+}
+
+TEST(CompressionTest, SendAsyncCompressesLargeBodiesToo) {
+  auto server = StartEcho();
+  auto client = ClientFor(server->address());
+  std::string text = VariedText(30000);
+  absl::StatusOr<v1::Envelope> response =
+      SendAsyncAndWait(client.get(), TaskRequest(text));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(EchoedText(*response), text);
+  EXPECT_EQ(client->compression_stats().requests_compressed, 1u);
+  EXPECT_EQ(client->compression_stats().responses_compressed, 1u);
+}
+
+TEST(CompressionTest, SendAsyncFallsBackWhenThePeerLacksSendCompressed) {
+  SendOnlyService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  auto client = ClientFor("127.0.0.1:" + std::to_string(port));
+  std::string text = VariedText(20000);
+  absl::StatusOr<v1::Envelope> response =
+      SendAsyncAndWait(client.get(), TaskRequest(text));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(EchoedText(*response), text);
   EXPECT_TRUE(client->compression_stats().compression_refused);
