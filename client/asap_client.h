@@ -70,7 +70,9 @@ struct BatchOptions {
   bool fail_fast = false;
   // Deadline of the whole batch; zero = ClientOptions::timeout.
   absl::Duration timeout = absl::ZeroDuration();
-  // A frame (one gRPC message) carries at most this many envelopes ...
+  // A frame (one gRPC message) carries at most this many envelopes (a batch
+  // of fewer than two full frames is cut in two halves, which the server
+  // runs concurrently) ...
   int max_envelopes_per_frame = 100;
   // ... and at most this many bytes (never more than the message limit).
   // Frames of tens of KB measured fastest here (docs/PERFORMANCE.md).

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -50,18 +51,25 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
                           AsapClient::BatchResults* results) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
+  // The stream's headers go out with the first frame instead of on their own.
+  context.set_initial_metadata_corked(true);
   auto stub = v1::AsapService::NewStub(channel);
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::BatchFrame, v1::BatchResultFrame>>
       stream = stub->SendBatch(&context);
   Window window;
 
+  // A batch of fewer than two full frames is cut in two halves, so that the
+  // server runs both at once (measured: 100 envelopes as 2 x 50 took ~20%
+  // less time than 1 x 100 here; see docs/PERFORMANCE.md).
+  const int per_frame =
+      std::max(1, std::min(options.max_envelopes_per_frame,
+                           static_cast<int>((positions.size() + 1) / 2)));
   // Cuts the next frame out of the batch (moving the envelopes).
   size_t next = 0;
   auto next_frame = [&](v1::BatchFrame* frame) {
     size_t bytes = 0;
-    while (next < positions.size() &&
-           frame->envelopes_size() < options.max_envelopes_per_frame) {
+    while (next < positions.size() && frame->envelopes_size() < per_frame) {
       v1::Envelope& envelope = (*envelopes)[positions[next]];
       size_t size = envelope.ByteSizeLong() + 8;  // + field tag and length
       if (frame->envelopes_size() > 0 && bytes + size > max_frame_bytes) break;
@@ -99,10 +107,13 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
       window.in_flight = static_cast<int>(positions.size());
     }
     for (size_t i = 0; i < small_batch.size(); ++i) {
+      // Corked until the last frame, which flushes them all with the
+      // half-close.
       bool ok = i + 1 == small_batch.size()
                     ? stream->Write(small_batch[i],
                                     grpc::WriteOptions().set_last_message())
-                    : stream->Write(small_batch[i]);
+                    : stream->Write(small_batch[i],
+                                    grpc::WriteOptions().set_buffer_hint());
       if (!ok) break;  // the stream broke: Finish says why
     }
   } else {
