@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_with_hook.h"
 
 namespace asap {
 namespace {
@@ -53,16 +54,10 @@ std::unique_ptr<AsapClient> ClientFor(const AsapServer& server,
 
 // Echo, after a random pause of up to 2 ms: handlers finish out of order.
 HandlerRegistry JitteryEcho() {
-  HandlerRegistry handlers;
-  handlers
-      .Register("task.request",
-                [](const v1::Envelope& r, const v1::Manifest& m) {
-                  thread_local std::mt19937 rng{std::random_device{}()};
-                  absl::SleepFor(absl::Microseconds(rng() % 2000));
-                  return examples::EchoTask(r, m);
-                })
-      .IgnoreError();
-  return handlers;
+  return testing::EchoAfter([] {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    absl::SleepFor(absl::Microseconds(rng() % 2000));
+  });
 }
 
 TEST(SendBatchTest, ResultsComeBackInInputOrder) {
@@ -200,21 +195,14 @@ TEST(SendBatchTest, ServerStoppedMidBatchAccountsForEveryEnvelope) {
   AsapServer* server_ptr = nullptr;
   std::thread stopper;
   absl::Mutex mu;
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers
-                  .Register("task.request",
-                            [&](const v1::Envelope& r, const v1::Manifest& m) {
-                              if (++handled == 100) {
-                                absl::MutexLock lock(&mu);
-                                stopper = std::thread([&server_ptr] {
-                                  server_ptr->Shutdown(absl::Milliseconds(50));
-                                });
-                              }
-                              absl::SleepFor(absl::Microseconds(200));
-                              return examples::EchoTask(r, m);
-                            })
-                  .ok());
-  auto server = Start(std::move(handlers));
+  auto server = Start(testing::EchoAfter([&] {
+    if (++handled == 100) {
+      absl::MutexLock lock(&mu);
+      stopper = std::thread(
+          [&server_ptr] { server_ptr->Shutdown(absl::Milliseconds(50)); });
+    }
+    absl::SleepFor(absl::Microseconds(200));
+  }));
   server_ptr = server.get();
   BatchOptions options;
   options.max_envelopes_per_frame = 10;
@@ -243,17 +231,11 @@ TEST(SendBatchTest, ServerStoppedMidBatchAccountsForEveryEnvelope) {
 }
 
 TEST(SendBatchTest, DeadlineCancelsTheRestAndSaysSo) {
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers
-                  .Register("task.request",
-                            [](const v1::Envelope& r, const v1::Manifest& m) {
-                              absl::SleepFor(absl::Milliseconds(20));
-                              return examples::EchoTask(r, m);
-                            })
-                  .ok());
   ServerOptions server_options;
   server_options.batch_workers = 1;
-  auto server = Start(std::move(handlers), std::move(server_options));
+  auto server =
+      Start(testing::EchoAfter([] { absl::SleepFor(absl::Milliseconds(20)); }),
+            std::move(server_options));
   BatchOptions options;
   options.timeout = absl::Milliseconds(300);
   options.max_envelopes_per_frame = 1;

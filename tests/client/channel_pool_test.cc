@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "server/peer_counter.h"
+#include "tests/testing/echo_with_hook.h"
 
 namespace asap {
 namespace {
@@ -242,15 +243,8 @@ int SendConcurrently(AsapClient* client, int n) {
 
 TEST(ChannelPoolServerTest, ConnectionsAtTheServerNeverExceedMaxsize) {
   // A slow handler keeps calls in flight so the pool must spread them.
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers
-                  .Register("task.request",
-                            [](const v1::Envelope& r, const v1::Manifest& m) {
-                              absl::SleepFor(absl::Milliseconds(20));
-                              return examples::EchoTask(r, m);
-                            })
-                  .ok());
-  CountedServer counted = StartCounted(std::move(handlers));
+  CountedServer counted = StartCounted(
+      testing::EchoAfter([] { absl::SleepFor(absl::Milliseconds(20)); }));
   ClientOptions options;
   options.target = counted.server->address();
   options.pool.pool_maxsize = 4;
@@ -268,17 +262,10 @@ TEST(ChannelPoolServerTest, ConnectionsAtTheServerNeverExceedMaxsize) {
 TEST(ChannelPoolServerTest, CallBeyondCapacityFailsAfterPoolTimeout) {
   absl::Notification release;
   absl::Notification entered;
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers
-                  .Register("task.request",
-                            [&](const v1::Envelope& r, const v1::Manifest& m) {
-                              if (!entered.HasBeenNotified()) entered.Notify();
-                              release.WaitForNotificationWithTimeout(
-                                  absl::Seconds(30));
-                              return examples::EchoTask(r, m);
-                            })
-                  .ok());
-  CountedServer counted = StartCounted(std::move(handlers));
+  CountedServer counted = StartCounted(testing::EchoAfter([&] {
+    if (!entered.HasBeenNotified()) entered.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+  }));
   ClientOptions options;
   options.target = counted.server->address();
   options.pool.pool_maxsize = 1;

@@ -270,14 +270,23 @@ class SendOnlyService final : public v1::AsapService::Service {
   }
 };
 
-TEST(CompressionTest, FallsBackToPlainSendWhenThePeerLacksSendCompressed) {
+struct SendOnlyServer {
+  SendOnlyServer() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+  }
+  ~SendOnlyServer() { server->Shutdown(); }
   SendOnlyService service;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server;
+};
+
+TEST(CompressionTest, FallsBackToPlainSendWhenThePeerLacksSendCompressed) {
+  SendOnlyServer send_only;
+  int port = send_only.port;
   ClientOptions options;
   options.target = "127.0.0.1:" + std::to_string(port);
   options.validate_before_send = true;
@@ -287,7 +296,6 @@ TEST(CompressionTest, FallsBackToPlainSendWhenThePeerLacksSendCompressed) {
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(EchoedText(*response), text);
   EXPECT_TRUE(client->compression_stats().compression_refused);
-  server->Shutdown();
 }
 
 // Waits for one SendAsync result.
@@ -316,13 +324,8 @@ TEST(CompressionTest, SendAsyncCompressesLargeBodiesToo) {
 }
 
 TEST(CompressionTest, SendAsyncFallsBackWhenThePeerLacksSendCompressed) {
-  SendOnlyService service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  SendOnlyServer send_only;
+  int port = send_only.port;
   auto client = ClientFor("127.0.0.1:" + std::to_string(port));
   std::string text = VariedText(20000);
   absl::StatusOr<v1::Envelope> response =
@@ -330,7 +333,6 @@ TEST(CompressionTest, SendAsyncFallsBackWhenThePeerLacksSendCompressed) {
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(EchoedText(*response), text);
   EXPECT_TRUE(client->compression_stats().compression_refused);
-  server->Shutdown();
 }
 
 TEST(CompressionTest, InvalidOptionsAreRejected) {

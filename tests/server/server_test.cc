@@ -17,6 +17,7 @@
 #include "server/asap_server.h"
 #include "tests/server/grpc_services.grpc.pb.h"
 #include "tests/server/reflection.pb.h"
+#include "tests/testing/echo_with_hook.h"
 
 namespace asap {
 namespace {
@@ -289,18 +290,10 @@ TEST(AsapServerTest, ReflectionListsTheAsapService) {
 TEST(AsapServerTest, ShutdownLetsCallsInFlightFinish) {
   absl::Notification handler_entered;
   absl::Notification release_handler;
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers
-                  .Register("task.request",
-                            [&](const v1::Envelope& request,
-                                const v1::Manifest& manifest) {
-                              handler_entered.Notify();
-                              release_handler.WaitForNotificationWithTimeout(
-                                  absl::Seconds(10));
-                              return examples::EchoTask(request, manifest);
-                            })
-                  .ok());
-  auto server = StartServer(std::move(handlers));
+  auto server = StartServer(testing::EchoAfter([&] {
+    handler_entered.Notify();
+    release_handler.WaitForNotificationWithTimeout(absl::Seconds(10));
+  }));
   auto client = ClientFor(*server);
   absl::StatusOr<v1::Envelope> in_flight;
   std::thread caller([&] { in_flight = client->Send(TaskRequest("slow")); });
