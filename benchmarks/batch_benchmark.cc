@@ -50,6 +50,20 @@ int64_t TimedBatch(AsapClient* client, std::vector<v1::Envelope> envelopes,
   return failures;
 }
 
+// Counters for `envelopes` sent by the baseline in `baseline` and by
+// SendBatch in `batch`: both rates and batch / baseline.
+void ReportVersusBaseline(benchmark::State& state, int64_t envelopes,
+                          const char* baseline_name, absl::Duration baseline,
+                          absl::Duration batch, const char* ratio_name,
+                          int64_t failures) {
+  double baseline_eps = envelopes / absl::ToDoubleSeconds(baseline);
+  double batch_eps = envelopes / absl::ToDoubleSeconds(batch);
+  state.counters[baseline_name] = baseline_eps;
+  state.counters["batch_eps"] = batch_eps;
+  state.counters[ratio_name] = batch_eps / baseline_eps;
+  state.counters["failures"] = failures;
+}
+
 void BM_SequentialVsBatch(benchmark::State& state) {
   const int n = state.range(0);
   auto client = NewClient();
@@ -66,12 +80,8 @@ void BM_SequentialVsBatch(benchmark::State& state) {
     failures += TimedBatch(client.get(), Envelopes(n), &batch);
     ++rounds;
   }
-  double sequential_eps = n * rounds / absl::ToDoubleSeconds(sequential);
-  double batch_eps = n * rounds / absl::ToDoubleSeconds(batch);
-  state.counters["sequential_eps"] = sequential_eps;
-  state.counters["batch_eps"] = batch_eps;
-  state.counters["speedup"] = batch_eps / sequential_eps;
-  state.counters["failures"] = failures;
+  ReportVersusBaseline(state, n * rounds, "sequential_eps", sequential, batch,
+                       "speedup", failures);
 }
 
 // SendBatch alone, for profiling: one batch of `n` per iteration.
@@ -204,12 +214,8 @@ void BM_BatchVsRawStream(benchmark::State& state) {
     raw += t1 - t0;
     ++rounds;
   }
-  double raw_eps = n * rounds / absl::ToDoubleSeconds(raw);
-  double batch_eps = n * rounds / absl::ToDoubleSeconds(batch);
-  state.counters["raw_stream_eps"] = raw_eps;
-  state.counters["batch_eps"] = batch_eps;
-  state.counters["ratio"] = batch_eps / raw_eps;
-  state.counters["failures"] = failures;
+  ReportVersusBaseline(state, n * rounds, "raw_stream_eps", raw, batch, "ratio",
+                       failures);
 }
 
 }  // namespace

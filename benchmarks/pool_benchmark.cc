@@ -43,6 +43,19 @@ class Round {
   int failures_ = 0;
 };
 
+// What all rounds of one benchmark add up to.
+struct Totals {
+  uint64_t calls = 0;
+  uint64_t failures = 0;
+  std::vector<absl::Duration> latencies;
+  void Add(Round& round, int n) {
+    calls += n;
+    failures += round.failures();
+    latencies.insert(latencies.end(), round.latencies().begin(),
+                     round.latencies().end());
+  }
+};
+
 void Report(benchmark::State& state, uint64_t calls, uint64_t failures,
             size_t connections, std::vector<absl::Duration>& latencies) {
   state.counters["calls"] = calls;
@@ -57,9 +70,7 @@ void Report(benchmark::State& state, uint64_t calls, uint64_t failures,
 void BM_PooledConcurrentSend(benchmark::State& state) {
   const int n = state.range(0);
   EchoServer& echo = SharedEchoServer();
-  uint64_t calls = 0, failures = 0;
-  size_t connections = 0;
-  std::vector<absl::Duration> latencies;
+  Totals totals;
   // One long-lived client, as an application keeps one: its pool carries every
   // round, so connections are opened once and reused.
   echo.peers->Reset();
@@ -76,14 +87,11 @@ void BM_PooledConcurrentSend(benchmark::State& state) {
       });
     }
     round.Wait();
-    calls += n;
-    failures += round.failures();
-    latencies.insert(latencies.end(), round.latencies().begin(),
-                     round.latencies().end());
+    totals.Add(round, n);
   }
-  connections = echo.peers->distinct_peers();
-  Report(state, calls, failures, connections, latencies);
-  state.SetItemsProcessed(calls);
+  Report(state, totals.calls, totals.failures, echo.peers->distinct_peers(),
+         totals.latencies);
+  state.SetItemsProcessed(totals.calls);
 }
 
 // The baseline: every call makes its own channel, as code that does not keep
@@ -91,9 +99,7 @@ void BM_PooledConcurrentSend(benchmark::State& state) {
 void BM_ChannelPerCallConcurrentSend(benchmark::State& state) {
   const int n = state.range(0);
   EchoServer& echo = SharedEchoServer();
-  uint64_t calls = 0, failures = 0;
-  size_t connections = 0;
-  std::vector<absl::Duration> latencies;
+  Totals totals;
   echo.peers->Reset();
   for (auto _ : state) {
     absl::Time now = absl::Now();
@@ -125,14 +131,11 @@ void BM_ChannelPerCallConcurrentSend(benchmark::State& state) {
       inflight.push_back(std::move(call));
     }
     round.Wait();
-    calls += n;
-    failures += round.failures();
-    latencies.insert(latencies.end(), round.latencies().begin(),
-                     round.latencies().end());
+    totals.Add(round, n);
   }
-  connections = echo.peers->distinct_peers();
-  Report(state, calls, failures, connections, latencies);
-  state.SetItemsProcessed(calls);
+  Report(state, totals.calls, totals.failures, echo.peers->distinct_peers(),
+         totals.latencies);
+  state.SetItemsProcessed(totals.calls);
 }
 
 }  // namespace
