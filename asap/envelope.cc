@@ -145,7 +145,12 @@ bool HasKind(const Value& value, Kind kind) {
       return value.kind_case() == Value::kBoolValue;
     case Kind::kInteger: {
       if (value.kind_case() != Value::kNumberValue) return false;
+      // Range-checked before the cast: converting NaN, an infinity or a
+      // value outside int64 to an integer is undefined behaviour, and the
+      // number comes from the network. 2^63 is exactly representable.
       double number = value.number_value();
+      constexpr double kTwoTo63 = 9223372036854775808.0;
+      if (!(number >= -kTwoTo63 && number < kTwoTo63)) return false;
       return number == static_cast<double>(static_cast<int64_t>(number));
     }
     case Kind::kStringArray:

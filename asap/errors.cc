@@ -43,6 +43,8 @@ constexpr CodeInfo kCodes[] = {
      absl::StatusCode::kUnauthenticated},
     {ErrorCode::kPayloadTooLarge, "asap:transport/payload_too_large",
      absl::StatusCode::kResourceExhausted},
+    {ErrorCode::kResourceExhausted, "asap:transport/resource_exhausted",
+     absl::StatusCode::kResourceExhausted},
     {ErrorCode::kUnsupportedEncoding, "asap:transport/unsupported_encoding",
      absl::StatusCode::kUnimplemented},
     {ErrorCode::kCorruptBody, "asap:transport/corrupt_body",

@@ -62,6 +62,10 @@ enum class ErrorCode {
   // asap:transport/payload_too_large, RESOURCE_EXHAUSTED: a message over the
   // size limit, also after decompression.
   kPayloadTooLarge,
+  // asap:transport/resource_exhausted, RESOURCE_EXHAUSTED: the server is at
+  // one of its resource bounds (memory quota, nonce store, streams); the
+  // call may succeed later.
+  kResourceExhausted,
   // asap:transport/unsupported_encoding, UNIMPLEMENTED: a compression encoding
   // this peer does not support.
   kUnsupportedEncoding,

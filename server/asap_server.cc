@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include <algorithm>
 #include <thread>
@@ -14,9 +15,7 @@
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 #include "asap/manifest.h"
-#include "asap/v1/service.grpc.pb.h"
-#include "server/batch_service.h"
-#include "server/compressed_send.h"
+#include "server/asap_service.h"
 #include "server/dispatcher.h"
 #include "server/nonce_store.h"
 #include "server/worker_pool.h"
@@ -24,67 +23,17 @@
 namespace asap {
 namespace {
 
-class AsapServiceImpl final : public v1::AsapService::Service {
- public:
-  AsapServiceImpl(const v1::Manifest* manifest, absl::Duration max_age,
-                  const EnvelopeDispatcher* dispatcher, WorkerPool* workers,
-                  CompressedSendLimits limits)
-      : limits_(limits),
-        manifest_(manifest),
-        max_age_seconds_(absl::ToInt64Seconds(max_age)),
-        dispatcher_(dispatcher),
-        workers_(workers) {}
+int HandlerThreads(const ServerOptions& options) {
+  if (options.handler_threads > 0) return options.handler_threads;
+  if (options.batch_workers > 0) return options.batch_workers;
+  return std::max(16,
+                  8 * static_cast<int>(std::thread::hardware_concurrency()));
+}
 
-  grpc::Status Send(grpc::ServerContext* context, const v1::Envelope* request,
-                    v1::Envelope* response) override {
-    absl::StatusOr<v1::Envelope> result = dispatcher_->Dispatch(*request);
-    if (!result.ok()) return ToGrpcStatus(result.status(), context);
-    *response = *std::move(result);
-    // Plain Send answers large responses with gRPC's own compression. A
-    // level (not an algorithm) lets gRPC pick among what the client announced
-    // in grpc-accept-encoding (gzip for C++, Python and Go clients by
-    // default), and identity for a client that announced none.
-    if (response->ByteSizeLong() >= limits_.response_threshold_bytes) {
-      context->set_compression_level(GRPC_COMPRESS_LEVEL_HIGH);
-    }
-    return grpc::Status::OK;
-  }
-
-  grpc::Status GetManifest(grpc::ServerContext* context,
-                           const v1::GetManifestRequest* request,
-                           v1::Manifest* response) override {
-    if (max_age_seconds_ > 0) {
-      context->AddInitialMetadata("asap-manifest-max-age",
-                                  std::to_string(max_age_seconds_));
-    }
-    *response = *manifest_;
-    return grpc::Status::OK;
-  }
-
-  grpc::Status SendCompressed(grpc::ServerContext* context,
-                              const v1::CompressedEnvelope* request,
-                              v1::CompressedEnvelope* response) override {
-    absl::StatusOr<v1::CompressedEnvelope> result =
-        HandleCompressedSend(*dispatcher_, *request, limits_);
-    if (!result.ok()) return ToGrpcStatus(result.status(), context);
-    *response = *std::move(result);
-    return grpc::Status::OK;
-  }
-
-  grpc::Status SendBatch(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::BatchResultFrame, v1::BatchFrame>* stream)
-      override {
-    return ServeBatch(*dispatcher_, workers_, context, stream);
-  }
-
- private:
-  const CompressedSendLimits limits_;
-  const v1::Manifest* manifest_;
-  const int64_t max_age_seconds_;
-  const EnvelopeDispatcher* dispatcher_;
-  WorkerPool* workers_;
-};
+int Millis(absl::Duration duration) {
+  return static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(duration), INT32_MAX));
+}
 
 }  // namespace
 
@@ -93,22 +42,40 @@ class AsapServer::Impl {
   Impl(ServerOptions options, HandlerRegistry handlers)
       : options_(std::move(options)),
         handlers_(std::move(handlers)),
-        nonces_(options_.validation.max_age + options_.validation.max_future),
+        nonces_(options_.validation.max_age + options_.validation.max_future,
+                NonceStoreOptions{options_.limits.max_nonce_bytes,
+                                  options_.limits.max_nonces}),
         dispatcher_(&options_.manifest, &handlers_, options_.validation,
                     options_.reject_replayed_nonces ? &nonces_ : nullptr,
                     [] { return absl::Now(); }),
-        workers_(options_.batch_workers > 0
-                     ? options_.batch_workers
-                     : std::max(2u, std::thread::hardware_concurrency())),
-        service_(&options_.manifest, options_.manifest_max_age, &dispatcher_,
-                 &workers_,
-                 CompressedSendLimits{
-                     static_cast<size_t>(options_.max_message_bytes),
-                     options_.compression_threshold_bytes}) {}
+        memory_(options_.limits.memory_quota_bytes),
+        workers_(HandlerThreads(options_)) {
+    dispatcher_.set_blocking_executor([this](std::function<void()> task) {
+      workers_.Submit(std::move(task));
+    });
+  }
+
+  ~Impl() {
+    if (server_ != nullptr) {
+      Shutdown(absl::Seconds(5));
+      server_->Wait();
+    }
+  }
 
   absl::Status Start() {
     if (options_.max_message_bytes <= 0) {
       return absl::InvalidArgumentError("max_message_bytes must be positive");
+    }
+    const ServerLimits& limits = options_.limits;
+    if (limits.max_json_values < 1 || limits.max_depth < 1 ||
+        limits.max_envelopes_per_frame < 1 ||
+        limits.batch_frames_in_flight < 1 ||
+        limits.stream_stall_timeout <= absl::ZeroDuration() ||
+        limits.max_concurrent_streams_per_connection < 1 ||
+        limits.max_nonce_bytes < 1 || limits.max_nonces < 1) {
+      return absl::InvalidArgumentError(
+          "ServerLimits: counts, sizes and stream_stall_timeout must be "
+          "positive");
     }
     // An empty endpoint (or one on port 0) is filled with the bound address.
     std::string endpoint = options_.manifest.endpoints().asap();
@@ -121,6 +88,21 @@ class AsapServer::Impl {
       return absl::InvalidArgumentError(
           absl::StrCat("server manifest: ", status.message()));
     }
+    ServiceCore core;
+    core.manifest = &options_.manifest;
+    core.dispatcher = &dispatcher_;
+    core.memory = &memory_;
+    core.workers = &workers_;
+    core.max_message_bytes = static_cast<size_t>(options_.max_message_bytes);
+    core.compression_threshold_bytes = options_.compression_threshold_bytes;
+    core.manifest_max_age = options_.manifest_max_age;
+    core.envelope_limits.max_json_values = limits.max_json_values;
+    core.envelope_limits.max_depth = limits.max_depth;
+    core.max_envelopes_per_frame = limits.max_envelopes_per_frame;
+    core.batch_frames_in_flight = limits.batch_frames_in_flight;
+    core.stream_stall_timeout = limits.stream_stall_timeout;
+    service_ = std::make_unique<AsapGrpcService>(core);
+
     grpc::EnableDefaultHealthCheckService(options_.enable_health_service);
     if (options_.enable_reflection) {
       grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -133,13 +115,36 @@ class AsapServer::Impl {
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
     builder.SetMaxSendMessageSize(options_.max_message_bytes);
-    builder.RegisterService(&service_);
+    // gRPC 1.51 inflates a gzip message whole before it applies the receive
+    // limit; asap inflates it instead, with the limit (server/request_bytes.h).
+    // deflate is refused (UNIMPLEMENTED from gRPC), gzip is what gRPC
+    // clients send.
+    builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+    builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               limits.max_concurrent_streams_per_connection);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                               Millis(limits.keepalive_time));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                               Millis(limits.keepalive_timeout));
+    builder.AddChannelArgument(
+        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+        Millis(limits.min_client_ping_interval));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               Millis(limits.max_connection_idle));
+    if (limits.transport_memory_bytes > 0) {
+      transport_quota_ = std::make_unique<grpc::ResourceQuota>("asap-server");
+      transport_quota_->Resize(limits.transport_memory_bytes);
+      builder.SetResourceQuota(*transport_quota_);
+    }
+    builder.RegisterService(service_->service());
     if (!options_.interceptors.empty()) {
       builder.experimental().SetInterceptorCreators(
           std::move(options_.interceptors));
     }
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || port_ == 0) {
+      server_.reset();
       return absl::UnavailableError(
           absl::StrCat("cannot listen on '", options_.address,
                        "' (address in use or not valid)"));
@@ -157,6 +162,7 @@ class AsapServer::Impl {
 
   int port() const { return port_; }
   std::string address() const { return absl::StrCat(host_, ":", port_); }
+  const MemoryBudget& memory() const { return memory_; }
 
   void Shutdown(absl::Duration grace) {
     {
@@ -177,8 +183,12 @@ class AsapServer::Impl {
   HandlerRegistry handlers_;
   NonceStore nonces_;
   EnvelopeDispatcher dispatcher_;
+  MemoryBudget memory_;
+  // Destroyed after the gRPC server (declared before it): handlers still
+  // queued when the server stops run before the threads are joined.
   WorkerPool workers_;
-  AsapServiceImpl service_;
+  std::unique_ptr<AsapGrpcService> service_;
+  std::unique_ptr<grpc::ResourceQuota> transport_quota_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string host_;
@@ -195,10 +205,7 @@ absl::StatusOr<std::unique_ptr<AsapServer>> AsapServer::Start(
 
 AsapServer::AsapServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-AsapServer::~AsapServer() {
-  impl_->Shutdown(absl::Seconds(5));
-  impl_->Wait();
-}
+AsapServer::~AsapServer() = default;
 
 int AsapServer::port() const { return impl_->port(); }
 std::string AsapServer::address() const { return impl_->address(); }

@@ -16,6 +16,12 @@
 // so grpcurl and any gRPC client can talk to it. Every envelope goes through
 // EnvelopeDispatcher: validation, replay check, handler, response completion.
 // Errors travel as described in asap/grpc_status.h.
+//
+// The service runs on gRPC's callback API: no thread waits on a peer, and
+// blocking handlers run on a fixed pool of handler threads. Every request is
+// bounded before it is parsed (ServerLimits): gRPC's own gzip is inflated by
+// asap with the message limit, JSON values and depth are counted on the
+// wire bytes, and a memory quota turns overload into RESOURCE_EXHAUSTED.
 #ifndef ASAP_SERVER_ASAP_SERVER_H_
 #define ASAP_SERVER_ASAP_SERVER_H_
 
@@ -33,20 +39,61 @@
 
 namespace asap {
 
+// Bounds on what clients can make the server hold. Each default is chosen so
+// that, all together, a server under attack stays well under 1 GB of memory
+// while well-behaved clients keep being served.
+struct ServerLimits {
+  // Memory that requests in flight may hold (their bytes, decompressed and
+  // parsed, and batch results not yet written). Past it, calls get
+  // RESOURCE_EXHAUSTED (asap:transport/resource_exhausted) instead of the
+  // process growing. 384 MB holds 30 maximal 10 MB envelopes at once, or
+  // thousands of ordinary ones.
+  size_t memory_quota_bytes = 384u << 20;
+  // Memory gRPC's transport may use for its buffers (grpc::ResourceQuota);
+  // 0 leaves gRPC unbounded.
+  size_t transport_memory_bytes = 256u << 20;
+  // JSON values per envelope and their nesting depth, checked on the bytes
+  // before parsing (asap/wire_limits.h explains the defaults).
+  int64_t max_json_values = 100000;
+  int max_depth = 32;
+  // Envelopes one SendBatch frame may hold (asap's client sends 100).
+  int64_t max_envelopes_per_frame = 1000;
+  // Frames of one SendBatch stream read but not yet answered; past it the
+  // server stops reading that stream, so only that client waits.
+  int batch_frames_in_flight = 8;
+  // A SendBatch stream whose client reads no result for this long is
+  // cancelled (a client that stopped reading would otherwise pin its
+  // window's memory forever).
+  absl::Duration stream_stall_timeout = absl::Seconds(30);
+  // Concurrent calls on one HTTP/2 connection (gRPC's own default is
+  // unlimited); asap's client pool opens another connection past 100.
+  int max_concurrent_streams_per_connection = 100;
+  // The server pings a connection idle this long and closes it when the
+  // ping is not answered within keepalive_timeout.
+  absl::Duration keepalive_time = absl::Minutes(1);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Clients may ping at most this often (more gets the connection closed).
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  // A connection with no call for this long is closed.
+  absl::Duration max_connection_idle = absl::Minutes(10);
+  // Nonces remembered for replay checks: longest nonce and most entries.
+  size_t max_nonce_bytes = 128;
+  size_t max_nonces = 200000;
+};
+
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see AsapServer::port()).
   std::string address = "127.0.0.1:0";
   // The manifest served by GetManifest. It must pass ValidateManifest; an
   // empty endpoints.asap (or one on port 0) is set to the bound address.
   v1::Manifest manifest;
-  // Largest request message accepted, in bytes (10 MB, as the reference).
-  // Bigger messages fail with RESOURCE_EXHAUSTED
+  // Largest request message accepted, in bytes (10 MB, as the reference),
+  // also after decompression. Bigger messages fail with RESOURCE_EXHAUSTED
   // (asap:transport/payload_too_large).
   int max_message_bytes = 10 * 1024 * 1024;
   // Responses at least this large are compressed: SendCompressed answers in
   // an encoding the client accepts, plain Send answers with gRPC's gzip when
-  // the client announces it. Requests are decompressed up to
-  // max_message_bytes.
+  // the client announces it.
   size_t compression_threshold_bytes = 1024;
   // Envelope validation rules (timestamp window, payload schemas).
   ValidationOptions validation;
@@ -57,9 +104,14 @@ struct ServerOptions {
   // Refuse an envelope whose extensions.nonce was seen within the timestamp
   // window (asap:protocol/invalid_nonce).
   bool reject_replayed_nonces = true;
-  // Threads that run SendBatch frames (handlers of one batch run concurrently
-  // on them); 0 = the number of cores, at least 2.
+  // Threads that run blocking handlers (unary calls, and SendBatch frames,
+  // whose envelopes run concurrently on them); 0 = 8 per core, at least 16.
+  // Async handlers (HandlerRegistry::RegisterAsync) need none.
+  int handler_threads = 0;
+  // Former name of handler_threads, used when handler_threads is 0.
   int batch_workers = 0;
+  // Resource bounds (memory, JSON size, streams, keepalive, nonces).
+  ServerLimits limits;
   // Serve grpc.health.v1.Health and server reflection.
   bool enable_health_service = true;
   bool enable_reflection = true;

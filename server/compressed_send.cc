@@ -1,6 +1,6 @@
 #include "server/compressed_send.h"
 
-#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -8,51 +8,38 @@
 #include "asap/errors.h"
 
 namespace asap {
-namespace {
 
-absl::StatusOr<std::string> Decode(const v1::CompressedEnvelope& request,
-                                   size_t limit) {
-  if (request.encoding().empty() || request.encoding() == kIdentityEncoding) {
-    if (request.body().size() > limit) {
+std::string ServerAcceptEncoding() {
+  return absl::StrJoin(SupportedEncodings(), ", ");
+}
+
+absl::StatusOr<std::string> DecodeBody(absl::string_view encoding,
+                                       absl::string_view body, size_t limit) {
+  if (encoding.empty() || encoding == kIdentityEncoding) {
+    if (body.size() > limit) {
       return AsapError(ErrorCode::kPayloadTooLarge,
-                       absl::StrCat("body of ", request.body().size(),
+                       absl::StrCat("body of ", body.size(),
                                     " bytes exceeds the limit of ", limit));
     }
-    return request.body();
+    return std::string(body);
   }
-  absl::StatusOr<const CompressionCodec*> codec = FindCodec(request.encoding());
+  absl::StatusOr<const CompressionCodec*> codec = FindCodec(encoding);
   if (!codec.ok()) {
     return AsapError(
         ErrorCode::kUnsupportedEncoding,
-        absl::StrCat("encoding '", request.encoding().substr(0, 32),
-                     "' is not supported; supported: ",
-                     absl::StrJoin(SupportedEncodings(), ", "), ", ",
-                     kIdentityEncoding));
+        absl::StrCat("encoding '", encoding.substr(0, 32),
+                     "' is not supported; supported: ", ServerAcceptEncoding(),
+                     ", ", kIdentityEncoding));
   }
-  return (*codec)->Decompress(request.body(), limit);
+  return (*codec)->Decompress(body, limit);
 }
 
-}  // namespace
-
-absl::StatusOr<v1::CompressedEnvelope> HandleCompressedSend(
-    const EnvelopeDispatcher& dispatcher, const v1::CompressedEnvelope& request,
-    const CompressedSendLimits& limits) {
-  absl::StatusOr<std::string> bytes =
-      Decode(request, limits.max_decompressed_bytes);
-  if (!bytes.ok()) return bytes.status();
-  v1::Envelope envelope;
-  if (!envelope.ParseFromString(*bytes)) {
-    return AsapError(ErrorCode::kMalformedEnvelope,
-                     "the decompressed body is not a serialized Envelope");
-  }
-  absl::StatusOr<v1::Envelope> response = dispatcher.Dispatch(envelope);
-  if (!response.ok()) return response.status();
-
+v1::CompressedEnvelope EncodeBody(std::string serialized,
+                                  absl::string_view accept_encoding,
+                                  size_t threshold) {
   v1::CompressedEnvelope answer;
-  std::string serialized = response->SerializeAsString();
-  std::string encoding = NegotiateEncoding(request.accept_encoding());
-  if (encoding != kIdentityEncoding &&
-      serialized.size() >= limits.response_threshold_bytes) {
+  std::string encoding = NegotiateEncoding(accept_encoding);
+  if (encoding != kIdentityEncoding && serialized.size() >= threshold) {
     absl::StatusOr<const CompressionCodec*> codec = FindCodec(encoding);
     if (codec.ok()) {
       absl::StatusOr<std::string> compressed = (*codec)->Compress(serialized);

@@ -1,32 +1,36 @@
-// The server side of SendCompressed: decompress, parse, dispatch, compress.
+// Compressed bodies on the server: the one place that decodes what a client
+// compressed (SendCompressed bodies) and encodes what the server sends back.
 #ifndef ASAP_SERVER_COMPRESSED_SEND_H_
 #define ASAP_SERVER_COMPRESSED_SEND_H_
 
 #include <cstddef>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "asap/v1/service.pb.h"
-#include "server/dispatcher.h"
 
 namespace asap {
 
-struct CompressedSendLimits {
-  // Largest decompressed request accepted (the server's message limit).
-  size_t max_decompressed_bytes = 10 * 1024 * 1024;
-  // Responses at least this large are compressed (when the client accepts an
-  // encoding and the result is smaller).
-  size_t response_threshold_bytes = 1024;
-};
+// The encodings the server decodes, as advertised to clients in the initial
+// metadata `asap-accept-encoding` of every AsapService response.
+inline constexpr char kAcceptEncodingMetadataKey[] = "asap-accept-encoding";
+std::string ServerAcceptEncoding();
 
-// Answers one SendCompressed request. Errors: asap:transport/
-// unsupported_encoding (lists the supported encodings),
-// asap:transport/corrupt_body, asap:transport/payload_too_large (a body that
-// decompresses past the limit: stopped as soon as it passes it),
-// asap:protocol/malformed_envelope (the decompressed bytes are not an
-// Envelope), and everything Dispatch returns.
-absl::StatusOr<v1::CompressedEnvelope> HandleCompressedSend(
-    const EnvelopeDispatcher& dispatcher, const v1::CompressedEnvelope& request,
-    const CompressedSendLimits& limits);
+// The bytes of a body sent with `encoding` ("identity" or empty, "gzip",
+// "br"), at most `limit` of them once decoded. Errors:
+// asap:transport/unsupported_encoding (listing the supported encodings),
+// asap:transport/corrupt_body, asap:transport/payload_too_large (stopped as
+// soon as the output passes the limit).
+absl::StatusOr<std::string> DecodeBody(absl::string_view encoding,
+                                       absl::string_view body, size_t limit);
+
+// `serialized` as a CompressedEnvelope for a peer accepting
+// `accept_encoding`: compressed when at least `threshold` bytes, the peer
+// accepts an encoding and compressing makes it smaller; identity otherwise.
+v1::CompressedEnvelope EncodeBody(std::string serialized,
+                                  absl::string_view accept_encoding,
+                                  size_t threshold);
 
 }  // namespace asap
 

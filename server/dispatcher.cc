@@ -1,12 +1,25 @@
 #include "server/dispatcher.h"
 
+#include <exception>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "asap/errors.h"
 
 namespace asap {
+namespace {
+
+absl::Status HandlerThrew(const v1::Envelope& request, absl::string_view what) {
+  return AsapError(
+      ErrorCode::kInternal,
+      absl::StrCat("the handler for '", request.payload_type().substr(0, 64),
+                   "' failed: ", what.substr(0, 200)));
+}
+
+}  // namespace
 
 EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
                                        const HandlerRegistry* handlers,
@@ -18,7 +31,8 @@ EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
       validation_(validation),
       response_validation_(validation),
       nonces_(nonces),
-      now_(std::move(now)) {
+      now_(std::move(now)),
+      executor_([](std::function<void()> task) { task(); }) {
   // A response is made now; its age says nothing about a replay.
   response_validation_.check_timestamp_window = false;
   // A timestamp the server wrote itself needs no parsing.
@@ -26,25 +40,27 @@ EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
   completed_response_validation_.check_timestamp_format = false;
 }
 
-absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
-    const v1::Envelope& request) const {
-  absl::Time now = now_();
-  if (absl::Status status = ValidateEnvelope(request, now, validation_);
+absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
+    v1::Envelope* request, absl::Time now) const {
+  // ASAP v1.0 makes id and timestamp optional and generated: a sender that
+  // leaves them out gets fresh ones, before anything reads them.
+  FillEnvelopeDefaults(request, now);
+  if (absl::Status status = ValidateEnvelope(*request, now, validation_);
       !status.ok()) {
     return status;
   }
-  const Handler* handler = handlers_->Find(request.payload_type());
+  const HandlerEntry* handler = handlers_->Find(request->payload_type());
   if (handler == nullptr) {
     return AsapError(
         ErrorCode::kHandlerNotFound,
         absl::StrCat("no handler for payload_type '",
-                     request.payload_type().substr(0, 64),
+                     request->payload_type().substr(0, 64),
                      "' (this agent handles: ",
                      absl::StrJoin(handlers_->payload_types(), ", "), ")"));
   }
-  if (nonces_ != nullptr && request.has_extensions()) {
-    auto it = request.extensions().fields().find("nonce");
-    if (it != request.extensions().fields().end()) {
+  if (nonces_ != nullptr && request->has_extensions()) {
+    auto it = request->extensions().fields().find("nonce");
+    if (it != request->extensions().fields().end()) {
       if (absl::Status status =
               nonces_->CheckAndRemember(it->second.string_value(), now);
           !status.ok()) {
@@ -52,7 +68,12 @@ absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
       }
     }
   }
-  absl::StatusOr<v1::Envelope> response = (*handler)(request, *manifest_);
+  return handler;
+}
+
+absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Complete(
+    const v1::Envelope& request, absl::Time now,
+    absl::StatusOr<v1::Envelope> response) const {
   if (!response.ok()) return response.status();
   bool handler_set_timestamp = !response->timestamp().empty();
   CompleteResponse(request, manifest_->id(), now, &*response);
@@ -67,6 +88,73 @@ absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
                      "' returned an invalid response: ", status.message()));
   }
   return response;
+}
+
+void EnvelopeDispatcher::Dispatch(
+    v1::Envelope* request, const HandlerContext* context, bool may_block,
+    std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  absl::Time now = now_();
+  absl::StatusOr<const HandlerEntry*> handler = Admit(request, now);
+  if (!handler.ok()) {
+    done(handler.status());
+    return;
+  }
+  if ((*handler)->blocking) {
+    auto run = [this, request, context, now, handler = *handler,
+                done = std::move(done)]() {
+      absl::StatusOr<v1::Envelope> response;
+      // A handler is user code: an exception must not unwind into gRPC's or
+      // the worker pool's threads (it would end the process).
+      try {
+        response = handler->blocking(*request, *context);
+      } catch (const std::exception& e) {
+        response = HandlerThrew(*request, e.what());
+      } catch (...) {
+        response = HandlerThrew(*request, "an exception of unknown type");
+      }
+      done(Complete(*request, now, std::move(response)));
+    };
+    if (may_block) {
+      run();
+    } else {
+      executor_(std::move(run));
+    }
+    return;
+  }
+  // The async handler may call `once` on any thread, or more than once by
+  // mistake: only the first call counts.
+  struct Pending {
+    std::function<void(absl::StatusOr<v1::Envelope>)> done;
+    std::atomic<bool> called{false};
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->done = std::move(done);
+  HandlerDone once = [this, request, now,
+                      pending](absl::StatusOr<v1::Envelope> response) {
+    if (pending->called.exchange(true)) return;
+    pending->done(Complete(*request, now, std::move(response)));
+  };
+  try {
+    (*handler)->async(*request, *context, once);
+  } catch (const std::exception& e) {
+    once(HandlerThrew(*request, e.what()));
+  } catch (...) {
+    once(HandlerThrew(*request, "an exception of unknown type"));
+  }
+}
+
+absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Dispatch(
+    v1::Envelope request) const {
+  HandlerContext context(manifest_);
+  absl::Notification finished;
+  absl::StatusOr<v1::Envelope> result;
+  Dispatch(&request, &context, /*may_block=*/true,
+           [&](absl::StatusOr<v1::Envelope> response) {
+             result = std::move(response);
+             finished.Notify();
+           });
+  finished.WaitForNotification();
+  return result;
 }
 
 }  // namespace asap

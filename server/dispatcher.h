@@ -1,6 +1,6 @@
 // EnvelopeDispatcher: what the server does with one envelope, whichever RPC
-// carried it (Send or SendBatch): validate, refuse replays, find the handler,
-// run it, complete and check the response.
+// or binding carried it: fill in id and timestamp when absent, validate,
+// refuse replays, find the handler, run it, complete and check the response.
 #ifndef ASAP_SERVER_DISPATCHER_H_
 #define ASAP_SERVER_DISPATCHER_H_
 
@@ -11,6 +11,7 @@
 #include "asap/envelope.h"
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
+#include "server/handler_context.h"
 #include "server/handler_registry.h"
 #include "server/nonce_store.h"
 
@@ -18,6 +19,10 @@ namespace asap {
 
 class EnvelopeDispatcher {
  public:
+  // Runs a blocking handler: on the calling thread, or handed to a thread
+  // pool. It must run `task` exactly once.
+  using BlockingExecutor = std::function<void(std::function<void()> task)>;
+
   // None of the pointers is owned; all must outlive the dispatcher. `nonces`
   // may be null (no replay check). `now` gives the current time.
   EnvelopeDispatcher(const v1::Manifest* manifest,
@@ -25,13 +30,36 @@ class EnvelopeDispatcher {
                      ValidationOptions validation, NonceStore* nonces,
                      std::function<absl::Time()> now);
 
-  // The response envelope for `request`, or the ASAP error: the validation
-  // error, asap:transport/handler_not_found when no handler takes its
+  // Where blocking handlers run when Dispatch is called with
+  // `may_block` = false; by default on the calling thread.
+  void set_blocking_executor(BlockingExecutor executor) {
+    executor_ = std::move(executor);
+  }
+
+  // Dispatches `*request` and calls `done` exactly once with the response
+  // envelope or the ASAP error: the validation error,
+  // asap:transport/handler_not_found when no handler takes its
   // payload_type, the handler's own error, or asap:internal/error when the
-  // handler's response is not a valid envelope. Thread-safe.
-  absl::StatusOr<v1::Envelope> Dispatch(const v1::Envelope& request) const;
+  // handler throws or its response is not a valid envelope. `request` gets
+  // its id and timestamp when absent; it and `context` must stay valid until
+  // `done` runs. With `may_block` a blocking handler runs on this thread,
+  // otherwise on the blocking executor. Thread-safe.
+  void Dispatch(v1::Envelope* request, const HandlerContext* context,
+                bool may_block,
+                std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
+
+  // Dispatches on this thread and waits for the result (an async handler
+  // may complete on another thread). For in-process callers and tests.
+  absl::StatusOr<v1::Envelope> Dispatch(v1::Envelope request) const;
 
  private:
+  // Validation, defaults and the replay check; the handler to run.
+  absl::StatusOr<const HandlerEntry*> Admit(v1::Envelope* request,
+                                            absl::Time now) const;
+  absl::StatusOr<v1::Envelope> Complete(
+      const v1::Envelope& request, absl::Time now,
+      absl::StatusOr<v1::Envelope> response) const;
+
   const v1::Manifest* manifest_;
   const HandlerRegistry* handlers_;
   const ValidationOptions validation_;
@@ -39,6 +67,7 @@ class EnvelopeDispatcher {
   ValidationOptions completed_response_validation_;
   NonceStore* nonces_;
   std::function<absl::Time()> now_;
+  BlockingExecutor executor_;
 };
 
 }  // namespace asap

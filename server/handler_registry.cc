@@ -1,6 +1,7 @@
 #include "server/handler_registry.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -8,15 +9,41 @@ namespace asap {
 
 absl::Status HandlerRegistry::Register(absl::string_view payload_type,
                                        Handler handler) {
+  if (!handler) return Add(payload_type, HandlerEntry{});
+  HandlerEntry entry;
+  entry.blocking = [handler = std::move(handler)](
+                       const v1::Envelope& request,
+                       const HandlerContext& context) {
+    return handler(request, context.manifest());
+  };
+  return Add(payload_type, std::move(entry));
+}
+
+absl::Status HandlerRegistry::Register(absl::string_view payload_type,
+                                       ContextHandler handler) {
+  HandlerEntry entry;
+  entry.blocking = std::move(handler);
+  return Add(payload_type, std::move(entry));
+}
+
+absl::Status HandlerRegistry::RegisterAsync(absl::string_view payload_type,
+                                            AsyncHandler handler) {
+  HandlerEntry entry;
+  entry.async = std::move(handler);
+  return Add(payload_type, std::move(entry));
+}
+
+absl::Status HandlerRegistry::Add(absl::string_view payload_type,
+                                  HandlerEntry entry) {
   if (payload_type.empty()) {
     return absl::InvalidArgumentError("payload_type must not be empty");
   }
-  if (!handler) {
+  if (!entry.blocking && !entry.async) {
     return absl::InvalidArgumentError(
         absl::StrCat("handler for '", payload_type, "' is null"));
   }
   auto [it, inserted] =
-      handlers_.emplace(std::string(payload_type), std::move(handler));
+      handlers_.emplace(std::string(payload_type), std::move(entry));
   if (!inserted) {
     return absl::AlreadyExistsError(
         absl::StrCat("a handler for '", payload_type, "' is registered"));
@@ -24,7 +51,8 @@ absl::Status HandlerRegistry::Register(absl::string_view payload_type,
   return absl::OkStatus();
 }
 
-const Handler* HandlerRegistry::Find(absl::string_view payload_type) const {
+const HandlerEntry* HandlerRegistry::Find(
+    absl::string_view payload_type) const {
   auto it = handlers_.find(payload_type);
   return it == handlers_.end() ? nullptr : &it->second;
 }

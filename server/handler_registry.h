@@ -1,6 +1,7 @@
 // HandlerRegistry: the server's table of handlers keyed by payload_type.
 //
 //   asap::HandlerRegistry handlers;
+//   // The simplest form: request and the agent's manifest.
 //   handlers.Register("task.request",
 //       [](const asap::v1::Envelope& request, const asap::v1::Manifest& self)
 //           -> absl::StatusOr<asap::v1::Envelope> {
@@ -9,11 +10,31 @@
 //         ...
 //         return response;
 //       });
+//   // With the call's context: deadline, cancellation, metadata, peer,
+//   // identity (server/handler_context.h).
+//   handlers.Register("task.cancel",
+//       [](const asap::v1::Envelope& request,
+//          const asap::HandlerContext& context)
+//           -> absl::StatusOr<asap::v1::Envelope> { ... });
+//   // Asynchronous: completes later by calling `done` exactly once, for
+//   // example after calling another agent with AsapClient::SendAsync. It
+//   // must not block: it runs on the server's network threads.
+//   handlers.RegisterAsync("task.request",
+//       [client](const asap::v1::Envelope& request,
+//                const asap::HandlerContext& context,
+//                asap::HandlerDone done) {
+//         client->SendAsync(Forward(request), [done](auto result) {
+//           done(MakeResponse(result));
+//         });
+//       });
 //
-// A handler returns the response envelope; the server completes it (id,
-// timestamp, correlation_id, sender, recipient) and validates it. A handler's
-// error status goes back to the caller as is (an ASAP error keeps its code).
-// Handlers may run on many threads at once and must be thread-safe.
+// A handler returns (or passes to `done`) the response envelope; the server
+// completes it (id, timestamp, correlation_id, sender, recipient) and
+// validates it. A handler's error status goes back to the caller as is (an
+// ASAP error keeps its code). A handler that throws gives the caller
+// asap:internal/error. Synchronous handlers run on the server's handler
+// threads and may block; many run at once, so all handlers must be
+// thread-safe.
 #ifndef ASAP_SERVER_HANDLER_REGISTRY_H_
 #define ASAP_SERVER_HANDLER_REGISTRY_H_
 
@@ -27,11 +48,25 @@
 #include "absl/strings/string_view.h"
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
+#include "server/handler_context.h"
 
 namespace asap {
 
 using Handler = std::function<absl::StatusOr<v1::Envelope>(
     const v1::Envelope& request, const v1::Manifest& manifest)>;
+using ContextHandler = std::function<absl::StatusOr<v1::Envelope>(
+    const v1::Envelope& request, const HandlerContext& context)>;
+// Completes an asynchronous handler; call exactly once, from any thread.
+using HandlerDone = std::function<void(absl::StatusOr<v1::Envelope>)>;
+using AsyncHandler =
+    std::function<void(const v1::Envelope& request,
+                       const HandlerContext& context, HandlerDone done)>;
+
+// One registered handler: exactly one of `blocking` and `async` is set.
+struct HandlerEntry {
+  ContextHandler blocking;
+  AsyncHandler async;
+};
 
 class HandlerRegistry {
  public:
@@ -43,15 +78,20 @@ class HandlerRegistry {
   // empty payload type or a null handler, AlreadyExists when the type has a
   // handler.
   absl::Status Register(absl::string_view payload_type, Handler handler);
+  absl::Status Register(absl::string_view payload_type, ContextHandler handler);
+  absl::Status RegisterAsync(absl::string_view payload_type,
+                             AsyncHandler handler);
 
   // The handler for `payload_type`, or nullptr.
-  const Handler* Find(absl::string_view payload_type) const;
+  const HandlerEntry* Find(absl::string_view payload_type) const;
 
   // The registered payload types, sorted.
   std::vector<std::string> payload_types() const;
 
  private:
-  absl::flat_hash_map<std::string, Handler> handlers_;
+  absl::Status Add(absl::string_view payload_type, HandlerEntry entry);
+
+  absl::flat_hash_map<std::string, HandlerEntry> handlers_;
 };
 
 }  // namespace asap

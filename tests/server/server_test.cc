@@ -318,7 +318,7 @@ TEST(HandlerRegistryTest, RejectsDuplicatesEmptyTypesAndNullHandlers) {
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(handlers.Register("", examples::EchoTask).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(handlers.Register("b", nullptr).code(),
+  EXPECT_EQ(handlers.Register("b", Handler()).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_NE(handlers.Find("a"), nullptr);
   EXPECT_EQ(handlers.Find("b"), nullptr);

@@ -1,0 +1,221 @@
+#include "server/asap_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "asap/errors.h"
+#include "asap/grpc_status.h"
+#include "asap/v1/service.grpc.pb.h"
+#include "google/protobuf/arena.h"
+#include "server/batch_stream.h"
+#include "server/compressed_send.h"
+#include "server/request_bytes.h"
+
+namespace asap {
+namespace {
+
+using RawAsapService = v1::AsapService::WithRawCallbackMethod_Send<
+    v1::AsapService::WithRawCallbackMethod_GetManifest<
+        v1::AsapService::WithRawCallbackMethod_SendBatch<
+            v1::AsapService::WithRawCallbackMethod_SendCompressed<
+                v1::AsapService::Service>>>>;
+
+template <typename Message>
+void SerializeTo(const Message& message, grpc::ByteBuffer* out) {
+  bool own_buffer;
+  grpc::SerializationTraits<Message>::Serialize(message, out, &own_buffer);
+}
+
+// One unary call (Send or SendCompressed) from its bytes to its answer.
+struct UnaryCall {
+  explicit UnaryCall(const v1::Manifest* manifest) : context(manifest) {}
+  grpc::CallbackServerContext* server_context = nullptr;
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  grpc::ByteBuffer* response = nullptr;
+  HandlerContext context;
+  google::protobuf::Arena arena;
+  v1::Envelope* envelope = nullptr;
+  MemoryBudget::Reservation wire_memory;
+  MemoryBudget::Reservation parsed_memory;
+  // SendCompressed only: the encodings the client accepts.
+  std::string accept_encoding;
+  bool compressed_call = false;
+};
+
+}  // namespace
+
+void FillHandlerContext(grpc::CallbackServerContext* context,
+                        HandlerContext* out) {
+  out->set_binding("grpc");
+  out->set_peer(context->peer());
+  gpr_timespec deadline = context->raw_deadline();
+  if (deadline.tv_sec != INT64_MAX) {
+    out->set_deadline(absl::FromChrono(context->deadline()));
+  }
+  out->set_cancellation_check([context] { return context->IsCancelled(); });
+  for (const auto& [key, value] : context->client_metadata()) {
+    if (absl::EndsWith(absl::string_view(key.data(), key.size()), "-bin")) {
+      continue;
+    }
+    out->add_metadata(std::string(key.data(), key.size()),
+                      std::string(value.data(), value.size()));
+  }
+}
+
+class AsapGrpcService::Impl final : public RawAsapService {
+ public:
+  explicit Impl(ServiceCore core)
+      : core_(std::move(core)),
+        accept_encoding_(ServerAcceptEncoding()),
+        watchdog_(core_.stream_stall_timeout) {}
+
+  grpc::ServerUnaryReactor* Send(grpc::CallbackServerContext* context,
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override {
+    return StartUnary(context, request, response, /*compressed=*/false);
+  }
+
+  grpc::ServerUnaryReactor* SendCompressed(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override {
+    return StartUnary(context, request, response, /*compressed=*/true);
+  }
+
+  grpc::ServerUnaryReactor* GetManifest(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    context->AddInitialMetadata(kAcceptEncodingMetadataKey, accept_encoding_);
+    int64_t max_age = absl::ToInt64Seconds(core_.manifest_max_age);
+    if (max_age > 0) {
+      context->AddInitialMetadata("asap-manifest-max-age",
+                                  std::to_string(max_age));
+    }
+    SerializeTo(*core_.manifest, response);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SendBatch(
+      grpc::CallbackServerContext* context) override {
+    return StartBatchStream(&core_, &watchdog_, context);
+  }
+
+ private:
+  grpc::ServerUnaryReactor* StartUnary(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response,
+                                       bool compressed) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    context->AddInitialMetadata(kAcceptEncodingMetadataKey, accept_encoding_);
+    auto call = std::make_unique<UnaryCall>(core_.manifest);
+    call->server_context = context;
+    call->reactor = reactor;
+    call->response = response;
+    call->compressed_call = compressed;
+    if (absl::Status status = Admit(*request, call.get()); !status.ok()) {
+      reactor->Finish(ToGrpcStatus(status, context));
+      return reactor;
+    }
+    FillHandlerContext(context, &call->context);
+    UnaryCall* raw = call.release();
+    core_.dispatcher->Dispatch(
+        raw->envelope, &raw->context, /*may_block=*/false,
+        [this, raw](absl::StatusOr<v1::Envelope> result) {
+          Answer(std::unique_ptr<UnaryCall>(raw), std::move(result));
+        });
+    return reactor;
+  }
+
+  // Bounds, decompresses, checks and parses the request into call->envelope.
+  absl::Status Admit(const grpc::ByteBuffer& request, UnaryCall* call) {
+    const size_t limit = core_.max_message_bytes;
+    // Decompressing may build up to `limit` bytes besides the wire bytes.
+    size_t wire = WireSize(request);
+    absl::StatusOr<MemoryBudget::Reservation> wire_memory =
+        core_.memory->Reserve(wire +
+                              (call->compressed_call ? 2 * limit : limit));
+    if (!wire_memory.ok()) return wire_memory.status();
+    call->wire_memory = *std::move(wire_memory);
+    absl::StatusOr<std::string> bytes = ReadRequestBytes(request, limit);
+    if (!bytes.ok()) return bytes.status();
+    if (call->compressed_call) {
+      v1::CompressedEnvelope compressed;
+      if (!compressed.ParseFromString(*bytes)) {
+        return AsapError(ErrorCode::kMalformedEnvelope,
+                         "the message is not a CompressedEnvelope");
+      }
+      call->accept_encoding = compressed.accept_encoding();
+      bytes = DecodeBody(compressed.encoding(), compressed.body(), limit);
+      if (!bytes.ok()) return bytes.status();
+    }
+    absl::StatusOr<WireCounts> counts =
+        ScanEnvelopeBytes(*bytes, core_.envelope_limits);
+    if (!counts.ok()) return counts.status();
+    absl::StatusOr<MemoryBudget::Reservation> parsed_memory =
+        core_.memory->Reserve(EstimateParsedBytes(bytes->size(), *counts));
+    if (!parsed_memory.ok()) return parsed_memory.status();
+    call->parsed_memory = *std::move(parsed_memory);
+    call->envelope =
+        google::protobuf::Arena::CreateMessage<v1::Envelope>(&call->arena);
+    if (!call->envelope->ParseFromString(*bytes)) {
+      return AsapError(ErrorCode::kMalformedEnvelope,
+                       "the message is not a serialized asap.v1.Envelope");
+    }
+    // The parsed envelope is what stays; the wire copy can go.
+    call->wire_memory.Release();
+    return absl::OkStatus();
+  }
+
+  void Answer(std::unique_ptr<UnaryCall> call,
+              absl::StatusOr<v1::Envelope> result) {
+    grpc::CallbackServerContext* context = call->server_context;
+    grpc::ServerUnaryReactor* reactor = call->reactor;
+    grpc::Status status = grpc::Status::OK;
+    if (!result.ok()) {
+      status = ToGrpcStatus(result.status(), context);
+    } else if (size_t size = result->ByteSizeLong();
+               size > core_.max_message_bytes) {
+      status = ToGrpcStatus(
+          AsapError(ErrorCode::kPayloadTooLarge,
+                    absl::StrCat("the handler's response of ", size,
+                                 " bytes exceeds the message limit of ",
+                                 core_.max_message_bytes)),
+          context);
+    } else if (call->compressed_call) {
+      SerializeTo(EncodeBody(result->SerializeAsString(), call->accept_encoding,
+                             core_.compression_threshold_bytes),
+                  call->response);
+    } else {
+      SerializeTo(*result, call->response);
+      // Plain Send answers large responses with gRPC's own compression. A
+      // level (not an algorithm) lets gRPC pick among what the client
+      // announced in grpc-accept-encoding, and identity for a client that
+      // announced none.
+      if (size >= core_.compression_threshold_bytes) {
+        context->set_compression_level(GRPC_COMPRESS_LEVEL_HIGH);
+      }
+    }
+    call.reset();  // frees the request before the answer goes out
+    reactor->Finish(status);
+  }
+
+  ServiceCore core_;
+  const std::string accept_encoding_;
+  StallWatchdog watchdog_;
+};
+
+AsapGrpcService::AsapGrpcService(ServiceCore core)
+    : impl_(std::make_unique<Impl>(std::move(core))) {}
+
+AsapGrpcService::~AsapGrpcService() = default;
+
+grpc::Service* AsapGrpcService::service() { return impl_.get(); }
+
+}  // namespace asap
