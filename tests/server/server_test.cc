@@ -1,10 +1,15 @@
 // AsapServer and AsapClient end to end on 127.0.0.1, port 0.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "asap/envelope.h"
 #include "asap/errors.h"
@@ -166,25 +171,55 @@ TEST(AsapServerTest, ServerRejectsReplayedNonce) {
   EXPECT_EQ(ErrorCodeOf(replay.status()), ErrorCode::kInvalidNonce);
 }
 
+// The configured limit is the one applied, both ways: 6 MB is above gRPC's
+// own 4 MB default, so a 5 MB envelope passes only if the server raised the
+// limit, and a 7 MB one fails only if it enforces it.
 TEST(AsapServerTest, OversizedMessageIsPayloadTooLarge) {
   ServerOptions options;
-  options.max_message_bytes = 64 * 1024;
+  options.max_message_bytes = 6 << 20;
   auto server = StartServer(examples::EchoHandlers(), std::move(options));
+  ClientOptions client_options;
+  client_options.target = server->address();
+  client_options.max_message_bytes = 16 << 20;
+  client_options.compression.algorithm = "none";
+  auto client = *AsapClient::Create(client_options);
+  absl::StatusOr<v1::Envelope> fits =
+      client->Send(TaskRequest(std::string(5 << 20, 'x')));
+  EXPECT_TRUE(fits.ok()) << fits.status();
   absl::StatusOr<v1::Envelope> response =
-      ClientFor(*server)->Send(TaskRequest(std::string(100 * 1024, 'x')));
+      client->Send(TaskRequest(std::string(7 << 20, 'x')));
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ErrorCodeOf(response.status()), ErrorCode::kPayloadTooLarge);
 }
 
+// A port that is bound but never listened on: connecting is refused, and no
+// other process can take the port while the test holds it.
+class RefusingPort {
+ public:
+  RefusingPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+              0);
+    socklen_t length = sizeof(address);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~RefusingPort() { close(fd_); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
 TEST(AsapServerTest, UnreachableServerIsUnavailable) {
-  std::string address;
-  {
-    auto server = StartServer(examples::EchoHandlers());
-    address = server->address();
-  }  // shut down: nothing listens there now
+  RefusingPort nothing_listens;
   ClientOptions options;
-  options.target = address;
+  options.target = nothing_listens.address();
   options.timeout = absl::Seconds(5);
   auto client = *AsapClient::Create(options);
   absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest("x"));
@@ -287,28 +322,46 @@ TEST(AsapServerTest, ReflectionListsTheAsapService) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST(AsapServerTest, ShutdownLetsCallsInFlightFinish) {
+TEST(AsapServerTest, ShutdownRefusesNewCallsAndLetsCallsInFlightFinish) {
   absl::Notification handler_entered;
   absl::Notification release_handler;
   auto server = StartServer(testing::EchoAfter([&] {
-    handler_entered.Notify();
-    release_handler.WaitForNotificationWithTimeout(absl::Seconds(10));
+    if (!handler_entered.HasBeenNotified()) handler_entered.Notify();
+    release_handler.WaitForNotificationWithTimeout(absl::Seconds(30));
   }));
   auto client = ClientFor(*server);
   absl::StatusOr<v1::Envelope> in_flight;
-  std::thread caller([&] { in_flight = client->Send(TaskRequest("slow")); });
+  absl::Notification in_flight_done;
+  std::thread caller([&] {
+    in_flight = client->Send(TaskRequest("slow"));
+    in_flight_done.Notify();
+  });
   ASSERT_TRUE(
       handler_entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  std::thread stopper([&] { server->Shutdown(absl::Seconds(10)); });
-  // New calls are refused while the old one is still running.
-  absl::SleepFor(absl::Milliseconds(200));
+  std::thread stopper([&] { server->Shutdown(absl::Seconds(30)); });
+  // Shutdown starts on another thread: new calls (each on a new connection)
+  // are tried until one is refused, which must happen while the old call is
+  // still held in its handler.
+  bool refused = false;
+  for (int attempt = 0; attempt < 200 && !refused; ++attempt) {
+    ClientOptions options;
+    options.target = server->address();
+    options.timeout = absl::Seconds(5);
+    auto fresh = *AsapClient::Create(options);
+    absl::StatusOr<v1::Envelope> late = fresh->Send(TaskRequest("late"));
+    refused = !late.ok();
+    if (refused) {
+      EXPECT_EQ(ErrorCodeOf(late.status()), ErrorCode::kUnavailable)
+          << late.status();
+    }
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_FALSE(in_flight_done.HasBeenNotified());
   release_handler.Notify();
   caller.join();
   stopper.join();
   server->Wait();
   EXPECT_TRUE(in_flight.ok()) << in_flight.status();
-  absl::StatusOr<v1::Envelope> after = client->Send(TaskRequest("late"));
-  EXPECT_FALSE(after.ok());
 }
 
 TEST(HandlerRegistryTest, RejectsDuplicatesEmptyTypesAndNullHandlers) {
