@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/server/grpc_services.grpc.pb.h"
 #include "tests/testing/echo_with_hook.h"
 
 namespace asap {
@@ -174,6 +175,31 @@ TEST(HardeningTest, StandardGzipClientsStillWork) {
                              &response, nullptr, GRPC_COMPRESS_GZIP);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(examples::EchoedText(response), std::string(4096, 'z'));
+}
+
+// gRPC's own services (health) see compressed requests too: they must not be
+// inflated without a limit either.
+TEST(HardeningTest, GzipBombToTheHealthServiceIsNotInflated) {
+  auto server = StartServer(examples::EchoHandlers());
+  ASSERT_NE(server, nullptr);
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(
+      server->address(), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  context.set_compression_algorithm(GRPC_COMPRESS_GZIP);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(std::string(64 << 20, 's'));
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health->Check(&context, request, &response);
+  // Inflated and parsed, the request would name an unknown service.
+  EXPECT_NE(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_FALSE(status.ok());
+  // And plain health checks still work.
+  grpc::ClientContext plain;
+  EXPECT_TRUE(health->Check(&plain, grpc::health::v1::HealthCheckRequest(),
+                            &response)
+                  .ok());
 }
 
 TEST(HardeningTest, DeflateIsRefusedClearly) {
