@@ -114,7 +114,7 @@ void EnvelopeDispatcher::Dispatch(
       }
       done(Complete(*request, now, std::move(response)));
     };
-    if (may_block) {
+    if (may_block || (*handler)->runs_inline) {
       run();
     } else {
       executor_(std::move(run));

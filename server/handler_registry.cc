@@ -6,16 +6,32 @@
 #include "absl/strings/str_cat.h"
 
 namespace asap {
+namespace {
+
+// The context form of a handler that takes only the manifest.
+ContextHandler WithManifest(Handler handler) {
+  return [handler = std::move(handler)](const v1::Envelope& request,
+                                        const HandlerContext& context) {
+    return handler(request, context.manifest());
+  };
+}
+
+}  // namespace
 
 absl::Status HandlerRegistry::Register(absl::string_view payload_type,
                                        Handler handler) {
   if (!handler) return Add(payload_type, HandlerEntry{});
   HandlerEntry entry;
-  entry.blocking = [handler = std::move(handler)](
-                       const v1::Envelope& request,
-                       const HandlerContext& context) {
-    return handler(request, context.manifest());
-  };
+  entry.blocking = WithManifest(std::move(handler));
+  return Add(payload_type, std::move(entry));
+}
+
+absl::Status HandlerRegistry::RegisterNonBlocking(
+    absl::string_view payload_type, Handler handler) {
+  if (!handler) return Add(payload_type, HandlerEntry{});
+  HandlerEntry entry;
+  entry.blocking = WithManifest(std::move(handler));
+  entry.runs_inline = true;
   return Add(payload_type, std::move(entry));
 }
 

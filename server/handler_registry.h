@@ -16,6 +16,8 @@
 //       [](const asap::v1::Envelope& request,
 //          const asap::HandlerContext& context)
 //           -> absl::StatusOr<asap::v1::Envelope> { ... });
+//   // Pure computation that never blocks: runs on the network thread.
+//   handlers.RegisterNonBlocking("task.request", EchoTask);
 //   // Asynchronous: completes later by calling `done` exactly once, for
 //   // example after calling another agent with AsapClient::SendAsync. It
 //   // must not block: it runs on the server's network threads.
@@ -66,6 +68,9 @@ using AsyncHandler =
 struct HandlerEntry {
   ContextHandler blocking;
   AsyncHandler async;
+  // `blocking` never blocks (pure computation): it may run on the network
+  // thread that received the call, saving a thread hop.
+  bool runs_inline = false;
 };
 
 class HandlerRegistry {
@@ -81,6 +86,12 @@ class HandlerRegistry {
   absl::Status Register(absl::string_view payload_type, ContextHandler handler);
   absl::Status RegisterAsync(absl::string_view payload_type,
                              AsyncHandler handler);
+  // For handlers that only compute and return quickly (no I/O, no locks held
+  // for long, no waiting): they run on the thread that received the call,
+  // like gRPC's own callback handlers, instead of being handed to a handler
+  // thread. A handler that blocks here stalls the server's network threads.
+  absl::Status RegisterNonBlocking(absl::string_view payload_type,
+                                   Handler handler);
 
   // The handler for `payload_type`, or nullptr.
   const HandlerEntry* Find(absl::string_view payload_type) const;

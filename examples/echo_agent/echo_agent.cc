@@ -24,8 +24,9 @@ absl::StatusOr<v1::Envelope> EchoTask(const v1::Envelope& request,
 HandlerRegistry EchoHandlers() {
   HandlerRegistry handlers;
   // Registering a fresh registry cannot fail.
-  handlers.Register("task.request", EchoTask).IgnoreError();
-  handlers.Register("TaskRequest", EchoTask).IgnoreError();
+  // Echoing only computes: it runs on the thread that received the call.
+  handlers.RegisterNonBlocking("task.request", EchoTask).IgnoreError();
+  handlers.RegisterNonBlocking("TaskRequest", EchoTask).IgnoreError();
   return handlers;
 }
 

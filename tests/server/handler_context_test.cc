@@ -141,6 +141,21 @@ TEST(HandlerContextTest, AsyncHandlerCompletesLaterOnAnotherThread) {
   EXPECT_EQ(examples::EchoedText(response), "ctx");
 }
 
+TEST(HandlerContextTest, NonBlockingHandlerAnswers) {
+  HandlerRegistry handlers;
+  ASSERT_TRUE(
+      handlers.RegisterNonBlocking("task.request", examples::EchoTask).ok());
+  EXPECT_EQ(handlers.RegisterNonBlocking("x", Handler()).code(),
+            absl::StatusCode::kInvalidArgument);
+  auto server = StartServer(std::move(handlers));
+  ASSERT_NE(server, nullptr);
+  grpc::ClientContext context;
+  v1::Envelope response;
+  grpc::Status status = StubFor(*server)->Send(&context, Request(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(examples::EchoedText(response), "ctx");
+}
+
 TEST(HandlerContextTest, AsyncHandlerThatThrowsIsInternal) {
   HandlerRegistry handlers;
   ASSERT_TRUE(handlers
