@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,8 @@
 #include "asap/v1/service.grpc.pb.h"
 #include "client/channel_factory.h"
 #include "client/internal/batch_call.h"
+#include "client/internal/body_codec.h"
+#include "client/internal/call_tracker.h"
 #include "client/manifest_cache_interceptor.h"
 
 namespace asap {
@@ -91,9 +94,27 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   return client;
 }
 
-AsapClient::AsapClient(ClientOptions options) : options_(std::move(options)) {}
+// One Send on the wire: on the stack of Send, on the heap for SendAsync
+// until its callback. `call` is declared first so that it is destroyed last:
+// its registration must end after everything else is released.
+struct AsapClient::SendCall {
+  explicit SendCall(internal::CallTracker::Call c) : call(std::move(c)) {}
+  internal::CallTracker::Call call;
+  std::optional<ChannelPool::Lease> lease;
+  v1::Envelope request;
+  std::optional<v1::CompressedEnvelope> compressed_request;
+  v1::Envelope response;
+  v1::CompressedEnvelope compressed_response;
+};
 
-AsapClient::~AsapClient() = default;
+AsapClient::AsapClient(ClientOptions options)
+    : options_(std::move(options)), calls_(internal::CallTracker::Create()) {}
+
+AsapClient::~AsapClient() {
+  calls_->Close();
+  if (pool_ != nullptr) pool_->Close();
+  calls_->WaitUntilIdle();
+}
 
 absl::Status AsapClient::Prepare(v1::Envelope* envelope) const {
   absl::Time now = absl::Now();
@@ -102,105 +123,18 @@ absl::Status AsapClient::Prepare(v1::Envelope* envelope) const {
   return ValidateEnvelope(*envelope, now, options_.validation);
 }
 
-absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
-  if (absl::Status status = Prepare(&envelope); !status.ok()) return status;
-  absl::Time deadline = absl::Now() + options_.timeout;
-  if (auto compressed = TrySendCompressed(envelope, deadline)) {
-    return *std::move(compressed);
-  }
-  return SendPlain(envelope, deadline);
-}
-
-std::optional<absl::StatusOr<v1::CompressedEnvelope>>
-AsapClient::EncodeCompressed(const v1::Envelope& envelope) const {
-  const CompressionOptions& compression = options_.compression;
-  if (compression.algorithm == "none") return std::nullopt;
-  {
-    absl::MutexLock lock(&stats_mu_);
-    if (compression_stats_.compression_refused) return std::nullopt;
-  }
-  size_t size = envelope.ByteSizeLong();
-  if (size < compression.threshold_bytes) return std::nullopt;
-  const CompressionCodec* codec = *FindCodec(compression.algorithm);
-  absl::StatusOr<std::string> body =
-      codec->Compress(envelope.SerializeAsString(), compression.level);
-  if (!body.ok()) {
-    return absl::StatusOr<v1::CompressedEnvelope>(body.status());
-  }
-  if (body->size() >= size) return std::nullopt;  // incompressible: send as is
-  v1::CompressedEnvelope request;
-  request.set_encoding(compression.algorithm);
-  request.set_accept_encoding(compression.accept_encoding);
-  request.set_body(*std::move(body));
-  return absl::StatusOr<v1::CompressedEnvelope>(std::move(request));
-}
-
-bool AsapClient::NoteIfCompressionRefused(const grpc::Status& status,
-                                          const absl::Status& error) {
-  std::optional<ErrorCode> code = ErrorCodeOf(error);
-  // A server without SendCompressed (UNIMPLEMENTED with no ASAP code of its
-  // own) or without this encoding: send uncompressed from now on.
-  bool refused = code == ErrorCode::kUnsupportedEncoding ||
-                 (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
-                  code != ErrorCode::kHandlerNotFound);
-  if (refused) {
-    absl::MutexLock lock(&stats_mu_);
-    compression_stats_.compression_refused = true;
-  }
-  return refused;
-}
-
-absl::StatusOr<v1::Envelope> AsapClient::DecodeCompressed(
-    const v1::CompressedEnvelope& request, const v1::CompressedEnvelope& answer,
-    size_t request_raw_bytes) {
-  absl::StatusOr<std::string> bytes = answer.body();
-  bool compressed_answer =
-      !answer.encoding().empty() && answer.encoding() != kIdentityEncoding;
-  if (compressed_answer) {
-    absl::StatusOr<const CompressionCodec*> codec =
-        FindCodec(answer.encoding());
-    if (!codec.ok()) return codec.status();
-    bytes = (*codec)->Decompress(
-        answer.body(), static_cast<size_t>(options_.max_message_bytes));
-    if (!bytes.ok()) return bytes.status();
-  }
-  v1::Envelope response;
-  if (!response.ParseFromString(*bytes)) {
-    return AsapError(ErrorCode::kMalformedEnvelope,
-                     "the response body is not an Envelope");
-  }
+std::string AsapClient::server_encodings() const {
   absl::MutexLock lock(&stats_mu_);
-  ++compression_stats_.requests_compressed;
-  compression_stats_.request_bytes_raw += request_raw_bytes;
-  compression_stats_.request_bytes_sent += request.body().size();
-  if (compressed_answer) {
-    ++compression_stats_.responses_compressed;
-    compression_stats_.response_bytes_received += answer.body().size();
-    compression_stats_.response_bytes_raw += bytes->size();
-  }
-  return response;
+  return compression_stats_.server_encodings;
 }
 
-std::optional<absl::StatusOr<v1::Envelope>> AsapClient::TrySendCompressed(
-    const v1::Envelope& envelope, absl::Time deadline) {
-  auto encoded = EncodeCompressed(envelope);
-  if (!encoded) return std::nullopt;
-  if (!encoded->ok()) return absl::StatusOr<v1::Envelope>(encoded->status());
-  const v1::CompressedEnvelope& request = **encoded;
-  absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
-  if (!lease.ok()) return absl::StatusOr<v1::Envelope>(lease.status());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
-  v1::CompressedEnvelope answer;
-  grpc::Status status = v1::AsapService::NewStub(lease->channel())
-                            ->SendCompressed(&context, request, &answer);
-  ReportIfBroken(status, &*lease);
-  if (!status.ok()) {
-    absl::Status error = FromGrpcStatus(status, &context);
-    if (NoteIfCompressionRefused(status, error)) return std::nullopt;
-    return absl::StatusOr<v1::Envelope>(error);
-  }
-  return DecodeCompressed(request, answer, envelope.ByteSizeLong());
+void AsapClient::NoteAdvertisement(const grpc::ClientContext& context,
+                                   bool authoritative) {
+  std::optional<std::string> advertised =
+      internal::AdvertisedEncodings(context);
+  if (!advertised.has_value() && !authoritative) return;
+  absl::MutexLock lock(&stats_mu_);
+  compression_stats_.server_encodings = advertised.value_or("");
 }
 
 AsapClient::CompressionStats AsapClient::compression_stats() const {
@@ -208,95 +142,107 @@ AsapClient::CompressionStats AsapClient::compression_stats() const {
   return compression_stats_;
 }
 
-absl::StatusOr<v1::Envelope> AsapClient::SendPlain(const v1::Envelope& envelope,
-                                                   absl::Time deadline) {
+absl::StatusOr<std::unique_ptr<AsapClient::SendCall>> AsapClient::BeginSend() {
+  // Registered before anything else, so that the destructor waits for this
+  // call from here on (including its wait for pool capacity).
+  absl::StatusOr<internal::CallTracker::Call> registered = calls_->Begin();
+  if (!registered.ok()) return registered.status();
+  return std::make_unique<SendCall>(*std::move(registered));
+}
+
+absl::Status AsapClient::StartSend(v1::Envelope envelope, SendCall* call) {
+  if (absl::Status status = Prepare(&envelope); !status.ok()) return status;
+  absl::Time deadline = absl::Now() + options_.timeout;
+  absl::StatusOr<std::optional<v1::CompressedEnvelope>> compressed =
+      internal::EncodeRequestBody(envelope, options_.compression,
+                                  server_encodings());
+  if (!compressed.ok()) return compressed.status();
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
-  v1::Envelope response;
-  grpc::Status status = v1::AsapService::NewStub(lease->channel())
-                            ->Send(&context, envelope, &response);
-  ReportIfBroken(status, &*lease);
-  if (!status.ok()) return FromGrpcStatus(status, &context);
+  call->lease.emplace(*std::move(lease));
+  call->request = std::move(envelope);
+  call->compressed_request = *std::move(compressed);
+  call->call.context()->set_deadline(absl::ToChronoTime(deadline));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Envelope> AsapClient::FinishSend(
+    SendCall& call, const grpc::Status& status) {
+  ReportIfBroken(status, &*call.lease);
+  bool compressed = call.compressed_request.has_value();
+  NoteAdvertisement(*call.call.context(), status.ok() && !compressed);
+  // A failed call's error goes back as it is: resending (say, uncompressed)
+  // could run the handler twice.
+  if (!status.ok()) return call.call.Error(status);
+  if (!compressed) return std::move(call.response);
+  const v1::CompressedEnvelope& answer = call.compressed_response;
+  absl::StatusOr<v1::Envelope> response = internal::DecodeResponseBody(
+      answer, static_cast<size_t>(options_.max_message_bytes));
+  if (!response.ok()) return response.status();
+  absl::MutexLock lock(&stats_mu_);
+  ++compression_stats_.requests_compressed;
+  compression_stats_.request_bytes_raw += call.request.ByteSizeLong();
+  compression_stats_.request_bytes_sent +=
+      call.compressed_request->body().size();
+  if (!answer.encoding().empty() && answer.encoding() != kIdentityEncoding) {
+    ++compression_stats_.responses_compressed;
+    compression_stats_.response_bytes_received += answer.body().size();
+    compression_stats_.response_bytes_raw += response->ByteSizeLong();
+  }
   return response;
 }
 
+absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
+  absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
+  if (!call.ok()) return call.status();
+  SendCall& c = **call;
+  if (absl::Status status = StartSend(std::move(envelope), &c); !status.ok()) {
+    return status;
+  }
+  auto stub = v1::AsapService::NewStub(c.lease->channel());
+  grpc::Status status =
+      c.compressed_request.has_value()
+          ? stub->SendCompressed(c.call.context(), *c.compressed_request,
+                                 &c.compressed_response)
+          : stub->Send(c.call.context(), c.request, &c.response);
+  return FinishSend(c, status);
+}
+
 void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
-  if (absl::Status status = Prepare(&envelope); !status.ok()) {
+  absl::StatusOr<std::unique_ptr<SendCall>> started = BeginSend();
+  if (!started.ok()) {
+    done(started.status());
+    return;
+  }
+  // On an error before the RPC, `done` runs while the call is still
+  // registered, as it would from the RPC's callback.
+  if (absl::Status status = StartSend(std::move(envelope), started->get());
+      !status.ok()) {
     done(status);
     return;
   }
-  absl::Time deadline = absl::Now() + options_.timeout;
-  auto encoded = EncodeCompressed(envelope);
-  if (encoded && !encoded->ok()) {
-    done(encoded->status());
-    return;
-  }
-  absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
-  if (!lease.ok()) {
-    done(lease.status());
-    return;
-  }
-  struct Call {
-    explicit Call(ChannelPool::Lease l) : lease(std::move(l)) {}
-    ChannelPool::Lease lease;
-    grpc::ClientContext context;
-    v1::Envelope request;
-    v1::Envelope response;
-    v1::CompressedEnvelope compressed_request;
-    v1::CompressedEnvelope compressed_response;
-    SendCallback done;
+  SendCall* call = started->release();
+  auto on_done = [this, call,
+                  done = std::move(done)](grpc::Status status) mutable {
+    std::unique_ptr<SendCall> owned(call);
+    absl::StatusOr<v1::Envelope> result = FinishSend(*owned, status);
+    // The registration ends last, once `done` has run and is destroyed: the
+    // destructor waits for that. Everything else (the stream first) goes back
+    // before `done`, so a callback that sends again finds the stream free.
+    internal::CallTracker::Call registration = std::move(owned->call);
+    SendCallback user_done = std::move(done);
+    owned.reset();
+    user_done(std::move(result));
   };
-  auto* call = new Call(*std::move(lease));
-  call->request = std::move(envelope);
-  call->done = std::move(done);
-  call->context.set_deadline(absl::ToChronoTime(deadline));
-  auto stub = v1::AsapService::NewStub(call->lease.channel());
-  if (!encoded) {
-    stub->async()->Send(
-        &call->context, &call->request, &call->response,
-        [call](grpc::Status status) {
-          std::unique_ptr<Call> owned(call);
-          ReportIfBroken(status, &owned->lease);
-          SendCallback done = std::move(owned->done);
-          absl::StatusOr<v1::Envelope> result =
-              status.ok()
-                  ? absl::StatusOr<v1::Envelope>(std::move(owned->response))
-                  : FromGrpcStatus(status, &owned->context);
-          // Return the stream to the pool before the user's callback, so a
-          // callback that sends again finds it free.
-          owned.reset();
-          done(std::move(result));
-        });
-    return;
+  auto stub = v1::AsapService::NewStub(call->lease->channel());
+  if (call->compressed_request.has_value()) {
+    stub->async()->SendCompressed(
+        call->call.context(), &*call->compressed_request,
+        &call->compressed_response, std::move(on_done));
+  } else {
+    stub->async()->Send(call->call.context(), &call->request, &call->response,
+                        std::move(on_done));
   }
-  call->compressed_request = **std::move(encoded);
-  stub->async()->SendCompressed(
-      &call->context, &call->compressed_request, &call->compressed_response,
-      [this, call](grpc::Status status) {
-        std::unique_ptr<Call> owned(call);
-        ReportIfBroken(status, &owned->lease);
-        SendCallback done = std::move(owned->done);
-        if (!status.ok()) {
-          absl::Status error = FromGrpcStatus(status, &owned->context);
-          if (NoteIfCompressionRefused(status, error)) {
-            // Send it again, uncompressed (refusal is now remembered).
-            v1::Envelope request = std::move(owned->request);
-            owned.reset();
-            SendAsync(std::move(request), std::move(done));
-            return;
-          }
-          owned.reset();
-          done(error);
-          return;
-        }
-        absl::StatusOr<v1::Envelope> result = DecodeCompressed(
-            owned->compressed_request, owned->compressed_response,
-            owned->request.ByteSizeLong());
-        owned.reset();
-        done(std::move(result));
-      });
 }
 
 absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
@@ -310,6 +256,8 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
         "BatchOptions: max_envelopes_per_frame, window and max_frame_bytes "
         "must be positive, timeout not negative");
   }
+  absl::StatusOr<internal::CallTracker::Call> call = calls_->Begin();
+  if (!call.ok()) return call.status();
   absl::Time deadline =
       absl::Now() + (options.timeout > absl::ZeroDuration() ? options.timeout
                                                             : options_.timeout);
@@ -345,25 +293,32 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
   if (positions.empty()) return results;
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
+  call->context()->set_deadline(absl::ToChronoTime(deadline));
   absl::Status status =
-      internal::RunBatchCall(lease->channel(), &envelopes, positions, options,
-                             max_frame_bytes, deadline, &results);
+      internal::RunBatchCall(*call, lease->channel(), &envelopes, positions,
+                             options, max_frame_bytes, &results);
+  NoteAdvertisement(*call->context(), /*authoritative=*/false);
   if (!status.ok()) return status;
   return results;
 }
 
 absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {
+  absl::StatusOr<internal::CallTracker::Call> call = calls_->Begin();
+  if (!call.ok()) return call.status();
   absl::Time deadline = absl::Now() + options_.timeout;
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
+  grpc::ClientContext* context = call->context();
+  context->set_deadline(absl::ToChronoTime(deadline));
   v1::Manifest manifest;
   grpc::Status status =
       v1::AsapService::NewStub(lease->channel())
-          ->GetManifest(&context, v1::GetManifestRequest(), &manifest);
+          ->GetManifest(context, v1::GetManifestRequest(), &manifest);
   ReportIfBroken(status, &*lease);
-  if (!status.ok()) return FromGrpcStatus(status, &context);
+  // The manifest cache answers most GetManifest calls itself, with no
+  // metadata: only a header that is there counts.
+  NoteAdvertisement(*context, /*authoritative=*/false);
+  if (!status.ok()) return call->Error(status);
   return manifest;
 }
 

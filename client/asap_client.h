@@ -20,14 +20,16 @@
 //
 // Every call takes a connection from the client's ChannelPool
 // (client/channel_pool.h). The client is thread-safe: share one per target.
+// Destroying it cancels the calls still in flight and waits for them (see
+// ~AsapClient).
 #ifndef ASAP_CLIENT_ASAP_CLIENT_H_
 #define ASAP_CLIENT_ASAP_CLIENT_H_
 
+#include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,9 +43,13 @@
 #include "asap/v1/manifest.pb.h"
 #include "asap/v1/service.pb.h"
 #include "client/channel_pool.h"
+#include "client/compression_options.h"
 #include "client/manifest_cache.h"
 
 namespace asap {
+namespace internal {
+class CallTracker;
+}  // namespace internal
 
 // How the client caches the agent's manifest (client/manifest_cache.h,
 // client/manifest_cache_interceptor.h).
@@ -82,23 +88,6 @@ struct BatchOptions {
   int window = 2000;
 };
 
-// Compression of Send bodies (docs/COMPRESSION.md). Bodies of at least
-// `threshold_bytes` go through SendCompressed, encoded with `algorithm`;
-// responses come back in the first encoding of `accept_encoding` the server
-// supports. Smaller bodies, and algorithm "none", use plain Send.
-struct CompressionOptions {
-  // "br" (brotli, the default), "gzip" or "none". "none" also stops the
-  // server from compressing plain responses with gRPC's gzip.
-  std::string algorithm = "br";
-  // Smallest serialized envelope that is compressed (the plan's 1 KB).
-  size_t threshold_bytes = 1024;
-  // The algorithm's own level: brotli quality 0-11, gzip level 1-9; -1 = the
-  // codec's default (brotli 5, gzip 6).
-  int level = -1;
-  // Encodings accepted for responses, in preference order; "" = identity.
-  std::string accept_encoding = "br, gzip";
-};
-
 struct ClientOptions {
   // gRPC target of the agent: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
   // "unix:/path", ...
@@ -127,6 +116,13 @@ class AsapClient {
   static absl::StatusOr<std::unique_ptr<AsapClient>> Create(
       ClientOptions options);
 
+  // Cancels every call in flight (their results are asap:transport/cancelled,
+  // CANCELLED, unless they had already finished) and returns once each has
+  // returned and every SendAsync callback has run. Calls waiting for pool
+  // capacity stop waiting. Calls made after destruction began fail with
+  // asap:transport/cancelled. Must not be called from a SendAsync callback.
+  // A GetManifest fetch in progress is not interrupted: it is waited for (at
+  // most `timeout`).
   ~AsapClient();
   AsapClient(const AsapClient&) = delete;
   AsapClient& operator=(const AsapClient&) = delete;
@@ -139,9 +135,10 @@ class AsapClient {
   absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope);
 
   // Callback form of Send: returns at once (after waiting for pool capacity,
-  // at most pool_timeout) and calls `done` exactly once, on a gRPC thread, with
-  // the result. Lets one thread keep thousands of calls in flight. `done` must
-  // not block for long.
+  // at most pool_timeout) and calls `done` exactly once, on a gRPC thread (or
+  // on this thread, for an error before the call starts), with the result.
+  // Lets one thread keep thousands of calls in flight. `done` must not block
+  // for long, and must not destroy the client.
   using SendCallback = std::function<void(absl::StatusOr<v1::Envelope>)>;
   void SendAsync(v1::Envelope envelope, SendCallback done);
 
@@ -176,36 +173,41 @@ class AsapClient {
     uint64_t responses_compressed = 0;
     uint64_t response_bytes_received = 0;
     uint64_t response_bytes_raw = 0;
-    // The server refused SendCompressed or the encoding; plain Send is used.
-    bool compression_refused = false;
+    // The encodings the target advertised in `asap-accept-encoding` ("br,
+    // gzip"); empty until it has, and while it is empty large bodies go by
+    // plain Send.
+    std::string server_encodings;
   };
   CompressionStats compression_stats() const;
 
   const ClientOptions& options() const { return options_; }
 
  private:
+  struct SendCall;
+
   explicit AsapClient(ClientOptions options);
   absl::Status Prepare(v1::Envelope* envelope) const;
-  absl::StatusOr<v1::Envelope> SendPlain(const v1::Envelope& envelope,
-                                         absl::Time deadline);
-  // nullopt when the envelope should go uncompressed.
-  std::optional<absl::StatusOr<v1::Envelope>> TrySendCompressed(
-      const v1::Envelope& envelope, absl::Time deadline);
-  // The SendCompressed request for `envelope`, or nullopt when it goes
-  // uncompressed (compression off or refused, under the threshold, or
-  // incompressible).
-  std::optional<absl::StatusOr<v1::CompressedEnvelope>> EncodeCompressed(
-      const v1::Envelope& envelope) const;
-  // The response inside `answer`; counts the call in compression_stats().
-  absl::StatusOr<v1::Envelope> DecodeCompressed(
-      const v1::CompressedEnvelope& request,
-      const v1::CompressedEnvelope& answer, size_t request_raw_bytes);
-  // True (and remembered) when a failed SendCompressed means the peer does
-  // not take compressed bodies: the call is then sent uncompressed.
-  bool NoteIfCompressionRefused(const grpc::Status& status,
-                                const absl::Status& error);
+  // A Send registered with calls_ (asap:transport/cancelled once the client
+  // is being destroyed).
+  absl::StatusOr<std::unique_ptr<SendCall>> BeginSend();
+  // Everything the Send needs before its RPC starts: the envelope prepared
+  // and encoded, a stream leased, the deadline set.
+  absl::Status StartSend(v1::Envelope envelope, SendCall* call);
+  // The result of a finished Send RPC (decoded, counted, advertisement noted).
+  absl::StatusOr<v1::Envelope> FinishSend(SendCall& call,
+                                          const grpc::Status& status);
+  // Records what the target advertised in the initial metadata of `context`.
+  // `authoritative`: the call was answered by the target itself, so no
+  // advertisement means it has none (a hijacked or failed call says nothing).
+  void NoteAdvertisement(const grpc::ClientContext& context,
+                         bool authoritative);
+  std::string server_encodings() const;
 
   const ClientOptions options_;
+  // Calls in flight, cancelled and waited for by the destructor. Shared with
+  // the calls, so that one ending while the destructor returns touches no
+  // freed memory.
+  const std::shared_ptr<internal::CallTracker> calls_;
   std::shared_ptr<ManifestCache> manifest_cache_;
   std::unique_ptr<ChannelPool> pool_;
   mutable absl::Mutex stats_mu_;

@@ -1,8 +1,12 @@
 #include "client/channel_pool.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "asap/errors.h"
 
 namespace asap {
@@ -37,8 +41,44 @@ absl::Status ValidateChannelPoolOptions(const ChannelPoolOptions& options) {
   return absl::OkStatus();
 }
 
+// Everything a call may touch after the ChannelPool object is gone: leases
+// and callers blocked in Acquire hold it by shared_ptr.
+struct ChannelPool::State {
+  State(ChannelPoolOptions options, ChannelFactory factory)
+      : options(std::move(options)), factory(std::move(factory)) {
+    slots.resize(this->options.pool_maxsize);
+  }
+
+  struct Slot {
+    std::shared_ptr<grpc::Channel> channel;  // null: not open
+    int in_flight = 0;
+    uint64_t generation = 0;
+    absl::Time idle_since = absl::InfinitePast();
+  };
+
+  void Release(int slot_index, uint64_t generation, bool failed);
+  void CloseIdleLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  const ChannelPoolOptions options;
+  const ChannelFactory factory;
+  absl::Mutex mu;
+  absl::CondVar cv;
+  std::vector<Slot> slots ABSL_GUARDED_BY(mu);
+  Stats stats ABSL_GUARDED_BY(mu);
+  uint64_t next_generation ABSL_GUARDED_BY(mu) = 1;
+  bool closed ABSL_GUARDED_BY(mu) = false;
+};
+
+ChannelPool::Lease::Lease(std::shared_ptr<State> state, int slot,
+                          uint64_t generation,
+                          std::shared_ptr<grpc::Channel> channel)
+    : state_(std::move(state)),
+      slot_(slot),
+      generation_(generation),
+      channel_(std::move(channel)) {}
+
 ChannelPool::Lease::Lease(Lease&& other) noexcept
-    : pool_(std::exchange(other.pool_, nullptr)),
+    : state_(std::move(other.state_)),
       slot_(other.slot_),
       generation_(other.generation_),
       channel_(std::move(other.channel_)),
@@ -46,8 +86,8 @@ ChannelPool::Lease::Lease(Lease&& other) noexcept
 
 ChannelPool::Lease& ChannelPool::Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
-    if (pool_ != nullptr) pool_->Release(slot_, generation_, failed_);
-    pool_ = std::exchange(other.pool_, nullptr);
+    Release();
+    state_ = std::exchange(other.state_, nullptr);
     slot_ = other.slot_;
     generation_ = other.generation_;
     channel_ = std::move(other.channel_);
@@ -56,8 +96,12 @@ ChannelPool::Lease& ChannelPool::Lease::operator=(Lease&& other) noexcept {
   return *this;
 }
 
-ChannelPool::Lease::~Lease() {
-  if (pool_ != nullptr) pool_->Release(slot_, generation_, failed_);
+ChannelPool::Lease::~Lease() { Release(); }
+
+void ChannelPool::Lease::Release() {
+  if (state_ == nullptr) return;
+  state_->Release(slot_, generation_, failed_);
+  state_ = nullptr;
 }
 
 absl::StatusOr<std::unique_ptr<ChannelPool>> ChannelPool::Create(
@@ -66,71 +110,84 @@ absl::StatusOr<std::unique_ptr<ChannelPool>> ChannelPool::Create(
     return status;
   }
   if (!factory) return absl::InvalidArgumentError("channel factory is null");
-  return std::unique_ptr<ChannelPool>(
-      new ChannelPool(std::move(options), std::move(factory)));
+  return std::unique_ptr<ChannelPool>(new ChannelPool(
+      std::make_shared<State>(std::move(options), std::move(factory))));
 }
 
-ChannelPool::ChannelPool(ChannelPoolOptions options, ChannelFactory factory)
-    : options_(std::move(options)), factory_(std::move(factory)) {
-  slots_.resize(options_.pool_maxsize);
+ChannelPool::ChannelPool(std::shared_ptr<State> state)
+    : state_(std::move(state)) {}
+
+ChannelPool::~ChannelPool() { Close(); }
+
+const ChannelPoolOptions& ChannelPool::options() const {
+  return state_->options;
 }
 
 absl::StatusOr<ChannelPool::Lease> ChannelPool::Acquire(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
+  // A caller waiting here keeps the state alive even if the pool is destroyed
+  // meanwhile (its destructor wakes the caller with an error).
+  std::shared_ptr<State> state = state_;
+  const ChannelPoolOptions& options = state->options;
+  absl::MutexLock lock(&state->mu);
   absl::Time now = absl::Now();
-  deadline = std::min(deadline, now + options_.pool_timeout);
+  deadline = std::min(deadline, now + options.pool_timeout);
   bool waited = false;
   while (true) {
-    CloseIdleLocked(now);
+    if (state->closed) {
+      return AsapError(ErrorCode::kCancelled, "the channel pool is closed");
+    }
+    state->CloseIdleLocked(now);
+    std::vector<State::Slot>& slots = state->slots;
     int best = -1;
     int closed = -1;
-    for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
-      const Slot& slot = slots_[i];
+    for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+      const State::Slot& slot = slots[i];
       if (slot.channel == nullptr) {
         if (closed < 0) closed = i;
         continue;
       }
-      if (slot.in_flight < options_.max_streams_per_connection &&
-          (best < 0 || slot.in_flight < slots_[best].in_flight)) {
+      if (slot.in_flight < options.max_streams_per_connection &&
+          (best < 0 || slot.in_flight < slots[best].in_flight)) {
         best = i;
       }
     }
     if (best < 0 && closed >= 0) {
       // Every open connection is full (or none is open): open one more.
-      Slot& slot = slots_[closed];
-      slot.channel = factory_(closed);
-      slot.generation = next_generation_++;
+      State::Slot& slot = slots[closed];
+      slot.channel = state->factory(closed);
+      slot.generation = state->next_generation++;
       slot.in_flight = 0;
-      ++stats_.connections_opened;
-      ++stats_.open_connections;
+      ++state->stats.connections_opened;
+      ++state->stats.open_connections;
       best = closed;
     }
     if (best >= 0) {
-      Slot& slot = slots_[best];
+      State::Slot& slot = slots[best];
       ++slot.in_flight;
-      ++stats_.in_flight;
-      ++stats_.leases;
-      return Lease(this, best, slot.generation, slot.channel);
+      ++state->stats.in_flight;
+      ++state->stats.leases;
+      return Lease(state, best, slot.generation, slot.channel);
     }
     if (!waited) {
       waited = true;
-      ++stats_.waits;
+      ++state->stats.waits;
     }
-    if (cv_.WaitWithDeadline(&mu_, deadline) || absl::Now() >= deadline) {
+    if (state->cv.WaitWithDeadline(&state->mu, deadline) ||
+        absl::Now() >= deadline) {
       // Re-check once: a stream may have been freed right at the deadline.
-      bool free_stream = false;
-      for (const Slot& slot : slots_) {
+      bool free_stream = state->closed;
+      for (const State::Slot& slot : slots) {
         free_stream = free_stream || slot.channel == nullptr ||
-                      slot.in_flight < options_.max_streams_per_connection;
+                      slot.in_flight < options.max_streams_per_connection;
       }
       if (!free_stream) {
-        ++stats_.timeouts;
+        ++state->stats.timeouts;
         return AsapError(
             ErrorCode::kPoolExhausted,
             absl::StrCat("no free connection within pool_timeout (",
-                         absl::FormatDuration(options_.pool_timeout),
-                         "): ", options_.pool_maxsize, " connections x ",
-                         options_.max_streams_per_connection,
+                         absl::FormatDuration(options.pool_timeout),
+                         "): ", options.pool_maxsize, " connections x ",
+                         options.max_streams_per_connection,
                          " streams are all busy"));
       }
     }
@@ -138,12 +195,19 @@ absl::StatusOr<ChannelPool::Lease> ChannelPool::Acquire(absl::Time deadline) {
   }
 }
 
-void ChannelPool::Release(int slot_index, uint64_t generation, bool failed) {
-  absl::MutexLock lock(&mu_);
-  --stats_.in_flight;
-  Slot& slot = slots_[slot_index];
+void ChannelPool::Close() {
+  absl::MutexLock lock(&state_->mu);
+  state_->closed = true;
+  state_->cv.SignalAll();
+}
+
+void ChannelPool::State::Release(int slot_index, uint64_t generation,
+                                 bool failed) {
+  absl::MutexLock lock(&mu);
+  --stats.in_flight;
+  Slot& slot = slots[slot_index];
   if (slot.generation != generation || slot.channel == nullptr) {
-    cv_.Signal();
+    cv.Signal();
     return;  // The connection was replaced while this call ran.
   }
   --slot.in_flight;
@@ -152,31 +216,31 @@ void ChannelPool::Release(int slot_index, uint64_t generation, bool failed) {
     // own reference; the next Acquire opens a fresh one in this slot.
     slot.channel.reset();
     slot.in_flight = 0;
-    slot.generation = next_generation_++;
-    --stats_.open_connections;
-    ++stats_.connections_replaced;
+    slot.generation = next_generation++;
+    --stats.open_connections;
+    ++stats.connections_replaced;
   } else if (slot.in_flight == 0) {
     slot.idle_since = absl::Now();
   }
-  cv_.Signal();
+  cv.Signal();
 }
 
-void ChannelPool::CloseIdleLocked(absl::Time now) {
-  if (stats_.open_connections <= options_.pool_connections) return;
-  for (Slot& slot : slots_) {
-    if (stats_.open_connections <= options_.pool_connections) return;
+void ChannelPool::State::CloseIdleLocked(absl::Time now) {
+  if (stats.open_connections <= options.pool_connections) return;
+  for (Slot& slot : slots) {
+    if (stats.open_connections <= options.pool_connections) return;
     if (slot.channel != nullptr && slot.in_flight == 0 &&
-        slot.idle_since + options_.idle_timeout <= now) {
+        slot.idle_since + options.idle_timeout <= now) {
       slot.channel.reset();
-      slot.generation = next_generation_++;
-      --stats_.open_connections;
+      slot.generation = next_generation++;
+      --stats.open_connections;
     }
   }
 }
 
 ChannelPool::Stats ChannelPool::stats() const {
-  absl::MutexLock lock(&mu_);
-  return stats_;
+  absl::MutexLock lock(&state_->mu);
+  return state_->stats;
 }
 
 }  // namespace asap

@@ -11,7 +11,7 @@
 //
 //   asap::ChannelPoolOptions options;     // defaults: 100, 100, 5 s
 //   absl::StatusOr<std::unique_ptr<asap::ChannelPool>> pool =
-//       asap::ChannelPool::Create("127.0.0.1:50051", options, channel_factory);
+//       asap::ChannelPool::Create(options, channel_factory);
 //   absl::StatusOr<asap::ChannelPool::Lease> lease = (*pool)->Acquire();
 //   if (!lease.ok()) return lease.status();      // pool exhausted
 //   auto stub = asap::v1::AsapService::NewStub(lease->channel());
@@ -25,13 +25,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace asap {
@@ -63,8 +59,13 @@ class ChannelPool {
   using ChannelFactory =
       std::function<std::shared_ptr<grpc::Channel>(int index)>;
 
+  // The pool's slots and counters, shared with the leases it hands out.
+  struct State;
+
   // A stream on one pooled connection, held for the duration of one call.
-  // Movable; returns the stream to the pool when destroyed.
+  // Movable; returns the stream to the pool when destroyed. A lease may
+  // outlive its ChannelPool: it keeps the pool's bookkeeping alive, so a call
+  // that finishes after the pool is gone still returns its stream safely.
   class Lease {
    public:
     Lease(Lease&& other) noexcept;
@@ -78,13 +79,11 @@ class ChannelPool {
 
    private:
     friend class ChannelPool;
-    Lease(ChannelPool* pool, int slot, uint64_t generation,
-          std::shared_ptr<grpc::Channel> channel)
-        : pool_(pool),
-          slot_(slot),
-          generation_(generation),
-          channel_(std::move(channel)) {}
-    ChannelPool* pool_;
+    Lease(std::shared_ptr<State> state, int slot, uint64_t generation,
+          std::shared_ptr<grpc::Channel> channel);
+    void Release();
+
+    std::shared_ptr<State> state_;  // null once moved from
     int slot_;
     uint64_t generation_;
     std::shared_ptr<grpc::Channel> channel_;
@@ -106,37 +105,30 @@ class ChannelPool {
   static absl::StatusOr<std::unique_ptr<ChannelPool>> Create(
       ChannelPoolOptions options, ChannelFactory factory);
 
+  // Closes the pool (see Close()).
+  ~ChannelPool();
   ChannelPool(const ChannelPool&) = delete;
   ChannelPool& operator=(const ChannelPool&) = delete;
 
   // A stream on the least loaded connection. Opens a connection when all open
   // ones are full and fewer than pool_maxsize exist; otherwise waits up to
   // pool_timeout (or until `deadline`, if earlier) for one to free up, then
-  // returns asap:transport/pool_exhausted. Thread-safe.
+  // returns asap:transport/pool_exhausted. Returns asap:transport/cancelled
+  // once the pool is closed. Thread-safe.
   absl::StatusOr<Lease> Acquire(absl::Time deadline = absl::InfiniteFuture());
 
+  // Fails every Acquire waiting for a stream, and every later one, with
+  // asap:transport/cancelled, so that the owner can shut down without waiting
+  // out pool_timeout. Leases already handed out stay valid. Idempotent.
+  void Close();
+
   Stats stats() const;
-  const ChannelPoolOptions& options() const { return options_; }
+  const ChannelPoolOptions& options() const;
 
  private:
-  struct Slot {
-    std::shared_ptr<grpc::Channel> channel;  // null: not open
-    int in_flight = 0;
-    uint64_t generation = 0;
-    absl::Time idle_since = absl::InfinitePast();
-  };
+  explicit ChannelPool(std::shared_ptr<State> state);
 
-  ChannelPool(ChannelPoolOptions options, ChannelFactory factory);
-  void Release(int slot, uint64_t generation, bool failed);
-  void CloseIdleLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  const ChannelPoolOptions options_;
-  const ChannelFactory factory_;
-  mutable absl::Mutex mu_;
-  absl::CondVar cv_;
-  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
-  Stats stats_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  const std::shared_ptr<State> state_;
 };
 
 }  // namespace asap

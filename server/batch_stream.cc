@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "asap/compression/codec.h"
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 #include "asap/wire_limits.h"
@@ -42,6 +43,8 @@ class BatchStream
         context_(context),
         handler_context_(core->manifest) {
     FillHandlerContext(context, &handler_context_);
+    result_accept_encoding_ = std::string(
+        handler_context_.metadata(kAcceptEncodingMetadataKey).value_or(""));
     watchdog_->Add(this);
     context->AddInitialMetadata(kAcceptEncodingMetadataKey,
                                 ServerAcceptEncoding());
@@ -84,6 +87,8 @@ class BatchStream
   StallWatchdog* const watchdog_;
   grpc::CallbackServerContext* const context_;
   HandlerContext handler_context_;
+  // Encodings the client accepts for result frames ("" = identity only).
+  std::string result_accept_encoding_;
   grpc::ByteBuffer read_buffer_;
   uint64_t next_index_ = 0;  // touched only by reads, one at a time
 
@@ -117,6 +122,26 @@ absl::Status BatchStream::Accept(BatchFrameWork* work) {
   absl::StatusOr<WireCounts> counts = ScanBatchFrameBytes(
       *bytes, core_->max_envelopes_per_frame, core_->envelope_limits);
   if (!counts.ok()) return counts.status();
+  if (counts->envelopes == 0 && !bytes->empty()) {
+    // No envelopes of its own: a compressed frame (or an empty one).
+    v1::BatchFrame outer;
+    if (!outer.ParseFromString(*bytes)) {
+      return AsapError(ErrorCode::kMalformedEnvelope,
+                       "a batch frame is not a serialized BatchFrame");
+    }
+    if (!outer.encoding().empty() || !outer.body().empty()) {
+      // Room for the decompressed frame, held while it is inflated.
+      absl::StatusOr<MemoryBudget::Reservation> inflating =
+          core_->memory->Reserve(core_->max_message_bytes);
+      if (!inflating.ok()) return inflating.status();
+      bytes =
+          DecodeBody(outer.encoding(), outer.body(), core_->max_message_bytes);
+      if (!bytes.ok()) return bytes.status();
+      counts = ScanBatchFrameBytes(*bytes, core_->max_envelopes_per_frame,
+                                   core_->envelope_limits);
+      if (!counts.ok()) return counts.status();
+    }
+  }
   work->envelopes = counts->envelopes;
   work->first_index = next_index_;
   next_index_ += counts->envelopes;
@@ -209,8 +234,19 @@ std::deque<BatchStream::Outgoing> BatchStream::ResultFrames(
   auto flush = [&] {
     Outgoing outgoing;
     bool own;
-    grpc::SerializationTraits<v1::BatchResultFrame>::Serialize(
-        current, &outgoing.buffer, &own);
+    v1::CompressedEnvelope encoded =
+        EncodeBody(current.SerializeAsString(), result_accept_encoding_,
+                   core_->compression_threshold_bytes);
+    if (encoded.encoding() != kIdentityEncoding) {
+      v1::BatchResultFrame compressed;
+      compressed.set_encoding(encoded.encoding());
+      compressed.set_body(std::move(*encoded.mutable_body()));
+      grpc::SerializationTraits<v1::BatchResultFrame>::Serialize(
+          compressed, &outgoing.buffer, &own);
+    } else {
+      grpc::SerializationTraits<v1::BatchResultFrame>::Serialize(
+          current, &outgoing.buffer, &own);
+    }
     out.push_back(std::move(outgoing));
     current.Clear();
     current_size = 0;

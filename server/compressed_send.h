@@ -8,13 +8,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "asap/compression/codec.h"
 #include "asap/v1/service.pb.h"
 
 namespace asap {
 
 // The encodings the server decodes, as advertised to clients in the initial
-// metadata `asap-accept-encoding` of every AsapService response.
-inline constexpr char kAcceptEncodingMetadataKey[] = "asap-accept-encoding";
+// metadata kAcceptEncodingMetadataKey of every AsapService response.
 std::string ServerAcceptEncoding();
 
 // The bytes of a body sent with `encoding` ("identity" or empty, "gzip",

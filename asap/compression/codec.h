@@ -59,6 +59,12 @@ inline constexpr absl::string_view kGzipEncoding = "gzip";
 // The wire name of the brotli codec (RFC 7932).
 inline constexpr absl::string_view kBrotliEncoding = "br";
 
+// The metadata key in which asap peers list the encodings they decode, in
+// their order of preference ("br, gzip"): a server in the initial metadata of
+// every AsapService response, a client in the request metadata of SendBatch
+// (for result frames).
+inline constexpr char kAcceptEncodingMetadataKey[] = "asap-accept-encoding";
+
 // The default limit on a decompressed body: 10 MiB, the server's message limit.
 inline constexpr size_t kDefaultMaxDecompressedBytes = 10 * 1024 * 1024;
 

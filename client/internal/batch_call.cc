@@ -43,14 +43,13 @@ absl::Status FailFastError(const absl::Status& error, size_t position) {
 
 }  // namespace
 
-absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
+absl::Status RunBatchCall(const CallTracker::Call& call,
+                          const std::shared_ptr<grpc::Channel>& channel,
                           std::vector<v1::Envelope>* envelopes,
                           const std::vector<size_t>& positions,
                           const BatchOptions& options, size_t max_frame_bytes,
-                          absl::Time deadline,
                           AsapClient::BatchResults* results) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
+  grpc::ClientContext& context = *call.context();
   // The stream's headers go out with the first frame instead of on their own.
   context.set_initial_metadata_corked(true);
   auto stub = v1::AsapService::NewStub(channel);
@@ -180,7 +179,7 @@ absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
       status.ok() ? AsapError(ErrorCode::kInternal,
                               "the server closed the batch without answering "
                               "this envelope")
-                  : FromGrpcStatus(status, &context);
+                  : call.Error(status);
   for (size_t i = 0; i < positions.size(); ++i) {
     if (answered[i]) continue;
     if (options.fail_fast) return FailFastError(stream_error, positions[i]);

@@ -8,21 +8,22 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "asap/v1/envelope.pb.h"
 #include "client/asap_client.h"
+#include "client/internal/call_tracker.h"
 
 namespace asap::internal {
 
 // Streams envelopes[positions[i]] (moving them out) over one SendBatch call on
-// `channel` and stores each answer at (*results)[positions[i]]. Envelopes that
-// get no answer are given the stream's final error. With fail_fast, stops at
-// the first error and returns it; otherwise returns OK.
-absl::Status RunBatchCall(const std::shared_ptr<grpc::Channel>& channel,
+// `channel`, with the context of `call` (its deadline already set), and stores
+// each answer at (*results)[positions[i]]. Envelopes that get no answer are
+// given the stream's final error. With fail_fast, stops at the first error and
+// returns it; otherwise returns OK.
+absl::Status RunBatchCall(const CallTracker::Call& call,
+                          const std::shared_ptr<grpc::Channel>& channel,
                           std::vector<v1::Envelope>* envelopes,
                           const std::vector<size_t>& positions,
                           const BatchOptions& options, size_t max_frame_bytes,
-                          absl::Time deadline,
                           AsapClient::BatchResults* results);
 
 }  // namespace asap::internal

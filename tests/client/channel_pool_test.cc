@@ -5,9 +5,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
@@ -15,10 +18,26 @@
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "server/peer_counter.h"
+#include "tests/client/private_socket.h"
 #include "tests/testing/echo_with_hook.h"
 
 namespace asap {
 namespace {
+
+// Upper bound on every wait: a deadlock guard that turns a hang into a
+// failure, not a timing threshold.
+constexpr absl::Duration kWaitBound = absl::Seconds(30);
+
+// Waits until `done()` holds (state another thread changes, such as pool
+// counters) or kWaitBound passes; returns `done()`.
+bool WaitUntil(const std::function<bool()>& done) {
+  const absl::Time give_up = absl::Now() + kWaitBound;
+  while (!done()) {
+    if (absl::Now() >= give_up) return false;
+    absl::SleepFor(absl::Microseconds(100));
+  }
+  return true;
+}
 
 ChannelPool::ChannelFactory CountingFactory(std::atomic<int>* created) {
   return [created](int index) {
@@ -156,12 +175,61 @@ TEST(ChannelPoolTest, WaiterGetsTheStreamThatFreesUp) {
     EXPECT_TRUE(lease.ok());
     acquired.Notify();
   });
-  // The waiter blocks until the held lease is released.
-  EXPECT_FALSE(acquired.WaitForNotificationWithTimeout(absl::Milliseconds(50)));
+  // The pool counts the waiter once it is blocked for want of a stream.
+  ASSERT_TRUE(WaitUntil([&] { return pool->stats().waits == 1; }));
+  EXPECT_FALSE(acquired.HasBeenNotified());
   held.reset();
-  EXPECT_TRUE(acquired.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(acquired.WaitForNotificationWithTimeout(kWaitBound));
   waiter.join();
   EXPECT_EQ(pool->stats().waits, 1u);
+  EXPECT_EQ(pool->stats().timeouts, 0u);
+}
+
+TEST(ChannelPoolTest, LeaseMayOutliveThePool) {
+  std::atomic<int> created{0};
+  auto pool = MakePool({}, &created);
+  ChannelPool::Lease lease = *pool->Acquire();
+  pool.reset();
+  // The call on this lease finishes after the pool is gone: returning the
+  // stream must not touch freed memory (the ASan build checks it).
+  EXPECT_NE(lease.channel(), nullptr);
+}
+
+TEST(ChannelPoolTest, CloseFailsWaitersAndLaterAcquires) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 1;
+  options.pool_connections = 1;
+  options.max_streams_per_connection = 1;
+  options.pool_timeout = absl::Seconds(60);
+  auto pool = MakePool(options, &created);
+  ChannelPool::Lease held = *pool->Acquire();
+  absl::StatusOr<ChannelPool::Lease> waited = absl::UnknownError("not run");
+  std::thread waiter([&] { waited = pool->Acquire(); });
+  ASSERT_TRUE(WaitUntil([&] { return pool->stats().waits == 1; }));
+  pool->Close();
+  waiter.join();  // at once, not after pool_timeout
+  EXPECT_EQ(ErrorCodeOf(waited.status()), ErrorCode::kCancelled);
+  EXPECT_EQ(ErrorCodeOf(pool->Acquire().status()), ErrorCode::kCancelled);
+  EXPECT_EQ(pool->stats().timeouts, 0u);
+}
+
+TEST(ChannelPoolTest, DestroyingThePoolReleasesAWaiter) {
+  std::atomic<int> created{0};
+  ChannelPoolOptions options;
+  options.pool_maxsize = 1;
+  options.pool_connections = 1;
+  options.max_streams_per_connection = 1;
+  options.pool_timeout = absl::Seconds(60);
+  auto pool = MakePool(options, &created);
+  ChannelPool::Lease held = *pool->Acquire();
+  absl::StatusOr<ChannelPool::Lease> waited = absl::UnknownError("not run");
+  ChannelPool* raw = pool.get();
+  std::thread waiter([&waited, raw] { waited = raw->Acquire(); });
+  ASSERT_TRUE(WaitUntil([&] { return pool->stats().waits == 1; }));
+  pool.reset();
+  waiter.join();
+  EXPECT_EQ(ErrorCodeOf(waited.status()), ErrorCode::kCancelled);
 }
 
 TEST(ChannelPoolTest, ReportedFailureReplacesTheConnection) {
@@ -223,36 +291,52 @@ v1::Envelope TaskRequest() {
   return examples::EchoRequest("", "urn:asap:agent:tester");
 }
 
-// Runs `n` SendAsync calls at once and waits for all; returns the failures.
+// Runs `n` SendAsync calls at once and waits for all; returns the failures
+// (a call not finished within kWaitBound counts as one). The tally is shared
+// with the callbacks, so giving up early leaves no callback pointing at a
+// dead stack frame.
 int SendConcurrently(AsapClient* client, int n) {
-  std::atomic<int> failures{0};
-  absl::Mutex mu;
-  int done = 0;
+  struct Tally {
+    absl::Mutex mu;
+    int done ABSL_GUARDED_BY(mu) = 0;
+    int failures ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto tally = std::make_shared<Tally>();
   for (int i = 0; i < n; ++i) {
-    client->SendAsync(TaskRequest(), [&](absl::StatusOr<v1::Envelope> r) {
-      if (!r.ok()) ++failures;
-      absl::MutexLock lock(&mu);
-      ++done;
+    client->SendAsync(TaskRequest(), [tally](absl::StatusOr<v1::Envelope> r) {
+      absl::MutexLock lock(&tally->mu);
+      ++tally->done;
+      if (!r.ok()) ++tally->failures;
     });
   }
-  absl::MutexLock lock(&mu);
-  auto all_done = [&done, n] { return done == n; };
-  mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(60));
-  return failures + (n - done);
+  absl::MutexLock lock(&tally->mu);
+  auto all_done = [&tally, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tally->mu) {
+    return tally->done == n;
+  };
+  tally->mu.AwaitWithTimeout(absl::Condition(&all_done), kWaitBound);
+  return tally->failures + (n - tally->done);
 }
 
 TEST(ChannelPoolServerTest, ConnectionsAtTheServerNeverExceedMaxsize) {
-  // A slow handler keeps calls in flight so the pool must spread them.
-  CountedServer counted = StartCounted(
-      testing::EchoAfter([] { absl::SleepFor(absl::Milliseconds(20)); }));
+  // Handlers hold their calls until the pool is full and a caller waits, so
+  // the pool must spread calls over every connection it may open.
+  absl::Notification release;
+  CountedServer counted = StartCounted(testing::EchoAfter(
+      [&release] { release.WaitForNotificationWithTimeout(kWaitBound); }));
   ClientOptions options;
   options.target = counted.server->address();
   options.pool.pool_maxsize = 4;
   options.pool.pool_connections = 4;
   options.pool.max_streams_per_connection = 5;
-  options.pool.pool_timeout = absl::Seconds(30);
+  options.pool.pool_timeout = kWaitBound;
   auto client = *AsapClient::Create(options);
-  EXPECT_EQ(SendConcurrently(client.get(), 200), 0);
+  int failures = -1;
+  std::thread sender([&] { failures = SendConcurrently(client.get(), 200); });
+  EXPECT_TRUE(WaitUntil([&] { return client->pool_stats().waits > 0; }));
+  EXPECT_EQ(client->pool_stats().in_flight, 20);  // 4 connections x 5 streams
+  release.Notify();
+  sender.join();
+  EXPECT_EQ(failures, 0);
   EXPECT_EQ(counted.peers->calls(), 200u);
   EXPECT_LE(counted.peers->distinct_peers(), 4u);
   EXPECT_GE(counted.peers->distinct_peers(), 2u);  // it did spread
@@ -262,9 +346,10 @@ TEST(ChannelPoolServerTest, ConnectionsAtTheServerNeverExceedMaxsize) {
 TEST(ChannelPoolServerTest, CallBeyondCapacityFailsAfterPoolTimeout) {
   absl::Notification release;
   absl::Notification entered;
+  std::atomic<bool> first{true};
   CountedServer counted = StartCounted(testing::EchoAfter([&] {
-    if (!entered.HasBeenNotified()) entered.Notify();
-    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+    if (first.exchange(false)) entered.Notify();
+    release.WaitForNotificationWithTimeout(kWaitBound);
   }));
   ClientOptions options;
   options.target = counted.server->address();
@@ -272,28 +357,29 @@ TEST(ChannelPoolServerTest, CallBeyondCapacityFailsAfterPoolTimeout) {
   options.pool.pool_connections = 1;
   options.pool.max_streams_per_connection = 1;
   options.pool.pool_timeout = absl::Milliseconds(200);
+  absl::Notification first_done;  // outlives the client and its callbacks
   auto client = *AsapClient::Create(options);
-  absl::Notification first_done;
   client->SendAsync(TaskRequest(), [&](absl::StatusOr<v1::Envelope> r) {
     EXPECT_TRUE(r.ok()) << r.status();
     first_done.Notify();
   });
-  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  absl::Time start = absl::Now();
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWaitBound));
   absl::StatusOr<v1::Envelope> second = client->Send(TaskRequest());
-  absl::Duration waited = absl::Now() - start;
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(ErrorCodeOf(second.status()), ErrorCode::kPoolExhausted);
-  EXPECT_GE(waited,
-            absl::Milliseconds(200));  // it waited, it did not fail fast
+  // It waited for a stream, it did not fail fast.
+  EXPECT_EQ(client->pool_stats().waits, 1u);
+  EXPECT_EQ(client->pool_stats().timeouts, 1u);
   release.Notify();
-  EXPECT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(first_done.WaitForNotificationWithTimeout(kWaitBound));
   EXPECT_TRUE(client->Send(TaskRequest()).ok());  // capacity is back
 }
 
 TEST(ChannelPoolServerTest, RestartedServerIsReconnectedWithoutFailures) {
-  CountedServer counted = StartCounted(examples::EchoHandlers());
-  std::string address = counted.server->address();
+  testing::PrivateSocket socket;
+  std::string address = socket.address();
+  CountedServer counted = StartCounted(examples::EchoHandlers(), address);
+  ASSERT_NE(counted.server, nullptr);
   ClientOptions options;
   options.target = address;
   options.timeout = absl::Seconds(5);

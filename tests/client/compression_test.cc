@@ -1,11 +1,19 @@
 // Compression end to end: AsapClient <-> AsapServer over 127.0.0.1:0, raw
-// SendCompressed calls for the error cases, and a byte-counting relay to see
-// what really crosses the wire.
+// SendCompressed calls for the error cases, a byte-counting relay to see what
+// really crosses the wire, and a scripted test server to see exactly which
+// RPCs the client makes.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "asap/compression/codec.h"
 #include "asap/envelope.h"
@@ -22,6 +30,12 @@ namespace asap {
 namespace {
 
 using ::testing::HasSubstr;
+
+// Upper bound on every wait: a deadlock guard, not a timing threshold.
+constexpr absl::Duration kWaitBound = absl::Seconds(30);
+
+// What an asap server advertises in `asap-accept-encoding`.
+constexpr char kServerEncodings[] = "br, gzip";
 
 // Varied, deterministic text: words from a small vocabulary with numbers.
 std::string VariedText(size_t bytes, uint32_t seed = 1) {
@@ -48,19 +62,111 @@ v1::Envelope TaskRequest(const std::string& text) {
 
 using examples::EchoedText;
 
-std::unique_ptr<AsapServer> StartEcho() {
+// Counts the calls that reach a server, by method ("Send", "SendCompressed").
+class MethodCounter : public std::enable_shared_from_this<MethodCounter> {
+ public:
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+  MakeInterceptorFactory() {
+    return std::make_unique<Factory>(shared_from_this());
+  }
+
+  int calls(const std::string& method) const {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find("/asap.v1.AsapService/" + method);
+    return it == calls_.end() ? 0 : it->second;
+  }
+
+ private:
+  class Interceptor : public grpc::experimental::Interceptor {
+   public:
+    Interceptor(std::shared_ptr<MethodCounter> counter, std::string method)
+        : counter_(std::move(counter)), method_(std::move(method)) {}
+    void Intercept(
+        grpc::experimental::InterceptorBatchMethods* methods) override {
+      if (methods->QueryInterceptionHookPoint(
+              grpc::experimental::InterceptionHookPoints::
+                  POST_RECV_INITIAL_METADATA)) {
+        absl::MutexLock lock(&counter_->mu_);
+        ++counter_->calls_[method_];
+      }
+      methods->Proceed();
+    }
+
+   private:
+    std::shared_ptr<MethodCounter> counter_;
+    std::string method_;
+  };
+
+  class Factory : public grpc::experimental::ServerInterceptorFactoryInterface {
+   public:
+    explicit Factory(std::shared_ptr<MethodCounter> counter)
+        : counter_(std::move(counter)) {}
+    grpc::experimental::Interceptor* CreateServerInterceptor(
+        grpc::experimental::ServerRpcInfo* info) override {
+      return new Interceptor(counter_, info->method());
+    }
+
+   private:
+    std::shared_ptr<MethodCounter> counter_;
+  };
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+struct Agent {
+  std::shared_ptr<MethodCounter> methods = std::make_shared<MethodCounter>();
+  std::unique_ptr<AsapServer> server;
+};
+
+Agent StartAgent(HandlerRegistry handlers = examples::EchoHandlers()) {
+  Agent agent;
   ServerOptions options;
   options.manifest = examples::EchoManifest("");
-  return *AsapServer::Start(std::move(options), examples::EchoHandlers());
+  options.interceptors.push_back(agent.methods->MakeInterceptorFactory());
+  auto server = AsapServer::Start(std::move(options), std::move(handlers));
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (server.ok()) agent.server = *std::move(server);
+  return agent;
 }
+
+std::unique_ptr<AsapServer> StartEcho() { return StartAgent().server; }
 
 std::unique_ptr<AsapClient> ClientFor(const std::string& target,
                                       CompressionOptions compression = {}) {
   ClientOptions options;
   options.target = target;
-  options.timeout = absl::Seconds(30);
+  options.timeout = kWaitBound;
   options.compression = compression;
   return *AsapClient::Create(options);
+}
+
+// A small call, whose answer tells the client what the server decodes.
+bool LearnEncodings(AsapClient* client) {
+  absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest("hello"));
+  EXPECT_TRUE(response.ok()) << response.status();
+  return response.ok() &&
+         client->compression_stats().server_encodings == kServerEncodings;
+}
+
+// Waits for one SendAsync result. The result slot is shared with the
+// callback, so giving up early leaves it nothing dangling.
+absl::StatusOr<v1::Envelope> SendAsyncAndWait(AsapClient* client,
+                                              v1::Envelope envelope) {
+  struct Result {
+    absl::Notification done;
+    absl::StatusOr<v1::Envelope> value;
+  };
+  auto result = std::make_shared<Result>();
+  client->SendAsync(std::move(envelope),
+                    [result](absl::StatusOr<v1::Envelope> r) {
+                      result->value = std::move(r);
+                      result->done.Notify();
+                    });
+  if (!result->done.WaitForNotificationWithTimeout(kWaitBound)) {
+    return absl::DeadlineExceededError("SendAsync did not call back");
+  }
+  return result->value;
 }
 
 // One raw SendCompressed call, as any gRPC client could make it.
@@ -93,9 +199,31 @@ TEST(CompressionTest, BodiesBelowTheThresholdGoUncompressed) {
   EXPECT_EQ(client->compression_stats().requests_compressed, 0u);
 }
 
+TEST(CompressionTest, LargeBodyGoesPlainUntilTheServerHasAdvertised) {
+  Agent agent = StartAgent();
+  auto client = ClientFor(agent.server->address());
+  EXPECT_EQ(client->compression_stats().server_encodings, "");
+  std::string text = VariedText(20000);
+  absl::StatusOr<v1::Envelope> first = client->Send(TaskRequest(text));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(EchoedText(*first), text);
+  EXPECT_EQ(agent.methods->calls("Send"), 1);
+  EXPECT_EQ(agent.methods->calls("SendCompressed"), 0);
+  EXPECT_EQ(client->compression_stats().requests_compressed, 0u);
+  // That answer advertised what the server decodes: now it goes compressed.
+  EXPECT_EQ(client->compression_stats().server_encodings, kServerEncodings);
+  absl::StatusOr<v1::Envelope> second = client->Send(TaskRequest(text));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(EchoedText(*second), text);
+  EXPECT_EQ(agent.methods->calls("Send"), 1);
+  EXPECT_EQ(agent.methods->calls("SendCompressed"), 1);
+  EXPECT_EQ(client->compression_stats().requests_compressed, 1u);
+}
+
 TEST(CompressionTest, BrotliBothWays) {
   auto server = StartEcho();
   auto client = ClientFor(server->address());  // br, accepts br and gzip
+  ASSERT_TRUE(LearnEncodings(client.get()));
   std::string text = VariedText(50000);
   absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
   ASSERT_TRUE(response.ok()) << response.status();
@@ -113,6 +241,7 @@ TEST(CompressionTest, GzipBothWays) {
   gzip.algorithm = "gzip";
   gzip.accept_encoding = "gzip";
   auto client = ClientFor(server->address(), gzip);
+  ASSERT_TRUE(LearnEncodings(client.get()));
   std::string text = VariedText(20000);
   absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
   ASSERT_TRUE(response.ok()) << response.status();
@@ -225,6 +354,8 @@ TEST(CompressionTest, NoneMeansUncompressedBothWays) {
   CompressionOptions none;
   none.algorithm = "none";
   auto client = ClientFor(relay->address(), none);
+  ASSERT_TRUE(LearnEncodings(client.get()));  // advertised, yet not used
+  relay->Reset();
   std::string text = VariedText(100000);
   absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
   ASSERT_TRUE(response.ok()) << response.status();
@@ -253,67 +384,18 @@ TEST(CompressionTest, BrotliShrinksWhatCrossesTheWire) {
   auto server = StartEcho();
   auto relay = *bench::ByteCountingRelay::Start("127.0.0.1", server->port());
   auto client = ClientFor(relay->address());
+  ASSERT_TRUE(LearnEncodings(client.get()));
+  relay->Reset();
   std::string text = VariedText(100000);
   ASSERT_TRUE(client->Send(TaskRequest(text)).ok());
   EXPECT_LT(relay->client_to_server_bytes() * 2, 100000u);
   EXPECT_LT(relay->server_to_client_bytes() * 2, 100000u);
 }
 
-// A server with only Send (no SendCompressed), as an older or foreign ASAP
-// gRPC server would be.
-class SendOnlyService final : public v1::AsapService::Service {
- public:
-  grpc::Status Send(grpc::ServerContext*, const v1::Envelope* request,
-                    v1::Envelope* response) override {
-    *response = *examples::EchoTask(*request, examples::EchoManifest("x"));
-    return grpc::Status::OK;
-  }
-};
-
-struct SendOnlyServer {
-  SendOnlyServer() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(&service);
-    server = builder.BuildAndStart();
-  }
-  ~SendOnlyServer() { server->Shutdown(); }
-  SendOnlyService service;
-  int port = 0;
-  std::unique_ptr<grpc::Server> server;
-};
-
-TEST(CompressionTest, FallsBackToPlainSendWhenThePeerLacksSendCompressed) {
-  SendOnlyServer send_only;
-  int port = send_only.port;
-  ClientOptions options;
-  options.target = "127.0.0.1:" + std::to_string(port);
-  options.validate_before_send = true;
-  auto client = *AsapClient::Create(options);
-  std::string text = VariedText(20000);
-  absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
-  ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(EchoedText(*response), text);
-  EXPECT_TRUE(client->compression_stats().compression_refused);
-}
-
-// Waits for one SendAsync result.
-absl::StatusOr<v1::Envelope> SendAsyncAndWait(AsapClient* client,
-                                              v1::Envelope envelope) {
-  absl::Notification done;
-  absl::StatusOr<v1::Envelope> result;
-  client->SendAsync(std::move(envelope), [&](absl::StatusOr<v1::Envelope> r) {
-    result = std::move(r);
-    done.Notify();
-  });
-  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  return result;
-}
-
 TEST(CompressionTest, SendAsyncCompressesLargeBodiesToo) {
   auto server = StartEcho();
   auto client = ClientFor(server->address());
+  ASSERT_TRUE(LearnEncodings(client.get()));
   std::string text = VariedText(30000);
   absl::StatusOr<v1::Envelope> response =
       SendAsyncAndWait(client.get(), TaskRequest(text));
@@ -323,16 +405,237 @@ TEST(CompressionTest, SendAsyncCompressesLargeBodiesToo) {
   EXPECT_EQ(client->compression_stats().responses_compressed, 1u);
 }
 
-TEST(CompressionTest, SendAsyncFallsBackWhenThePeerLacksSendCompressed) {
-  SendOnlyServer send_only;
-  int port = send_only.port;
-  auto client = ClientFor("127.0.0.1:" + std::to_string(port));
+TEST(CompressionTest, HandlerReturningUnimplementedRunsOnceAndItsErrorIsKept) {
+  std::atomic<int> handler_calls{0};
+  HandlerRegistry handlers;
+  ASSERT_TRUE(
+      handlers
+          .Register("task.request",
+                    [&handler_calls](const v1::Envelope&, const v1::Manifest&)
+                        -> absl::StatusOr<v1::Envelope> {
+                      ++handler_calls;
+                      return absl::UnimplementedError(
+                          "task.request is switched off");
+                    })
+          .ok());
+  Agent agent = StartAgent(std::move(handlers));
+  auto client = ClientFor(agent.server->address());
   std::string text = VariedText(20000);
-  absl::StatusOr<v1::Envelope> response =
+  auto expect_handler_error = [](const absl::StatusOr<v1::Envelope>& r) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("switched off"));
+  };
+  // Nothing advertised yet: plain Send.
+  expect_handler_error(client->Send(TaskRequest(text)));
+  EXPECT_EQ(handler_calls, 1);
+  // The error answer advertised the encodings too: now SendCompressed, whose
+  // UNIMPLEMENTED is the handler's and must not make the client send again.
+  EXPECT_EQ(client->compression_stats().server_encodings, kServerEncodings);
+  expect_handler_error(client->Send(TaskRequest(text)));
+  EXPECT_EQ(handler_calls, 2);
+  expect_handler_error(SendAsyncAndWait(client.get(), TaskRequest(text)));
+  EXPECT_EQ(handler_calls, 3);
+  EXPECT_EQ(agent.methods->calls("Send"), 1);
+  EXPECT_EQ(agent.methods->calls("SendCompressed"), 2);
+  // Still advertised: compression goes on for later calls.
+  EXPECT_EQ(client->compression_stats().server_encodings, kServerEncodings);
+}
+
+TEST(CompressionTest, SendBatchAnswerTeachesTheEncodingsToo) {
+  auto server = StartEcho();
+  auto client = ClientFor(server->address());
+  std::vector<v1::Envelope> envelopes;
+  envelopes.push_back(TaskRequest("a"));
+  envelopes.push_back(TaskRequest("b"));
+  ASSERT_TRUE(client->SendBatch(std::move(envelopes)).ok());
+  EXPECT_EQ(client->compression_stats().server_encodings, kServerEncodings);
+}
+
+TEST(CompressionTest, UncachedGetManifestAnswerTeachesTheEncodingsToo) {
+  auto server = StartEcho();
+  ClientOptions options;
+  options.target = server->address();
+  options.manifest_cache.enabled = false;  // a real GetManifest call
+  auto client = *AsapClient::Create(options);
+  ASSERT_TRUE(client->GetManifest().ok());
+  EXPECT_EQ(client->compression_stats().server_encodings, kServerEncodings);
+}
+
+// A test-only AsapService: answers Send and SendCompressed like the echo
+// agent, advertises what the test tells it to, and counts what it gets, so a
+// test sees exactly which RPCs the client made.
+class ScriptedService final : public v1::AsapService::Service {
+ public:
+  // The `asap-accept-encoding` value sent with every answer; nullopt: none.
+  void Advertise(std::optional<std::string> encodings) {
+    absl::MutexLock lock(&mu_);
+    advertised_ = std::move(encodings);
+  }
+  // Every SendCompressed fails with `status` (as a server lacking the method
+  // does, for instance).
+  void FailSendCompressed(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    compressed_failure_ = std::move(status);
+  }
+  int sends() const {
+    absl::MutexLock lock(&mu_);
+    return sends_;
+  }
+  int compressed_sends() const {
+    absl::MutexLock lock(&mu_);
+    return compressed_sends_;
+  }
+  std::string last_encoding() const {
+    absl::MutexLock lock(&mu_);
+    return last_encoding_;
+  }
+
+  grpc::Status Send(grpc::ServerContext* context, const v1::Envelope* request,
+                    v1::Envelope* response) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++sends_;
+      AdvertiseLocked(context);
+    }
+    *response = *examples::EchoTask(*request, examples::EchoManifest("x"));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SendCompressed(grpc::ServerContext* context,
+                              const v1::CompressedEnvelope* request,
+                              v1::CompressedEnvelope* answer) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++compressed_sends_;
+      last_encoding_ = request->encoding();
+      AdvertiseLocked(context);
+      if (compressed_failure_.has_value()) return *compressed_failure_;
+    }
+    absl::StatusOr<const CompressionCodec*> codec =
+        FindCodec(request->encoding());
+    if (!codec.ok()) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
+    absl::StatusOr<std::string> bytes =
+        (*codec)->Decompress(request->body(), 1 << 24);
+    v1::Envelope envelope;
+    if (!bytes.ok() || !envelope.ParseFromString(*bytes)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad body");
+    }
+    answer->set_encoding(std::string(kIdentityEncoding));
+    answer->set_body(examples::EchoTask(envelope, examples::EchoManifest("x"))
+                         ->SerializeAsString());
+    return grpc::Status::OK;
+  }
+
+ private:
+  void AdvertiseLocked(grpc::ServerContext* context)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (advertised_.has_value()) {
+      context->AddInitialMetadata("asap-accept-encoding", *advertised_);
+    }
+  }
+
+  mutable absl::Mutex mu_;
+  std::optional<std::string> advertised_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> compressed_failure_ ABSL_GUARDED_BY(mu_);
+  int sends_ ABSL_GUARDED_BY(mu_) = 0;
+  int compressed_sends_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_encoding_ ABSL_GUARDED_BY(mu_);
+};
+
+struct ScriptedServer {
+  ScriptedServer() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+  }
+  ~ScriptedServer() { server->Shutdown(); }
+  std::string target() const { return absl::StrCat("127.0.0.1:", port); }
+
+  ScriptedService service;
+  int port = 0;
+  std::unique_ptr<grpc::Server> server;
+};
+
+TEST(CompressionTest, PeerThatAdvertisesNothingOnlyEverGetsPlainSend) {
+  ScriptedServer scripted;  // like an older or foreign ASAP gRPC server
+  auto client = ClientFor(scripted.target());
+  std::string text = VariedText(20000);
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(EchoedText(*response), text);
+  }
+  absl::StatusOr<v1::Envelope> async =
       SendAsyncAndWait(client.get(), TaskRequest(text));
+  ASSERT_TRUE(async.ok()) << async.status();
+  EXPECT_EQ(EchoedText(*async), text);
+  EXPECT_EQ(scripted.service.sends(), 4);
+  EXPECT_EQ(scripted.service.compressed_sends(), 0);
+  EXPECT_EQ(client->compression_stats().server_encodings, "");
+}
+
+TEST(CompressionTest, UsesAnotherAdvertisedEncodingWhenTheConfiguredOneIsNot) {
+  ScriptedServer scripted;
+  scripted.service.Advertise("gzip");
+  auto client = ClientFor(scripted.target());  // algorithm br
+  std::string text = VariedText(20000);
+  ASSERT_TRUE(client->Send(TaskRequest(text)).ok());  // learns
+  absl::StatusOr<v1::Envelope> response = client->Send(TaskRequest(text));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(EchoedText(*response), text);
-  EXPECT_TRUE(client->compression_stats().compression_refused);
+  EXPECT_EQ(scripted.service.compressed_sends(), 1);
+  EXPECT_EQ(scripted.service.last_encoding(), "gzip");
+}
+
+TEST(CompressionTest, OnlyUnknownEncodingsAdvertisedMeansPlainSend) {
+  ScriptedServer scripted;
+  scripted.service.Advertise("zstd, identity, br;q=0");
+  auto client = ClientFor(scripted.target());
+  std::string text = VariedText(20000);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(client->Send(TaskRequest(text)).ok());
+  EXPECT_EQ(scripted.service.sends(), 2);
+  EXPECT_EQ(scripted.service.compressed_sends(), 0);
+}
+
+TEST(CompressionTest, FailedSendCompressedIsReturnedAsIsAndNeverResent) {
+  ScriptedServer scripted;
+  scripted.service.Advertise(kServerEncodings);
+  scripted.service.FailSendCompressed(
+      grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no SendCompressed here"));
+  auto client = ClientFor(scripted.target());
+  std::string text = VariedText(20000);
+  ASSERT_TRUE(client->Send(TaskRequest(text)).ok());  // plain; learns
+  ASSERT_EQ(scripted.service.sends(), 1);
+
+  absl::StatusOr<v1::Envelope> sync = client->Send(TaskRequest(text));
+  EXPECT_EQ(sync.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(sync.status().message()),
+              HasSubstr("no SendCompressed here"));
+  absl::StatusOr<v1::Envelope> async =
+      SendAsyncAndWait(client.get(), TaskRequest(text));
+  EXPECT_EQ(async.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(async.status().message()),
+              HasSubstr("no SendCompressed here"));
+
+  EXPECT_EQ(scripted.service.compressed_sends(), 2);
+  EXPECT_EQ(scripted.service.sends(), 1);  // nothing was sent a second time
+}
+
+TEST(CompressionTest, PlainAnswerWithoutAdvertisementStopsCompression) {
+  ScriptedServer scripted;
+  scripted.service.Advertise(kServerEncodings);
+  auto client = ClientFor(scripted.target());
+  ASSERT_TRUE(client->Send(TaskRequest("hello")).ok());
+  EXPECT_EQ(client->compression_stats().server_encodings, kServerEncodings);
+  // The target now answers without advertising (replaced by an older
+  // server, say): the client stops compressing instead of failing.
+  scripted.service.Advertise(std::nullopt);
+  ASSERT_TRUE(client->Send(TaskRequest("hello")).ok());
+  EXPECT_EQ(client->compression_stats().server_encodings, "");
+  ASSERT_TRUE(client->Send(TaskRequest(VariedText(20000))).ok());
+  EXPECT_EQ(scripted.service.compressed_sends(), 0);
 }
 
 TEST(CompressionTest, InvalidOptionsAreRejected) {

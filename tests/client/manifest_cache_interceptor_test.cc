@@ -15,6 +15,7 @@
 #include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/client/private_socket.h"
 
 namespace asap {
 namespace {
@@ -147,11 +148,9 @@ TEST(ManifestCacheInterceptorTest, ServerTtlHintBoundsTheEntry) {
 }
 
 TEST(ManifestCacheInterceptorTest, FailedFetchIsNotCached) {
-  std::string address;
-  {
-    auto agent = StartAgent();
-    address = agent->server->address();
-  }
+  // Nothing listens there yet; the agent starts later on the same address.
+  testing::PrivateSocket socket;
+  std::string address = socket.address();
   auto client = ClientFor(address);
   absl::StatusOr<v1::Manifest> down = client->GetManifest();
   EXPECT_EQ(ErrorCodeOf(down.status()), ErrorCode::kUnavailable);
@@ -181,11 +180,18 @@ TEST(ManifestCacheInterceptorTest, StaleSignOnSendInvalidates) {
 
 TEST(ManifestCacheInterceptorTest, ConcurrentMissesMakeOneFetch) {
   auto agent = StartAgent();
-  auto client = ClientFor(agent->server->address());
+  // The server holds on to the cache (not the client): should the client
+  // give up first, the held call still reads live memory.
+  auto cache = std::make_shared<ManifestCache>();
+  ClientOptions options;
+  options.target = agent->server->address();
+  options.timeout = absl::Seconds(10);
+  options.manifest_cache.shared_cache = cache;
+  auto client = *AsapClient::Create(options);
   constexpr int kThreads = 16;
   // Hold the one fetch at the server until all 16 callers are in the cache.
-  agent->counter.release_when = [&client] {
-    return client->manifest_cache()->stats().misses >= kThreads;
+  agent->counter.release_when = [cache] {
+    return cache->stats().misses >= kThreads;
   };
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
