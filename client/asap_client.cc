@@ -294,9 +294,13 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
   call->context()->set_deadline(absl::ToChronoTime(deadline));
+  internal::BatchCompression compression;
+  compression.options = &options_.compression;
+  compression.advertised = server_encodings();
+  compression.max_message_bytes = message_limit;
   absl::Status status =
       internal::RunBatchCall(*call, lease->channel(), &envelopes, positions,
-                             options, max_frame_bytes, &results);
+                             options, max_frame_bytes, compression, &results);
   NoteAdvertisement(*call->context(), /*authoritative=*/false);
   if (!status.ok()) return status;
   return results;

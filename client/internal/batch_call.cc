@@ -10,6 +10,7 @@
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 #include "asap/v1/service.grpc.pb.h"
+#include "client/internal/body_codec.h"
 
 namespace asap::internal {
 namespace {
@@ -48,8 +49,14 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
                           std::vector<v1::Envelope>* envelopes,
                           const std::vector<size_t>& positions,
                           const BatchOptions& options, size_t max_frame_bytes,
+                          const BatchCompression& compression,
                           AsapClient::BatchResults* results) {
   grpc::ClientContext& context = *call.context();
+  if (compression.options->algorithm != "none" &&
+      !compression.options->accept_encoding.empty()) {
+    context.AddMetadata(kAcceptEncodingMetadataKey,
+                        compression.options->accept_encoding);
+  }
   // The stream's headers go out with the first frame instead of on their own.
   context.set_initial_metadata_corked(true);
   auto stub = v1::AsapService::NewStub(channel);
@@ -66,7 +73,8 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
                            static_cast<int>((positions.size() + 1) / 2)));
   // Cuts the next frame out of the batch (moving the envelopes).
   size_t next = 0;
-  auto next_frame = [&](v1::BatchFrame* frame) {
+  // Cuts the next frame out of the batch; returns its envelope count.
+  auto next_frame = [&](v1::BatchFrame* frame) -> int {
     size_t bytes = 0;
     while (next < positions.size() && frame->envelopes_size() < per_frame) {
       v1::Envelope& envelope = (*envelopes)[positions[next]];
@@ -76,6 +84,10 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
       *frame->add_envelopes() = std::move(envelope);
       ++next;
     }
+    return frame->envelopes_size();
+  };
+  auto compress = [&](v1::BatchFrame* frame) {
+    CompressFrame(*compression.options, compression.advertised, frame);
   };
 
   // A small batch (within HTTP/2's initial 64 KB flow-control window and the
@@ -96,6 +108,7 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
       while (next < positions.size()) {
         small_batch.emplace_back();
         next_frame(&small_batch.back());
+        compress(&small_batch.back());
       }
     }
   }
@@ -119,8 +132,8 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
     writer = std::thread([&] {
       while (next < positions.size()) {
         v1::BatchFrame frame;
-        next_frame(&frame);
-        int count = frame.envelopes_size();
+        int count = next_frame(&frame);
+        compress(&frame);
         {
           absl::MutexLock lock(&window.mu);
           auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(window.mu) {
@@ -143,7 +156,19 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
   absl::Status fail_fast_error;
   std::vector<bool> answered(positions.size(), false);
   v1::BatchResultFrame frame;
+  absl::Status decode_error;
   while (stream->Read(&frame)) {
+    if (absl::Status decoded =
+            DecodeResultFrame(compression.max_message_bytes, &frame);
+        !decoded.ok()) {
+      // Results that cannot be read end the batch: the envelopes without an
+      // answer get this error.
+      if (decode_error.ok()) {
+        decode_error = decoded;
+        context.TryCancel();
+      }
+      continue;
+    }
     int count = 0;
     for (v1::BatchResult& result : *frame.mutable_results()) {
       uint64_t index = result.index();
@@ -176,10 +201,11 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
   if (!fail_fast_error.ok()) return fail_fast_error;
 
   absl::Status stream_error =
-      status.ok() ? AsapError(ErrorCode::kInternal,
-                              "the server closed the batch without answering "
-                              "this envelope")
-                  : call.Error(status);
+      !decode_error.ok() ? decode_error
+      : status.ok()      ? AsapError(ErrorCode::kInternal,
+                                     "the server closed the batch without answering "
+                                          "this envelope")
+                         : call.Error(status);
   for (size_t i = 0; i < positions.size(); ++i) {
     if (answered[i]) continue;
     if (options.fail_fast) return FailFastError(stream_error, positions[i]);

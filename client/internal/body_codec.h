@@ -53,6 +53,19 @@ absl::StatusOr<std::optional<v1::CompressedEnvelope>> EncodeRequestBody(
 absl::StatusOr<v1::Envelope> DecodeResponseBody(
     const v1::CompressedEnvelope& answer, size_t max_bytes);
 
+// Compresses a SendBatch frame in place, like a Send body: when
+// ChooseRequestEncoding picks an encoding and compressing makes the frame
+// smaller, `frame` becomes {encoding, body = compressed serialized frame}.
+// A frame that cannot be compressed is left as it is.
+void CompressFrame(const CompressionOptions& options,
+                   absl::string_view advertised, v1::BatchFrame* frame);
+
+// The results of a SendBatch result frame: `frame` itself, or the frame its
+// compressed body holds (at most `max_bytes` once decompressed). Errors as
+// DecodeResponseBody, with asap:protocol/malformed_envelope for bytes that
+// are not a BatchResultFrame.
+absl::Status DecodeResultFrame(size_t max_bytes, v1::BatchResultFrame* frame);
+
 }  // namespace asap::internal
 
 #endif  // ASAP_CLIENT_INTERNAL_BODY_CODEC_H_

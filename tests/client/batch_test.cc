@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "asap/envelope.h"
 #include "asap/errors.h"
+#include "benchmarks/relay/byte_counting_relay.h"
 #include "client/asap_client.h"
 #include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
@@ -253,6 +254,66 @@ TEST(SendBatchTest, DeadlineCancelsTheRestAndSaysSo) {
   }
   EXPECT_EQ(ok + deadline, 200);
   EXPECT_GT(deadline, 0);
+}
+
+}  // namespace
+}  // namespace asap
+
+namespace asap {
+namespace {
+
+// Bytes counted on the wire by a relay: ~160 KB of compressible envelopes
+// travel in both directions as a few KB each way.
+TEST(SendBatchCompressionTest, FramesAndResultsAreCompressed) {
+  auto server = Start(examples::EchoHandlers());
+  auto relay = *bench::ByteCountingRelay::Start("127.0.0.1", server->port());
+  ClientOptions options;
+  options.target = relay->address();
+  options.timeout = absl::Seconds(60);
+  auto client = *AsapClient::Create(options);
+  // A first call teaches the client what the server decodes.
+  ASSERT_TRUE(client->Send(TaskRequest("hello")).ok());
+  ASSERT_THAT(client->compression_stats().server_encodings,
+              ::testing::HasSubstr("br"));
+  std::vector<v1::Envelope> envelopes;
+  for (int i = 0; i < 40; ++i) {
+    envelopes.push_back(TaskRequest(std::string(4000, 'a' + i % 26)));
+  }
+  BatchOptions batch;
+  batch.max_envelopes_per_frame = 20;
+  batch.max_frame_bytes = 512 * 1024;  // two ~80 KB frames
+  relay->Reset();
+  absl::StatusOr<AsapClient::BatchResults> results =
+      client->SendBatch(std::move(envelopes), batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 40u);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE((*results)[i].ok()) << i << ": " << (*results)[i].status();
+    EXPECT_EQ(EchoedText(*(*results)[i]), std::string(4000, 'a' + i % 26));
+  }
+  EXPECT_LT(relay->client_to_server_bytes(), 40'000u);
+  EXPECT_LT(relay->server_to_client_bytes(), 40'000u);
+}
+
+TEST(SendBatchCompressionTest, NoCompressionBeforeTheServerAdvertisedIt) {
+  ServerOptions server_options;
+  server_options.max_message_bytes = 64 * 1024;
+  auto server = Start(examples::EchoHandlers(), std::move(server_options));
+  auto client = ClientFor(*server, /*max_message_bytes=*/1 << 20);
+  std::vector<v1::Envelope> envelopes;
+  for (int i = 0; i < 40; ++i) {
+    envelopes.push_back(TaskRequest(std::string(4000, 'z')));
+  }
+  BatchOptions batch;
+  batch.max_envelopes_per_frame = 40;
+  batch.max_frame_bytes = 512 * 1024;
+  absl::StatusOr<AsapClient::BatchResults> results =
+      client->SendBatch(std::move(envelopes), batch);
+  // Sent as is, the frame passes the server's limit: the stream fails with
+  // payload_too_large and every envelope carries that error.
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(ErrorCodeOf((*results)[0].status()), ErrorCode::kPayloadTooLarge)
+      << (*results)[0].status();
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "asap/compression/codec.h"
 #include "asap/envelope.h"
 #include "asap/errors.h"
 #include "asap/v1/service.grpc.pb.h"
@@ -197,9 +198,9 @@ TEST(HardeningTest, GzipBombToTheHealthServiceIsNotInflated) {
   EXPECT_FALSE(status.ok());
   // And plain health checks still work.
   grpc::ClientContext plain;
-  EXPECT_TRUE(health->Check(&plain, grpc::health::v1::HealthCheckRequest(),
-                            &response)
-                  .ok());
+  EXPECT_TRUE(
+      health->Check(&plain, grpc::health::v1::HealthCheckRequest(), &response)
+          .ok());
 }
 
 TEST(HardeningTest, DeflateIsRefusedClearly) {
@@ -450,6 +451,53 @@ TEST(HardeningTest, OversizedFrameIsRefusedAndBigResultsAreSplit) {
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_GT(frames, 1);
   for (int i = 0; i < 50; ++i) EXPECT_TRUE(seen[i]) << i;
+}
+
+// A compressed batch frame is inflated with the limit too.
+TEST(HardeningTest, CompressedBatchFrameBombIsStopped) {
+  auto server = StartServer(examples::EchoHandlers());
+  ASSERT_NE(server, nullptr);
+  auto stub = StubFor(*server);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto stream = stub->SendBatch(&context);
+  v1::BatchFrame bomb;
+  bomb.set_encoding("gzip");
+  bomb.set_body(
+      *(*FindCodec("gzip"))->Compress(std::string(64 << 20, '\0'), 9));
+  ASSERT_LT(bomb.body().size(), 1u << 20);
+  stream->Write(bomb, grpc::WriteOptions().set_last_message());
+  v1::BatchResultFrame results;
+  while (stream->Read(&results)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Trailer(context), "asap:transport/payload_too_large");
+}
+
+TEST(HardeningTest, ResultFramesAreCompressedWhenTheClientAcceptsIt) {
+  auto server = StartServer(examples::EchoHandlers());
+  ASSERT_NE(server, nullptr);
+  auto stub = StubFor(*server);
+  grpc::ClientContext context;
+  context.AddMetadata("asap-accept-encoding", "gzip");
+  auto stream = stub->SendBatch(&context);
+  v1::BatchFrame frame;
+  for (int i = 0; i < 20; ++i)
+    *frame.add_envelopes() = Request(std::string(2000, 'q'));
+  stream->Write(frame, grpc::WriteOptions().set_last_message());
+  v1::BatchResultFrame results;
+  int answered = 0;
+  while (stream->Read(&results)) {
+    EXPECT_EQ(results.encoding(), "gzip");
+    EXPECT_EQ(results.results_size(), 0);
+    v1::BatchResultFrame inner;
+    ASSERT_TRUE(inner.ParseFromString(
+        *(*FindCodec("gzip"))->Decompress(results.body(), 1 << 20)));
+    answered += inner.results_size();
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answered, 20);
 }
 
 // Point 6: id and timestamp are generated when absent, before anything runs.
