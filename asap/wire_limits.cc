@@ -56,6 +56,13 @@ class Scanner {
  private:
   using Walker = Outcome (Scanner::*)(CodedInputStream*, int);
 
+  // A length prefix must not reach past the enclosing message: PushLimit
+  // would silently clamp it, accepting what protobuf rejects as truncated.
+  static bool Fits(CodedInputStream* in, uint32_t length) {
+    int remaining = in->BytesUntilLimit();
+    return remaining >= 0 && length <= static_cast<uint32_t>(remaining);
+  }
+
   static bool IsLengthDelimited(uint32_t tag) {
     return WireFormatLite::GetTagWireType(tag) ==
            WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
@@ -64,7 +71,9 @@ class Scanner {
   // Runs `walker` over the length-delimited message at the stream's position.
   Outcome Nested(CodedInputStream* in, Walker walker, int depth) {
     uint32_t length;
-    if (!in->ReadVarint32(&length)) return Outcome::kMalformed;
+    if (!in->ReadVarint32(&length) || !Fits(in, length)) {
+      return Outcome::kMalformed;
+    }
     CodedInputStream::Limit limit = in->PushLimit(static_cast<int>(length));
     Outcome outcome = (this->*walker)(in, depth);
     if (outcome == Outcome::kOk && in->BytesUntilLimit() != 0) {
@@ -219,7 +228,10 @@ absl::StatusOr<WireCounts> ScanBatchFrameBytes(absl::string_view bytes,
                        "max_envelopes_per_frame)"));
     }
     uint32_t length;
-    if (!in.ReadVarint32(&length)) return ErrorFor(Outcome::kMalformed, limits);
+    if (!in.ReadVarint32(&length) || in.BytesUntilLimit() < 0 ||
+        length > static_cast<uint32_t>(in.BytesUntilLimit())) {
+      return ErrorFor(Outcome::kMalformed, limits);
+    }
     CodedInputStream::Limit limit = in.PushLimit(static_cast<int>(length));
     scanner.ResetValues();
     Outcome outcome = scanner.Envelope(&in);
