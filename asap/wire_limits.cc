@@ -1,5 +1,7 @@
 #include "asap/wire_limits.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "asap/errors.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -27,106 +29,116 @@ constexpr int kListValues = 1;
 // bytes per value for lists and objects of small values; rounded up.
 constexpr size_t kParsedBytesPerValue = 128;
 
-enum class Outcome { kOk, kMalformed, kTooManyValues, kTooDeep };
+enum class Outcome {
+  kOk,
+  kMalformed,
+  kTooManyValues,
+  kTooDeep,
+  kTooManyEnvelopes
+};
 
 class Scanner {
  public:
-  explicit Scanner(const EnvelopeLimits& limits) : limits_(limits) {}
+  Scanner(const EnvelopeLimits& limits, int64_t max_envelopes)
+      : limits_(limits), max_envelopes_(max_envelopes) {}
 
-  int64_t values() const { return values_; }
-  void ResetValues() { values_ = 0; }
+  const WireCounts& counts() const { return counts_; }
 
+  // A serialized Envelope, or a BatchFrame of them, from the stream's
+  // position to the end of the bytes.
   Outcome Envelope(CodedInputStream* in) {
-    while (true) {
-      uint32_t tag = in->ReadTag();
-      if (tag == 0)
-        return in->ConsumedEntireMessage() ? Outcome::kOk : Outcome::kMalformed;
-      int field = WireFormatLite::GetTagFieldNumber(tag);
-      if ((field == kEnvelopePayload || field == kEnvelopeExtensions) &&
-          IsLengthDelimited(tag)) {
-        if (Outcome o = Nested(in, &Scanner::Struct, 0); o != Outcome::kOk) {
-          return o;
-        }
-      } else if (!WireFormatLite::SkipField(in, tag)) {
-        return Outcome::kMalformed;
-      }
-    }
+    // Payload and extensions are the top objects: depth 0.
+    Outcome outcome = Fields(in, -1, [](int field) -> Walker {
+      return field == kEnvelopePayload || field == kEnvelopeExtensions
+                 ? &Scanner::Struct
+                 : nullptr;
+    });
+    if (outcome == Outcome::kOk) Tally();
+    return outcome;
+  }
+  Outcome BatchFrame(CodedInputStream* in) {
+    return Fields(in, 0, [](int field) -> Walker {
+      return field == kBatchFrameEnvelopes ? &Scanner::FrameEnvelope : nullptr;
+    });
   }
 
  private:
   using Walker = Outcome (Scanner::*)(CodedInputStream*, int);
-
-  // A length prefix must not reach past the enclosing message: PushLimit
-  // would silently clamp it, accepting what protobuf rejects as truncated.
-  static bool Fits(CodedInputStream* in, uint32_t length) {
-    int remaining = in->BytesUntilLimit();
-    return remaining >= 0 && length <= static_cast<uint32_t>(remaining);
-  }
 
   static bool IsLengthDelimited(uint32_t tag) {
     return WireFormatLite::GetTagWireType(tag) ==
            WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
   }
 
-  // Runs `walker` over the length-delimited message at the stream's position.
-  Outcome Nested(CodedInputStream* in, Walker walker, int depth) {
-    uint32_t length;
-    if (!in->ReadVarint32(&length) || !Fits(in, length)) {
-      return Outcome::kMalformed;
+  // Walks the fields of one message up to its end (the current limit). A
+  // length-delimited field that `route` maps to a walker is walked one level
+  // deeper when the walker nests JSON (Struct and List), at the same level
+  // otherwise; every other field is skipped. A zero tag before the end, a
+  // field that does not parse, or a length prefix that reaches past the
+  // enclosing message (PushLimit would silently clamp it, accepting what
+  // protobuf rejects as truncated) is malformed.
+  template <typename Route>
+  Outcome Fields(CodedInputStream* in, int depth, Route route) {
+    while (true) {
+      uint32_t tag = in->ReadTag();
+      if (tag == 0) {
+        // The end of the message, not a zero tag or a cut-off varint.
+        return in->ConsumedEntireMessage() && in->BytesUntilLimit() == 0
+                   ? Outcome::kOk
+                   : Outcome::kMalformed;
+      }
+      Walker walker = IsLengthDelimited(tag)
+                          ? route(WireFormatLite::GetTagFieldNumber(tag))
+                          : nullptr;
+      if (walker == nullptr) {
+        if (!WireFormatLite::SkipField(in, tag)) return Outcome::kMalformed;
+        continue;
+      }
+      int inner_depth = depth;
+      if (walker == &Scanner::Struct || walker == &Scanner::List) {
+        if (++inner_depth > limits_.max_depth) return Outcome::kTooDeep;
+      }
+      uint32_t length;
+      if (!in->ReadVarint32(&length) || in->BytesUntilLimit() < 0 ||
+          length > static_cast<uint32_t>(in->BytesUntilLimit())) {
+        return Outcome::kMalformed;
+      }
+      CodedInputStream::Limit limit = in->PushLimit(static_cast<int>(length));
+      Outcome outcome = (this->*walker)(in, inner_depth);
+      in->PopLimit(limit);
+      if (outcome != Outcome::kOk) return outcome;
     }
-    CodedInputStream::Limit limit = in->PushLimit(static_cast<int>(length));
-    Outcome outcome = (this->*walker)(in, depth);
-    if (outcome == Outcome::kOk && in->BytesUntilLimit() != 0) {
-      outcome = Outcome::kMalformed;
+  }
+
+  Outcome FrameEnvelope(CodedInputStream* in, int depth) {
+    if (counts_.envelopes >= max_envelopes_) {
+      return Outcome::kTooManyEnvelopes;
     }
-    in->PopLimit(limit);
-    return outcome;
+    values_ = 0;
+    return Envelope(in);
   }
 
   // google.protobuf.Struct: map<string, Value> fields = 1.
   Outcome Struct(CodedInputStream* in, int depth) {
-    return Repeated(in, depth, kStructFields, &Scanner::MapEntry);
+    return Fields(in, depth, [](int field) -> Walker {
+      return field == kStructFields ? &Scanner::MapEntry : nullptr;
+    });
   }
 
   // google.protobuf.ListValue: repeated Value values = 1.
   Outcome List(CodedInputStream* in, int depth) {
-    return Repeated(in, depth, kListValues, &Scanner::CountedValue);
-  }
-
-  Outcome Repeated(CodedInputStream* in, int depth, int field_number,
-                   Walker element) {
-    while (true) {
-      uint32_t tag = in->ReadTag();
-      if (tag == 0) {
-        return in->BytesUntilLimit() == 0 ? Outcome::kOk : Outcome::kMalformed;
-      }
-      if (WireFormatLite::GetTagFieldNumber(tag) == field_number &&
-          IsLengthDelimited(tag)) {
-        if (Outcome o = Nested(in, element, depth); o != Outcome::kOk) return o;
-      } else if (!WireFormatLite::SkipField(in, tag)) {
-        return Outcome::kMalformed;
-      }
-    }
+    return Fields(in, depth, [](int field) -> Walker {
+      return field == kListValues ? &Scanner::CountedValue : nullptr;
+    });
   }
 
   // A map entry is one JSON value even when its value field is absent
   // (parsing creates a default Value).
   Outcome MapEntry(CodedInputStream* in, int depth) {
     if (++values_ > limits_.max_json_values) return Outcome::kTooManyValues;
-    while (true) {
-      uint32_t tag = in->ReadTag();
-      if (tag == 0) {
-        return in->BytesUntilLimit() == 0 ? Outcome::kOk : Outcome::kMalformed;
-      }
-      if (WireFormatLite::GetTagFieldNumber(tag) == kMapEntryValue &&
-          IsLengthDelimited(tag)) {
-        if (Outcome o = Nested(in, &Scanner::Value, depth); o != Outcome::kOk) {
-          return o;
-        }
-      } else if (!WireFormatLite::SkipField(in, tag)) {
-        return Outcome::kMalformed;
-      }
-    }
+    return Fields(in, depth, [](int field) -> Walker {
+      return field == kMapEntryValue ? &Scanner::Value : nullptr;
+    });
   }
 
   Outcome CountedValue(CodedInputStream* in, int depth) {
@@ -136,32 +148,34 @@ class Scanner {
 
   // google.protobuf.Value: struct_value = 5 and list_value = 6 nest.
   Outcome Value(CodedInputStream* in, int depth) {
-    while (true) {
-      uint32_t tag = in->ReadTag();
-      if (tag == 0) {
-        return in->BytesUntilLimit() == 0 ? Outcome::kOk : Outcome::kMalformed;
-      }
-      int field = WireFormatLite::GetTagFieldNumber(tag);
-      if ((field == kValueStruct || field == kValueList) &&
-          IsLengthDelimited(tag)) {
-        if (depth + 1 > limits_.max_depth) return Outcome::kTooDeep;
-        Walker walker =
-            field == kValueStruct ? &Scanner::Struct : &Scanner::List;
-        if (Outcome o = Nested(in, walker, depth + 1); o != Outcome::kOk) {
-          return o;
-        }
-      } else if (!WireFormatLite::SkipField(in, tag)) {
-        return Outcome::kMalformed;
-      }
-    }
+    return Fields(in, depth, [](int field) -> Walker {
+      if (field == kValueStruct) return &Scanner::Struct;
+      if (field == kValueList) return &Scanner::List;
+      return nullptr;
+    });
+  }
+
+  void Tally() {
+    ++counts_.envelopes;
+    counts_.total_json_values += values_;
+    counts_.max_json_values = std::max(counts_.max_json_values, values_);
   }
 
   const EnvelopeLimits& limits_;
-  int64_t values_ = 0;
+  const int64_t max_envelopes_;
+  WireCounts counts_;
+  int64_t values_ = 0;  // of the envelope being scanned
 };
 
-absl::Status ErrorFor(Outcome outcome, const EnvelopeLimits& limits) {
+absl::Status ErrorFor(Outcome outcome, const EnvelopeLimits& limits,
+                      int64_t max_envelopes) {
   switch (outcome) {
+    case Outcome::kTooManyEnvelopes:
+      return AsapError(
+          ErrorCode::kResourceExhausted,
+          absl::StrCat("a batch frame holds more than ", max_envelopes,
+                       " envelopes (ServerOptions::limits."
+                       "max_envelopes_per_frame)"));
     case Outcome::kTooManyValues:
       return AsapError(
           ErrorCode::kResourceExhausted,
@@ -188,64 +202,29 @@ bool Oversized(absl::string_view bytes) {
 
 absl::StatusOr<WireCounts> ScanEnvelopeBytes(absl::string_view bytes,
                                              const EnvelopeLimits& limits) {
-  if (Oversized(bytes)) return ErrorFor(Outcome::kMalformed, limits);
+  if (Oversized(bytes)) return ErrorFor(Outcome::kMalformed, limits, 1);
   CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
                       static_cast<int>(bytes.size()));
-  Scanner scanner(limits);
+  Scanner scanner(limits, 1);
   if (Outcome o = scanner.Envelope(&in); o != Outcome::kOk) {
-    return ErrorFor(o, limits);
+    return ErrorFor(o, limits, 1);
   }
-  WireCounts counts;
-  counts.envelopes = 1;
-  counts.max_json_values = counts.total_json_values = scanner.values();
-  return counts;
+  return scanner.counts();
 }
 
 absl::StatusOr<WireCounts> ScanBatchFrameBytes(absl::string_view bytes,
                                                int64_t max_envelopes,
                                                const EnvelopeLimits& limits) {
-  if (Oversized(bytes)) return ErrorFor(Outcome::kMalformed, limits);
+  if (Oversized(bytes)) {
+    return ErrorFor(Outcome::kMalformed, limits, max_envelopes);
+  }
   CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
                       static_cast<int>(bytes.size()));
-  Scanner scanner(limits);
-  WireCounts counts;
-  while (true) {
-    uint32_t tag = in.ReadTag();
-    if (tag == 0) break;
-    if (WireFormatLite::GetTagFieldNumber(tag) != kBatchFrameEnvelopes ||
-        WireFormatLite::GetTagWireType(tag) !=
-            WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (!WireFormatLite::SkipField(&in, tag)) {
-        return ErrorFor(Outcome::kMalformed, limits);
-      }
-      continue;
-    }
-    if (++counts.envelopes > max_envelopes) {
-      return AsapError(
-          ErrorCode::kResourceExhausted,
-          absl::StrCat("a batch frame holds more than ", max_envelopes,
-                       " envelopes (ServerOptions::limits."
-                       "max_envelopes_per_frame)"));
-    }
-    uint32_t length;
-    if (!in.ReadVarint32(&length) || in.BytesUntilLimit() < 0 ||
-        length > static_cast<uint32_t>(in.BytesUntilLimit())) {
-      return ErrorFor(Outcome::kMalformed, limits);
-    }
-    CodedInputStream::Limit limit = in.PushLimit(static_cast<int>(length));
-    scanner.ResetValues();
-    Outcome outcome = scanner.Envelope(&in);
-    in.PopLimit(limit);
-    if (outcome != Outcome::kOk) return ErrorFor(outcome, limits);
-    counts.total_json_values += scanner.values();
-    if (scanner.values() > counts.max_json_values) {
-      counts.max_json_values = scanner.values();
-    }
+  Scanner scanner(limits, max_envelopes);
+  if (Outcome o = scanner.BatchFrame(&in); o != Outcome::kOk) {
+    return ErrorFor(o, limits, max_envelopes);
   }
-  if (!in.ConsumedEntireMessage()) {
-    return ErrorFor(Outcome::kMalformed, limits);
-  }
-  return counts;
+  return scanner.counts();
 }
 
 size_t EstimateParsedBytes(size_t wire_bytes, const WireCounts& counts) {

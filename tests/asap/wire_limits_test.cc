@@ -75,6 +75,8 @@ TEST(WireLimitsTest, GarbageAndTruncationAreMalformed) {
     }
   }
   EXPECT_FALSE(ScanEnvelopeBytes("\xff\xff\xff\xff", EnvelopeLimits{}).ok());
+  EXPECT_FALSE(
+      ScanEnvelopeBytes(std::string("\0", 1) + bytes, EnvelopeLimits{}).ok());
   EXPECT_TRUE(ScanEnvelopeBytes("", EnvelopeLimits{}).ok());
 }
 

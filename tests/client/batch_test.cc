@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/testing/echo_with_hook.h"
+#include "tests/testing/test_server.h"
 
 namespace asap {
 namespace {
@@ -31,15 +32,6 @@ std::vector<v1::Envelope> Numbered(int n) {
   std::vector<v1::Envelope> envelopes;
   for (int i = 0; i < n; ++i) envelopes.push_back(TaskRequest(absl::StrCat(i)));
   return envelopes;
-}
-
-std::unique_ptr<AsapServer> Start(HandlerRegistry handlers,
-                                  ServerOptions options = {}) {
-  options.address = "127.0.0.1:0";
-  options.manifest = examples::EchoManifest("");
-  auto server = AsapServer::Start(std::move(options), std::move(handlers));
-  EXPECT_TRUE(server.ok()) << server.status();
-  return *std::move(server);
 }
 
 std::unique_ptr<AsapClient> ClientFor(const AsapServer& server,
@@ -64,7 +56,7 @@ HandlerRegistry JitteryEcho() {
 TEST(SendBatchTest, ResultsComeBackInInputOrder) {
   ServerOptions options;
   options.batch_workers = 4;
-  auto server = Start(JitteryEcho(), std::move(options));
+  auto server = testing::StartTestServer(JitteryEcho(), std::move(options));
   BatchOptions batch;
   batch.max_envelopes_per_frame = 5;  // many frames, run concurrently
   absl::StatusOr<AsapClient::BatchResults> results =
@@ -78,7 +70,7 @@ TEST(SendBatchTest, ResultsComeBackInInputOrder) {
 }
 
 TEST(SendBatchTest, PerItemErrorsLandInTheirSlots) {
-  auto server = Start(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(50);
   envelopes[3].set_payload_type("custom.unknown");  // server: no handler
   envelopes[17].set_sender("Not A Urn");            // client: invalid
@@ -99,7 +91,7 @@ TEST(SendBatchTest, PerItemErrorsLandInTheirSlots) {
 }
 
 TEST(SendBatchTest, ServerSideValidationErrorsLandInTheirSlots) {
-  auto server = Start(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(20);
   envelopes[5].set_timestamp("2001-01-01T00:00:00Z");  // far too old
   envelopes[9].set_recipient("urn:asap:agent:BAD");
@@ -114,7 +106,7 @@ TEST(SendBatchTest, ServerSideValidationErrorsLandInTheirSlots) {
 }
 
 TEST(SendBatchTest, FailFastReturnsTheFirstErrorWithItsPosition) {
-  auto server = Start(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(30);
   envelopes[11].set_payload_type("custom.unknown");
   BatchOptions options;
@@ -128,7 +120,7 @@ TEST(SendBatchTest, FailFastReturnsTheFirstErrorWithItsPosition) {
 }
 
 TEST(SendBatchTest, FailFastOnALocallyInvalidEnvelope) {
-  auto server = Start(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(5);
   envelopes[2].clear_recipient();
   BatchOptions options;
@@ -141,7 +133,7 @@ TEST(SendBatchTest, FailFastOnALocallyInvalidEnvelope) {
 }
 
 TEST(SendBatchTest, EmptyBatchIsInvalidArgument) {
-  auto server = Start(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   EXPECT_EQ(ClientFor(*server)->SendBatch({}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -149,7 +141,8 @@ TEST(SendBatchTest, EmptyBatchIsInvalidArgument) {
 TEST(SendBatchTest, BatchLargerThanTheMessageLimitIsSplitIntoFrames) {
   ServerOptions options;
   options.max_message_bytes = 64 * 1024;
-  auto server = Start(examples::EchoHandlers(), std::move(options));
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
   auto client = ClientFor(*server, 64 * 1024);
   std::vector<v1::Envelope> envelopes;
   for (int i = 0; i < 200; ++i) {
@@ -169,7 +162,8 @@ TEST(SendBatchTest, BatchLargerThanTheMessageLimitIsSplitIntoFrames) {
 TEST(SendBatchTest, EnvelopeOverTheMessageLimitFailsAlone) {
   ServerOptions options;
   options.max_message_bytes = 64 * 1024;
-  auto server = Start(examples::EchoHandlers(), std::move(options));
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
   std::vector<v1::Envelope> envelopes = Numbered(3);
   envelopes[1] = TaskRequest(std::string(100 * 1024, 'x'));
   absl::StatusOr<AsapClient::BatchResults> results =
@@ -181,7 +175,7 @@ TEST(SendBatchTest, EnvelopeOverTheMessageLimitFailsAlone) {
 }
 
 TEST(SendBatchTest, HundredThousandEnvelopes) {
-  auto server = Start(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   absl::StatusOr<AsapClient::BatchResults> results =
       ClientFor(*server)->SendBatch(Numbered(100000));
   ASSERT_TRUE(results.ok()) << results.status();
@@ -196,7 +190,7 @@ TEST(SendBatchTest, ServerStoppedMidBatchAccountsForEveryEnvelope) {
   AsapServer* server_ptr = nullptr;
   std::thread stopper;
   absl::Mutex mu;
-  auto server = Start(testing::EchoAfter([&] {
+  auto server = testing::StartTestServer(testing::EchoAfter([&] {
     if (++handled == 100) {
       absl::MutexLock lock(&mu);
       stopper = std::thread(
@@ -234,9 +228,9 @@ TEST(SendBatchTest, ServerStoppedMidBatchAccountsForEveryEnvelope) {
 TEST(SendBatchTest, DeadlineCancelsTheRestAndSaysSo) {
   ServerOptions server_options;
   server_options.batch_workers = 1;
-  auto server =
-      Start(testing::EchoAfter([] { absl::SleepFor(absl::Milliseconds(20)); }),
-            std::move(server_options));
+  auto server = testing::StartTestServer(
+      testing::EchoAfter([] { absl::SleepFor(absl::Milliseconds(20)); }),
+      std::move(server_options));
   BatchOptions options;
   options.timeout = absl::Milliseconds(300);
   options.max_envelopes_per_frame = 1;
@@ -265,7 +259,7 @@ namespace {
 // Bytes counted on the wire by a relay: ~160 KB of compressible envelopes
 // travel in both directions as a few KB each way.
 TEST(SendBatchCompressionTest, FramesAndResultsAreCompressed) {
-  auto server = Start(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   auto relay = *bench::ByteCountingRelay::Start("127.0.0.1", server->port());
   ClientOptions options;
   options.target = relay->address();
@@ -298,7 +292,8 @@ TEST(SendBatchCompressionTest, FramesAndResultsAreCompressed) {
 TEST(SendBatchCompressionTest, NoCompressionBeforeTheServerAdvertisedIt) {
   ServerOptions server_options;
   server_options.max_message_bytes = 64 * 1024;
-  auto server = Start(examples::EchoHandlers(), std::move(server_options));
+  auto server = testing::StartTestServer(examples::EchoHandlers(),
+                                         std::move(server_options));
   auto client = ClientFor(*server, /*max_message_bytes=*/1 << 20);
   std::vector<v1::Envelope> envelopes;
   for (int i = 0; i < 40; ++i) {

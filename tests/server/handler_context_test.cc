@@ -14,20 +14,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/test_server.h"
 
 namespace asap {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-std::unique_ptr<AsapServer> StartServer(HandlerRegistry handlers) {
-  ServerOptions options;
-  options.manifest = examples::EchoManifest("");
-  auto server = AsapServer::Start(std::move(options), std::move(handlers));
-  EXPECT_TRUE(server.ok()) << server.status();
-  return server.ok() ? *std::move(server) : nullptr;
-}
 
 v1::Envelope Request() {
   v1::Envelope envelope = examples::EchoRequest("ctx", "urn:asap:agent:t");
@@ -56,7 +49,7 @@ TEST(HandlerContextTest, HandlerSeesMetadataPeerAndDeadline) {
                 return examples::EchoTask(request, context.manifest());
               })
           .ok());
-  auto server = StartServer(std::move(handlers));
+  auto server = testing::StartTestServer(std::move(handlers));
   ASSERT_NE(server, nullptr);
   grpc::ClientContext context;
   context.AddMetadata("x-tenant", "blue");
@@ -91,7 +84,7 @@ TEST(HandlerContextTest, HandlerSeesCancellation) {
                 return absl::CancelledError("stopped");
               })
           .ok());
-  auto server = StartServer(std::move(handlers));
+  auto server = testing::StartTestServer(std::move(handlers));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
@@ -131,7 +124,7 @@ TEST(HandlerContextTest, AsyncHandlerCompletesLaterOnAnotherThread) {
                            });
                          })
           .ok());
-  auto server = StartServer(std::move(handlers));
+  auto server = testing::StartTestServer(std::move(handlers));
   ASSERT_NE(server, nullptr);
   grpc::ClientContext context;
   v1::Envelope response;
@@ -147,7 +140,7 @@ TEST(HandlerContextTest, NonBlockingHandlerAnswers) {
       handlers.RegisterNonBlocking("task.request", examples::EchoTask).ok());
   EXPECT_EQ(handlers.RegisterNonBlocking("x", Handler()).code(),
             absl::StatusCode::kInvalidArgument);
-  auto server = StartServer(std::move(handlers));
+  auto server = testing::StartTestServer(std::move(handlers));
   ASSERT_NE(server, nullptr);
   grpc::ClientContext context;
   v1::Envelope response;
@@ -165,7 +158,7 @@ TEST(HandlerContextTest, AsyncHandlerThatThrowsIsInternal) {
                                    throw std::runtime_error("async boom");
                                  })
                   .ok());
-  auto server = StartServer(std::move(handlers));
+  auto server = testing::StartTestServer(std::move(handlers));
   ASSERT_NE(server, nullptr);
   grpc::ClientContext context;
   v1::Envelope response;

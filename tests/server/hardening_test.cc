@@ -24,6 +24,7 @@
 #include "server/asap_server.h"
 #include "tests/server/grpc_services.grpc.pb.h"
 #include "tests/testing/echo_with_hook.h"
+#include "tests/testing/test_server.h"
 
 namespace asap {
 namespace {
@@ -34,15 +35,6 @@ v1::Envelope Request(const std::string& text = "hi") {
   v1::Envelope envelope = examples::EchoRequest(text, "urn:asap:agent:tester");
   FillEnvelopeDefaults(&envelope, absl::Now());
   return envelope;
-}
-
-std::unique_ptr<AsapServer> StartServer(HandlerRegistry handlers,
-                                        ServerOptions options = {}) {
-  options.address = "127.0.0.1:0";
-  options.manifest = examples::EchoManifest("");
-  auto server = AsapServer::Start(std::move(options), std::move(handlers));
-  EXPECT_TRUE(server.ok()) << server.status();
-  return server.ok() ? *std::move(server) : nullptr;
 }
 
 // A channel of its own (its own TCP connection), unlimited message sizes so
@@ -100,7 +92,8 @@ TEST(HardeningTest, StreamThatNeverReadsStallsOnlyItself) {
   ServerOptions options;
   options.limits.stream_stall_timeout = absl::Seconds(2);
   options.handler_threads = 2;
-  auto server = StartServer(examples::EchoHandlers(), std::move(options));
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
 
   auto attacker_stub = StubFor(*server);
@@ -153,7 +146,7 @@ TEST(HardeningTest, StreamThatNeverReadsStallsOnlyItself) {
 
 // Point 2: gRPC's own gzip is inflated by asap with the message limit.
 TEST(HardeningTest, GrpcGzipBombIsStoppedAtTheLimit) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   // 64 MB of one letter: about 64 KB once gzipped.
@@ -168,7 +161,7 @@ TEST(HardeningTest, GrpcGzipBombIsStoppedAtTheLimit) {
 }
 
 TEST(HardeningTest, StandardGzipClientsStillWork) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -181,7 +174,7 @@ TEST(HardeningTest, StandardGzipClientsStillWork) {
 // gRPC's own services (health) see compressed requests too: they must not be
 // inflated without a limit either.
 TEST(HardeningTest, GzipBombToTheHealthServiceIsNotInflated) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(-1);
@@ -204,7 +197,7 @@ TEST(HardeningTest, GzipBombToTheHealthServiceIsNotInflated) {
 }
 
 TEST(HardeningTest, DeflateIsRefusedClearly) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -227,7 +220,8 @@ v1::Envelope WithList(int64_t elements) {
 TEST(HardeningTest, TooManyJsonValuesIsResourceExhausted) {
   ServerOptions options;
   options.limits.max_json_values = 1000;
-  auto server = StartServer(examples::EchoHandlers(), std::move(options));
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -241,7 +235,7 @@ TEST(HardeningTest, TooManyJsonValuesIsResourceExhausted) {
 }
 
 TEST(HardeningTest, DefaultLimitRefusesTheFiveMillionElementList) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -255,7 +249,8 @@ TEST(HardeningTest, DefaultLimitRefusesTheFiveMillionElementList) {
 TEST(HardeningTest, TooDeepJsonIsResourceExhausted) {
   ServerOptions options;
   options.limits.max_depth = 8;
-  auto server = StartServer(examples::EchoHandlers(), std::move(options));
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   v1::Envelope deep = Request();
   google::protobuf::Struct* level =
@@ -275,7 +270,8 @@ TEST(HardeningTest, TooDeepJsonIsResourceExhausted) {
 TEST(HardeningTest, MemoryQuotaTurnsOverloadIntoResourceExhausted) {
   ServerOptions options;
   options.limits.memory_quota_bytes = 4 << 20;
-  auto server = StartServer(examples::EchoHandlers(), std::move(options));
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -301,7 +297,7 @@ HandlerRegistry Throwing() {
 
 // Point 4: a throwing handler is asap:internal/error on every path.
 TEST(HardeningTest, ThrowingHandlerIsInternalErrorInBatchAndUnary) {
-  auto server = StartServer(Throwing());
+  auto server = testing::StartTestServer(Throwing());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -334,7 +330,8 @@ TEST(HardeningTest, ThrowingHandlerIsInternalErrorInBatchAndUnary) {
 TEST(HardeningTest, NonceStoreIsBounded) {
   ServerOptions options;
   options.limits.max_nonces = 3;
-  auto server = StartServer(examples::EchoHandlers(), std::move(options));
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   auto with_nonce = [](const std::string& nonce) {
@@ -363,7 +360,7 @@ TEST(HardeningTest, NonceStoreIsBounded) {
 
 // Idle streams cost no thread each.
 TEST(HardeningTest, IdleBatchStreamsDoNotCostAThreadEach) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   // Warm up: the server's own threads exist before counting.
@@ -411,7 +408,8 @@ TEST(HardeningTest, OversizedFrameIsRefusedAndBigResultsAreSplit) {
                   return response;
                 })
       .IgnoreError();
-  auto server = StartServer(std::move(tripling), std::move(options));
+  auto server =
+      testing::StartTestServer(std::move(tripling), std::move(options));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   {
@@ -455,7 +453,7 @@ TEST(HardeningTest, OversizedFrameIsRefusedAndBigResultsAreSplit) {
 
 // A compressed batch frame is inflated with the limit too.
 TEST(HardeningTest, CompressedBatchFrameBombIsStopped) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
@@ -476,7 +474,7 @@ TEST(HardeningTest, CompressedBatchFrameBombIsStopped) {
 }
 
 TEST(HardeningTest, ResultFramesAreCompressedWhenTheClientAcceptsIt) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
@@ -502,7 +500,7 @@ TEST(HardeningTest, ResultFramesAreCompressedWhenTheClientAcceptsIt) {
 
 // Point 6: id and timestamp are generated when absent, before anything runs.
 TEST(HardeningTest, MissingIdAndTimestampAreGenerated) {
-  auto server = StartServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(examples::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope request = examples::EchoRequest("no id", "urn:asap:agent:t");
@@ -531,7 +529,7 @@ TEST(HardeningTest, MissingIdAndTimestampAreGenerated) {
 
 // Point 7: numbers from the network never reach an undefined conversion.
 TEST(HardeningTest, NonFiniteAndHugeIntegersAreMalformed) {
-  auto server = StartServer(HandlerRegistry());
+  auto server = testing::StartTestServer(HandlerRegistry());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   for (double number : {std::numeric_limits<double>::quiet_NaN(),
