@@ -3,7 +3,8 @@
 // does not leak into another's figures:
 // - BM_BatchUnderAttack: a victim's SendBatch(100) latency, first alone, then
 //   while an attacker holds a SendBatch stream open that has sent 20 frames of
-//   100 envelopes and never reads a result.
+//   100 envelopes of 40 KB each and never reads a result (80 MB of results:
+//   the server's writes to it stall).
 // - BM_LargeListPeakRss: the server's peak RSS while 8 clients at once send
 //   envelopes of ~10 MB (just under the server's message limit) whose payload
 //   is a list of 5 million empty values: a few bytes each on the wire, tens
@@ -32,6 +33,7 @@
 #include "benchmarks/bench_support.h"
 #include "benchmarks/server_benchmark.h"
 #include "client/asap_client.h"
+#include "examples/echo_agent/echo_agent.h"
 #include "google/protobuf/struct.pb.h"
 
 namespace asap::bench {
@@ -46,6 +48,10 @@ constexpr absl::Duration kVictimDeadline = absl::Seconds(10);
 constexpr absl::Duration kVictimPhaseBudget = absl::Seconds(12);
 constexpr int kAttackFrames = 20;
 constexpr int kEnvelopesPerFrame = 100;
+// Each attacker envelope carries this much text, so that its unread results
+// (20 x 100 x 40 KB = 80 MB) are far more than its connection's HTTP/2
+// receive window: the server's writes to it really stall.
+constexpr size_t kAttackTextBytes = 40 * 1024;
 
 std::unique_ptr<ServerProcess> FreshAsapServer(benchmark::State& state) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server = StartAsapServer();
@@ -121,10 +127,13 @@ class BatchAttacker {
     context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(2)));
     thread_ = std::thread([this] {
       auto stream = stub_->SendBatch(&context_);
+      const std::string text(kAttackTextBytes, 'x');
       for (int i = 0; i < kAttackFrames; ++i) {
         v1::BatchFrame frame;
-        for (v1::Envelope& e : FreshEnvelopes(kEnvelopesPerFrame)) {
-          *frame.add_envelopes() = std::move(e);
+        for (int e = 0; e < kEnvelopesPerFrame; ++e) {
+          v1::Envelope* envelope = frame.add_envelopes();
+          *envelope = examples::EchoRequest(text, "urn:asap:agent:attacker");
+          FillEnvelopeDefaults(envelope, absl::Now());
         }
         // Blocks once the server stops reading; TryCancel releases it.
         if (!stream->Write(frame)) break;
