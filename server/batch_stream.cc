@@ -236,7 +236,7 @@ std::deque<BatchStream::Outgoing> BatchStream::ResultFrames(
     bool own;
     v1::CompressedEnvelope encoded =
         EncodeBody(current.SerializeAsString(), result_accept_encoding_,
-                   core_->compression_threshold_bytes);
+                   core_->compression_threshold_bytes, kStreamCompressionLevel);
     if (encoded.encoding() != kIdentityEncoding) {
       v1::BatchResultFrame compressed;
       compressed.set_encoding(encoded.encoding());

@@ -36,13 +36,14 @@ absl::StatusOr<std::string> DecodeBody(absl::string_view encoding,
 
 v1::CompressedEnvelope EncodeBody(std::string serialized,
                                   absl::string_view accept_encoding,
-                                  size_t threshold) {
+                                  size_t threshold, int level) {
   v1::CompressedEnvelope answer;
   std::string encoding = NegotiateEncoding(accept_encoding);
   if (encoding != kIdentityEncoding && serialized.size() >= threshold) {
     absl::StatusOr<const CompressionCodec*> codec = FindCodec(encoding);
     if (codec.ok()) {
-      absl::StatusOr<std::string> compressed = (*codec)->Compress(serialized);
+      absl::StatusOr<std::string> compressed =
+          (*codec)->Compress(serialized, level);
       if (compressed.ok() && compressed->size() < serialized.size()) {
         answer.set_encoding(encoding);
         answer.set_body(*std::move(compressed));

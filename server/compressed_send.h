@@ -28,9 +28,10 @@ absl::StatusOr<std::string> DecodeBody(absl::string_view encoding,
 // `serialized` as a CompressedEnvelope for a peer accepting
 // `accept_encoding`: compressed when at least `threshold` bytes, the peer
 // accepts an encoding and compressing makes it smaller; identity otherwise.
+// `level` is the codec's (-1: its default).
 v1::CompressedEnvelope EncodeBody(std::string serialized,
                                   absl::string_view accept_encoding,
-                                  size_t threshold);
+                                  size_t threshold, int level = -1);
 
 }  // namespace asap
 

@@ -65,6 +65,13 @@ inline constexpr absl::string_view kBrotliEncoding = "br";
 // (for result frames).
 inline constexpr char kAcceptEncodingMetadataKey[] = "asap-accept-encoding";
 
+// The level both ends use for SendBatch frames (brotli quality 1, gzip level
+// 1): a stream of frames is throughput-bound, and at the default levels
+// compressing took longer than sending 60 KB frames over loopback (measured:
+// SendBatch(100) fell from ~70k to ~34k envelopes/s), while level 1 keeps
+// most of the ratio on JSON-like text.
+inline constexpr int kStreamCompressionLevel = 1;
+
 // The default limit on a decompressed body: 10 MiB, the server's message limit.
 inline constexpr size_t kDefaultMaxDecompressedBytes = 10 * 1024 * 1024;
 

@@ -23,13 +23,9 @@ bool Advertises(absl::string_view advertised, absl::string_view encoding) {
 // `serialized` compressed in `encoding` (chosen by ChooseRequestEncoding), or
 // nullopt when compressing does not make it smaller.
 absl::StatusOr<std::optional<std::string>> CompressBytes(
-    const std::string& serialized, const std::string& encoding,
-    const CompressionOptions& options) {
+    const std::string& serialized, const std::string& encoding, int level) {
   absl::StatusOr<const CompressionCodec*> codec = FindCodec(encoding);
   if (!codec.ok()) return codec.status();
-  // The level is on the configured algorithm's scale; another algorithm
-  // (the only one the target takes) runs at its default.
-  int level = encoding == options.algorithm ? options.level : -1;
   absl::StatusOr<std::string> body = (*codec)->Compress(serialized, level);
   if (!body.ok()) return body.status();
   if (body->size() >= serialized.size()) return std::nullopt;
@@ -83,8 +79,11 @@ absl::StatusOr<std::optional<v1::CompressedEnvelope>> EncodeRequestBody(
   std::string encoding =
       ChooseRequestEncoding(envelope.ByteSizeLong(), options, advertised);
   if (encoding == kIdentityEncoding) return std::nullopt;
+  // The level is on the configured algorithm's scale; another algorithm
+  // (the only one the target takes) runs at its default.
+  int level = encoding == options.algorithm ? options.level : -1;
   absl::StatusOr<std::optional<std::string>> body =
-      CompressBytes(envelope.SerializeAsString(), encoding, options);
+      CompressBytes(envelope.SerializeAsString(), encoding, level);
   if (!body.ok()) return body.status();
   if (!body->has_value()) return std::nullopt;  // incompressible: send as is
   v1::CompressedEnvelope request;
@@ -112,8 +111,8 @@ void CompressFrame(const CompressionOptions& options,
   std::string encoding =
       ChooseRequestEncoding(frame->ByteSizeLong(), options, advertised);
   if (encoding == kIdentityEncoding) return;
-  absl::StatusOr<std::optional<std::string>> body =
-      CompressBytes(frame->SerializeAsString(), encoding, options);
+  absl::StatusOr<std::optional<std::string>> body = CompressBytes(
+      frame->SerializeAsString(), encoding, kStreamCompressionLevel);
   if (!body.ok() || !body->has_value()) return;
   frame->Clear();
   frame->set_encoding(std::move(encoding));
