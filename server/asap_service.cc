@@ -136,11 +136,13 @@ class AsapGrpcService::Impl final : public RawAsapService {
   // Bounds, decompresses, checks and parses the request into call->envelope.
   absl::Status Admit(const grpc::ByteBuffer& request, UnaryCall* call) {
     const size_t limit = core_.max_message_bytes;
-    // Decompressing may build up to `limit` bytes besides the wire bytes.
+    // The wire bytes and their copy, plus room to inflate a gRPC-compressed
+    // message and a SendCompressed body (each at most `limit`).
     size_t wire = WireSize(request);
+    size_t needed = 2 * wire + (IsGrpcCompressed(request) ? limit : 0) +
+                    (call->compressed_call ? limit : 0);
     absl::StatusOr<MemoryBudget::Reservation> wire_memory =
-        core_.memory->Reserve(wire +
-                              (call->compressed_call ? 2 * limit : limit));
+        core_.memory->Reserve(needed);
     if (!wire_memory.ok()) return wire_memory.status();
     call->wire_memory = *std::move(wire_memory);
     absl::StatusOr<std::string> bytes = ReadRequestBytes(request, limit);

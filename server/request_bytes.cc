@@ -47,6 +47,12 @@ size_t WireSize(const grpc::ByteBuffer& buffer) {
   return raw == nullptr ? 0 : grpc_byte_buffer_length(raw);
 }
 
+bool IsGrpcCompressed(const grpc::ByteBuffer& buffer) {
+  grpc_byte_buffer* raw = RawBuffer(buffer);
+  return raw != nullptr && raw->type == GRPC_BB_RAW &&
+         raw->data.raw.compression != GRPC_COMPRESS_NONE;
+}
+
 absl::StatusOr<std::string> ReadRequestBytes(const grpc::ByteBuffer& buffer,
                                              size_t max_bytes) {
   grpc_byte_buffer* raw = RawBuffer(buffer);

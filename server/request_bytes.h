@@ -27,6 +27,10 @@ absl::StatusOr<std::string> ReadRequestBytes(const grpc::ByteBuffer& buffer,
 // Bytes `buffer` holds on the wire (compressed size when compressed).
 size_t WireSize(const grpc::ByteBuffer& buffer);
 
+// True when the message arrived gRPC-compressed (ReadRequestBytes inflates
+// it, up to its limit).
+bool IsGrpcCompressed(const grpc::ByteBuffer& buffer);
+
 }  // namespace asap
 
 #endif  // ASAP_SERVER_REQUEST_BYTES_H_

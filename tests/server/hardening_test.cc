@@ -276,8 +276,10 @@ TEST(HardeningTest, MemoryQuotaTurnsOverloadIntoResourceExhausted) {
   auto stub = StubFor(*server);
   v1::Envelope response;
   std::string code;
-  // Decompression room alone (the 10 MB message limit) passes a 4 MB quota.
-  grpc::Status status = Send(stub.get(), Request(), &response, &code);
+  EXPECT_TRUE(Send(stub.get(), Request(), &response, &code).ok());
+  // 3 MB on the wire, held twice while it is read: past a 4 MB quota.
+  grpc::Status status =
+      Send(stub.get(), Request(std::string(3 << 20, 'm')), &response, &code);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(code, "asap:transport/resource_exhausted");
   EXPECT_THAT(status.error_message(), HasSubstr("memory quota"));
