@@ -220,9 +220,10 @@ TEST(SendBatchTest, ServerStoppedMidBatchAccountsForEveryEnvelope) {
                   ::testing::Not(HasSubstr("not sent")));
     }
   }
+  // Every envelope is accounted for: answered, or failed with the stream's
+  // error. (How many answers beat the 50 ms grace depends on the machine.)
   EXPECT_EQ(ok + failed, 5000);
-  EXPECT_GE(ok, 100);    // the envelopes handled before the stop came back
-  EXPECT_GT(failed, 0);  // and the rest are reported, not dropped
+  EXPECT_GT(failed, 0);
 }
 
 TEST(SendBatchTest, DeadlineCancelsTheRestAndSaysSo) {
