@@ -212,4 +212,13 @@ std::string AsapServer::address() const { return impl_->address(); }
 void AsapServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 void AsapServer::Wait() { impl_->Wait(); }
 
+AsapServer::Stats AsapServer::stats() const {
+  const MemoryBudget& memory = impl_->memory();
+  Stats stats;
+  stats.memory_in_use = memory.in_use();
+  stats.memory_peak = memory.peak();
+  stats.memory_refused = memory.refused();
+  return stats;
+}
+
 }  // namespace asap

@@ -140,6 +140,14 @@ class AsapServer {
   // host:port actually bound, for example "127.0.0.1:43511".
   std::string address() const;
 
+  // Counters of the server's resource accounting (ServerLimits).
+  struct Stats {
+    size_t memory_in_use = 0;     // bytes reserved by requests in flight
+    size_t memory_peak = 0;       // most ever reserved at once
+    uint64_t memory_refused = 0;  // requests refused at the memory quota
+  };
+  Stats stats() const;
+
   // Stops accepting calls and lets calls in flight finish; calls still running
   // after `grace` are cancelled. Health turns NOT_SERVING first. Safe to call
   // more than once and from any thread.

@@ -144,6 +144,62 @@ TEST(HardeningTest, StreamThatNeverReadsStallsOnlyItself) {
       << attacker_status.error_message();
 }
 
+// Eight clients that never read, sending big frames: what the server holds
+// for them stays within its memory quota, and a ninth client is served.
+TEST(HardeningTest, NonReadingStreamsStayWithinTheMemoryQuota) {
+  ServerOptions options;
+  options.limits.memory_quota_bytes = 64 << 20;
+  options.limits.stream_stall_timeout = absl::Seconds(60);
+  auto server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+  ASSERT_NE(server, nullptr);
+  v1::BatchFrame frame;
+  for (int i = 0; i < 100; ++i) {
+    *frame.add_envelopes() = Request(std::string(20 * 1024, 'b'));
+  }
+  struct Attacker {
+    std::unique_ptr<v1::AsapService::Stub> stub;
+    grpc::ClientContext context;
+    std::unique_ptr<
+        grpc::ClientReaderWriter<v1::BatchFrame, v1::BatchResultFrame>>
+        stream;
+    std::thread writer;
+  };
+  std::vector<std::unique_ptr<Attacker>> attackers;
+  for (int a = 0; a < 8; ++a) {
+    auto attacker = std::make_unique<Attacker>();
+    attacker->stub = StubFor(*server);
+    attacker->stream = attacker->stub->SendBatch(&attacker->context);
+    Attacker* raw = attacker.get();
+    raw->writer = std::thread([raw, &frame] {
+      for (int f = 0; f < 20; ++f) {
+        if (!raw->stream->Write(frame)) return;
+      }
+    });
+    attackers.push_back(std::move(attacker));
+  }
+  // A victim is served meanwhile (its frame may be refused at the quota,
+  // which is an answer too: the server does not stall).
+  auto victim = StubFor(*server);
+  v1::Envelope response;
+  for (int i = 0; i < 20; ++i) {
+    grpc::Status status = Send(victim.get(), Request(), &response);
+    EXPECT_TRUE(status.ok() ||
+                status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << status.error_message();
+  }
+  AsapServer::Stats stats = server->stats();
+  EXPECT_LE(stats.memory_peak, 64u << 20);
+  for (auto& attacker : attackers) attacker->context.TryCancel();
+  for (auto& attacker : attackers) {
+    attacker->writer.join();
+    v1::BatchResultFrame unread;
+    while (attacker->stream->Read(&unread)) {
+    }
+    attacker->stream->Finish();
+  }
+}
+
 // Point 2: gRPC's own gzip is inflated by asap with the message limit.
 TEST(HardeningTest, GrpcGzipBombIsStoppedAtTheLimit) {
   auto server = testing::StartTestServer(examples::EchoHandlers());
