@@ -146,12 +146,13 @@ std::optional<absl::Time> ParseCommonTimestamp(absl::string_view text) {
 }  // namespace
 
 std::string FormatTimestamp(absl::Time time) {
+  // ToUnixMicros saturates at the int64 range for far times: floor division
+  // without an offset, so no intermediate value can overflow.
   int64_t micros = absl::ToUnixMicros(time);
-  int64_t seconds =
-      micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
-  int64_t fraction = micros - seconds * 1000000;
-  int64_t days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400;
-  int64_t second_of_day = seconds - days * 86400;
+  int64_t seconds = micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0);
+  int64_t fraction = (micros % 1000000 + 1000000) % 1000000;
+  int64_t days = seconds / 86400 - (seconds % 86400 < 0 ? 1 : 0);
+  int64_t second_of_day = (seconds % 86400 + 86400) % 86400;
   int64_t year;
   int month, day;
   CivilFromDays(days, &year, &month, &day);
@@ -173,10 +174,18 @@ absl::StatusOr<absl::Time> ParseTimestamp(absl::string_view text) {
   if (std::optional<absl::Time> time = ParseCommonTimestamp(text)) return *time;
   absl::Time time;
   std::string error;
-  if (absl::ParseTime(absl::RFC3339_full, text, &time, &error)) return time;
+  // absl::ParseTime also takes "infinite-past" and "infinite-future", which
+  // are no RFC 3339 timestamps.
+  auto finite = [&time] {
+    return time != absl::InfinitePast() && time != absl::InfiniteFuture();
+  };
+  if (absl::ParseTime(absl::RFC3339_full, text, &time, &error) && finite()) {
+    return time;
+  }
   // Python's datetime.isoformat() of a naive datetime has no offset.
   if (absl::ParseTime("%Y-%m-%dT%H:%M:%E*S", text, absl::UTCTimeZone(), &time,
-                      &error)) {
+                      &error) &&
+      finite()) {
     return time;
   }
   return AsapError(ErrorCode::kInvalidTimestamp,

@@ -144,3 +144,23 @@ TEST(TimestampTest, RejectsImpossibleDates) {
 
 }  // namespace
 }  // namespace asap
+
+namespace asap {
+namespace {
+
+// Found by tests/fuzz:parsers_fuzz: absl::ParseTime reads these words as
+// times, and formatting the infinite past overflowed.
+TEST(TimestampTest, InfiniteWordsAreNotTimestamps) {
+  EXPECT_FALSE(ParseTimestamp("infinite-past").ok());
+  EXPECT_FALSE(ParseTimestamp("infinite-future").ok());
+}
+
+TEST(TimestampTest, FarTimesFormatWithoutOverflow) {
+  EXPECT_FALSE(FormatTimestamp(absl::InfinitePast()).empty());
+  EXPECT_FALSE(FormatTimestamp(absl::InfiniteFuture()).empty());
+  EXPECT_EQ(FormatTimestamp(absl::FromUnixMicros(-1)),
+            "1969-12-31T23:59:59.999999Z");
+}
+
+}  // namespace
+}  // namespace asap
