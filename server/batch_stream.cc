@@ -90,7 +90,9 @@ class BatchStream
   // Encodings the client accepts for result frames ("" = identity only).
   std::string result_accept_encoding_;
   grpc::ByteBuffer read_buffer_;
-  uint64_t next_index_ = 0;  // touched only by reads, one at a time
+  // Position of the next frame's first envelope. Reads come one at a time;
+  // the lock only makes that ordering visible to TSan.
+  uint64_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex mu_;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
@@ -143,8 +145,11 @@ absl::Status BatchStream::Accept(BatchFrameWork* work) {
     }
   }
   work->envelopes = counts->envelopes;
-  work->first_index = next_index_;
-  next_index_ += counts->envelopes;
+  {
+    absl::MutexLock lock(&mu_);
+    work->first_index = next_index_;
+    next_index_ += counts->envelopes;
+  }
   // Twice the parsed size: the envelopes and their results are held at once.
   absl::StatusOr<MemoryBudget::Reservation> memory =
       core_->memory->Reserve(2 * EstimateParsedBytes(bytes->size(), *counts));

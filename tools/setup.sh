@@ -10,6 +10,12 @@ PACKAGES=(
   libabsl-dev zlib1g-dev libbrotli-dev libjemalloc-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-grpcio python3-protobuf
+  # Sanitizer runtimes of g++ (--config=asan, --config=tsan); g++ pulls them
+  # in today, listed so that stays true.
+  libasan8 libubsan1 libtsan2
+  # --config=fuzz: clang, its libFuzzer and sanitizer runtimes, and
+  # llvm-symbolizer for readable stack traces.
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Counts test cases in Bazel's test.xml files and prints 'N passed, N failed'.
 
-usage: test_summary.py TESTLOGS_DIR TARGET... [--extra-passed N] [--extra-failed N]
+usage: test_summary.py [--group NAME] TESTLOGS_DIR TARGET...
+                       [--group NAME TESTLOGS_DIR TARGET...]...
+                       [--extra-passed N] [--extra-failed N]
 
-Each target's test.xml (GoogleTest, unittest via Bazel, sh_test) is read; a
-target with no test.xml, or whose XML has no test case, counts as one case,
-failed if its log says so. Exits 1 when anything failed.
+Each group is one `bazel test` run: its bazel-testlogs directory (each
+--config has its own) and the targets it ran. Each target's test.xml
+(GoogleTest, unittest via Bazel, sh_test, a fuzzer run) is read; a target with
+no test.xml, or whose XML has no test case, counts as one case, failed if its
+log says so. Failures of a named group are printed with the group's name
+("FAILED: [asan] //tests/asap:ids_test Suite.Case"). Exits 1 when anything
+failed.
 """
 import os
 import sys
@@ -41,24 +47,42 @@ def count_target(testlogs, target):
     return passed, failed, failures
 
 
-def main(argv):
+def parse_args(argv):
+    """Returns ([(group name or None, testlogs, [targets])], extra passed,
+    extra failed)."""
+    groups = []
     extra_passed = extra_failed = 0
-    args = []
+    name = None
+    current = None
     i = 0
     while i < len(argv):
-        if argv[i] == "--extra-passed":
+        arg = argv[i]
+        if arg == "--extra-passed":
             extra_passed = int(argv[i + 1]); i += 2
-        elif argv[i] == "--extra-failed":
+        elif arg == "--extra-failed":
             extra_failed = int(argv[i + 1]); i += 2
+        elif arg == "--group":
+            name = argv[i + 1]; current = None; i += 2
+        elif current is None:
+            current = (name, arg, [])
+            groups.append(current)
+            i += 1
         else:
-            args.append(argv[i]); i += 1
-    testlogs, targets = args[0], args[1:]
-    passed, failed, failures = extra_passed, extra_failed, []
-    for target in targets:
-        p, f, names = count_target(testlogs, target)
-        passed += p
-        failed += f
-        failures += names
+            current[2].append(arg); i += 1
+    return groups, extra_passed, extra_failed
+
+
+def main(argv):
+    groups, passed, failed = parse_args(argv)
+    failures = []
+    for name, testlogs, targets in groups:
+        # The plain `bazel test` run keeps the names it always had.
+        prefix = "[%s] " % name if name and name != "tests" else ""
+        for target in targets:
+            p, f, names = count_target(testlogs, target)
+            passed += p
+            failed += f
+            failures += [prefix + n for n in names]
     for name in failures:
         print("FAILED: " + name)
     print("%d passed, %d failed" % (passed, failed))

@@ -1,16 +1,19 @@
-"""asap_cc_fuzz_test: one libFuzzer target, two ways to run it.
+"""asap_cc_fuzz_test: a libFuzzer target that is also a corpus regression test.
 
-With `--config=fuzz` (clang, libFuzzer, ASan, UBSan) the target is a fuzzer:
+    asap_cc_fuzz_test(
+        name = "gzip_fuzz",
+        srcs = ["gzip_fuzz.cc"],       # defines LLVMFuzzerTestOneInput
+        deps = ["//asap/compression:codec"],
+    )
 
-    bazel run --config=fuzz //tests/fuzz:NAME -- -max_total_time=60
+makes a cc_test whose seed corpus is corpus/<name>/ in this package:
 
-It starts from the seed corpus in corpus/NAME (new inputs it finds are kept in
-the runfiles copy, not in the source tree).
-
-In every other configuration it is a plain test that feeds each file of the
-seed corpus to LLVMFuzzerTestOneInput once (replay_main.cc), so `bazel test
-//...` and the sanitizer configs replay every seed and every crash input that
-was added as a regression.
+- `bazel test //...` (any config but fuzz) runs every corpus file through
+  LLVMFuzzerTestOneInput once (tests/fuzz/fuzz_main.cc);
+- `bazel run --config=fuzz //tests/fuzz:gzip_fuzz -- -max_total_time=60`
+  fuzzes with libFuzzer (clang-14, ASan, UBSan), starting from the corpus;
+- `bazel test --config=fuzz --test_arg=-max_total_time=20 //tests/fuzz:all`
+  fuzzes every target for a bounded time, each one a test.
 """
 
 def asap_cc_fuzz_test(name, srcs, deps = [], **kwargs):
@@ -18,15 +21,16 @@ def asap_cc_fuzz_test(name, srcs, deps = [], **kwargs):
     native.cc_test(
         name = name,
         srcs = srcs,
-        args = ["tests/fuzz/" + corpus],
-        data = native.glob([corpus + "/**"]),
+        deps = deps + ["//tests/fuzz:fuzz_main"],
         linkopts = select({
             "//tests/fuzz:libfuzzer": ["-fsanitize=fuzzer"],
             "//conditions:default": [],
         }),
-        deps = deps + select({
-            "//tests/fuzz:libfuzzer": [],
-            "//conditions:default": ["//tests/fuzz:replay_main"],
-        }),
+        data = native.glob([corpus + "/**"]),
+        args = ["--asap_seed_corpus=%s/%s" % (native.package_name(), corpus)],
+        # Bounded fuzzing runs take the time they are given (-max_total_time),
+        # plus start-up and the final corpus pass.
+        size = "medium",
+        tags = kwargs.pop("tags", []) + ["fuzz"],
         **kwargs
     )

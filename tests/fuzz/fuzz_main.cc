@@ -19,8 +19,10 @@
 // In both, other flags (-max_total_time=60, ...) go to libFuzzer, and the
 // replay main ignores them.
 
+#include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -30,8 +32,6 @@
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <dirent.h>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -52,8 +52,7 @@ bool Exists(const std::string& path) {
 // The seed corpus path is relative to the runfiles root, which is the working
 // directory under `bazel run` and `bazel test`; a binary started by hand finds
 // it next to itself.
-std::string ResolveSeedCorpus(const std::string& relative,
-                              const char* argv0) {
+std::string ResolveSeedCorpus(const std::string& relative, const char* argv0) {
   if (relative.empty() || Exists(relative)) return relative;
   std::string beside = std::string(argv0) + ".runfiles/asap/" + relative;
   return Exists(beside) ? beside : relative;
@@ -110,21 +109,30 @@ void MakeDirectories(const std::string& path) {
   mkdir(path.c_str(), 0755);
 }
 
+// `bazel run` runs a test target through the test runner too, so
+// BUILD_WORKING_DIRECTORY (set by `bazel run` only) tells the two apart.
+bool UnderBazelRun() {
+  return std::getenv("BUILD_WORKING_DIRECTORY") != nullptr;
+}
+
 // Where libFuzzer writes the inputs it discovers: the seed corpus is in the
-// read-only source tree. Kept across `bazel run`s, so a session can go on
-// where the last one stopped.
+// read-only source tree. Under `bazel run` the directory is kept across runs,
+// so a session can go on where the last one stopped; a test's is its own.
 std::string OutputCorpus(const std::string& name) {
-  if (const char* tmp = std::getenv("TEST_TMPDIR")) {
-    return std::string(tmp) + "/corpus";
+  const char* test_tmp = std::getenv("TEST_TMPDIR");
+  if (test_tmp != nullptr && !UnderBazelRun()) {
+    return std::string(test_tmp) + "/corpus";
   }
   const char* tmp = std::getenv("TMPDIR");
   return std::string(tmp != nullptr ? tmp : "/tmp") + "/asap_fuzz/" + name;
 }
 
-// Where libFuzzer writes crash-*, leak-*, timeout-* inputs.
+// Where libFuzzer writes crash-*, leak-*, timeout-* inputs: the directory
+// `bazel run` was started from, or the test's undeclared outputs (kept in
+// bazel-testlogs/.../test.outputs).
 const char* ArtifactDirectory() {
-  if (const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR")) return dir;
-  return std::getenv("BUILD_WORKING_DIRECTORY");  // set by `bazel run`
+  if (UnderBazelRun()) return std::getenv("BUILD_WORKING_DIRECTORY");
+  return std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "asap/compression/codec.h"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -294,7 +295,9 @@ TEST_P(CodecTest, FlippedBytesYieldDataOrCorruptBodyNeverAnotherError) {
 TEST_P(CodecTest, IsSafeToUseFromManyThreads) {
   std::string json = VariedJson(64 * 1024, 9);
   std::vector<std::thread> threads;
-  std::vector<bool> round_tripped(4, false);
+  // One separate bool per thread: std::vector<bool> packs its elements into
+  // shared words, so writes to different elements from different threads race.
+  std::array<bool, 4> round_tripped = {};
   for (size_t t = 0; t < round_tripped.size(); ++t) {
     threads.emplace_back([&, t] {
       bool all_ok = true;
