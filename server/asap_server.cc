@@ -15,7 +15,7 @@
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 #include "asap/manifest.h"
-#include "server/asap_service.h"
+#include "server/grpc/asap_service.h"
 #include "server/dispatcher.h"
 #include "server/nonce_store.h"
 #include "server/worker_pool.h"
@@ -116,7 +116,7 @@ class AsapServer::Impl {
     builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
     builder.SetMaxSendMessageSize(options_.max_message_bytes);
     // gRPC 1.51 inflates a gzip message whole before it applies the receive
-    // limit; asap inflates it instead, with the limit (server/request_bytes.h).
+    // limit; asap inflates it instead, with the limit (server/grpc/request_bytes.h).
     // deflate is refused (UNIMPLEMENTED from gRPC), gzip is what gRPC
     // clients send.
     builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);

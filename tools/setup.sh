@@ -10,6 +10,10 @@ PACKAGES=(
   libabsl-dev zlib1g-dev libbrotli-dev libjemalloc-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-grpcio python3-protobuf
+  # The HTTP binding: Boost.Beast/Asio (HTTP/1.1), nghttp2 (HTTP/2),
+  # RapidJSON (JSON-RPC framing); curl, h2load and httpx for its tests.
+  libboost1.81-dev libnghttp2-dev rapidjson-dev
+  curl nghttp2-client python3-httpx python3-h2
   # Sanitizer runtimes of g++ (--config=asan, --config=tsan); g++ pulls them
   # in today, listed so that stays true.
   libasan8 libubsan1 libtsan2

@@ -21,6 +21,9 @@ _LIBRARIES = {
         "absl_synchronization",
         "absl_time",
     ], [], "libabsl-dev"),
+    # Boost.Asio and Boost.Beast (header-only in Boost 1.81): the HTTP/1.1
+    # binding's sockets and parser.
+    "boost_beast": ([], [], "libboost1.81-dev"),
     "benchmark": (["benchmark"], [], "libbenchmark-dev"),
     "benchmark_main": (["benchmark"], ["-lbenchmark_main"], "libbenchmark-dev"),
     "brotli": (["libbrotlienc", "libbrotlidec"], [], "libbrotli-dev"),
@@ -31,8 +34,18 @@ _LIBRARIES = {
     "gtest_main": (["gtest", "gmock", "gtest_main"], [], "libgtest-dev"),
     # jemalloc: faster malloc for protobuf-heavy binaries (benchmarks, CLI).
     "jemalloc": (["jemalloc"], [], "libjemalloc-dev"),
+    # HTTP/2 framing and HPACK of the HTTP binding (h2c and, with TLS, h2).
+    "nghttp2": (["libnghttp2"], [], "libnghttp2-dev"),
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),
+    # JSON-RPC framing of the HTTP binding (header-only DOM parser and writer).
+    "rapidjson": (["RapidJSON"], [], "rapidjson-dev"),
     "zlib": (["zlib"], [], "zlib1g-dev"),
+}
+
+# Header-only libraries (no pkg-config module): the header that proves the
+# package is installed.
+_HEADER_ONLY = {
+    "boost_beast": "/usr/include/boost/beast.hpp",
 }
 
 def _dedupe(flags):
@@ -56,7 +69,15 @@ def _debian_libraries_impl(ctx):
     ]
     for name in sorted(_LIBRARIES.keys()):
         modules, extra, package = _LIBRARIES[name]
-        result = ctx.execute(["pkg-config", "--libs"] + modules)
+        if not modules:
+            # Header-only: check the headers are there.
+            header = _HEADER_ONLY[name]
+            if not ctx.path(header).exists:
+                fail("%s not found: install the Debian package %s " % (header, package) +
+                     "(tools/setup.sh installs everything asap needs).")
+            result = struct(return_code = 0, stdout = "", stderr = "")
+        else:
+            result = ctx.execute(["pkg-config", "--libs"] + modules)
         if result.return_code != 0:
             fail(("pkg-config could not find %s (%s). Install the Debian package %s " +
                   "(tools/setup.sh installs everything asap needs).") %

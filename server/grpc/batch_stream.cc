@@ -1,4 +1,4 @@
-#include "server/batch_stream.h"
+#include "server/grpc/batch_stream.h"
 
 #include <grpcpp/impl/codegen/proto_utils.h>
 
@@ -14,8 +14,8 @@
 #include "asap/grpc_status.h"
 #include "asap/wire_limits.h"
 #include "google/protobuf/arena.h"
-#include "server/compressed_send.h"
-#include "server/request_bytes.h"
+#include "server/grpc/compressed_send.h"
+#include "server/grpc/request_bytes.h"
 
 namespace asap {
 

@@ -1,7 +1,7 @@
 // Compressed bodies on the server: the one place that decodes what a client
 // compressed (SendCompressed bodies) and encodes what the server sends back.
-#ifndef ASAP_SERVER_COMPRESSED_SEND_H_
-#define ASAP_SERVER_COMPRESSED_SEND_H_
+#ifndef ASAP_SERVER_GRPC_COMPRESSED_SEND_H_
+#define ASAP_SERVER_GRPC_COMPRESSED_SEND_H_
 
 #include <cstddef>
 #include <string>
@@ -35,4 +35,4 @@ v1::CompressedEnvelope EncodeBody(std::string serialized,
 
 }  // namespace asap
 
-#endif  // ASAP_SERVER_COMPRESSED_SEND_H_
+#endif  // ASAP_SERVER_GRPC_COMPRESSED_SEND_H_

@@ -13,8 +13,8 @@
 // Every envelope that was read gets exactly one result written, unless the
 // client is gone. A frame that breaks a limit ends the stream with that
 // error after the frames before it have been answered.
-#ifndef ASAP_SERVER_BATCH_STREAM_H_
-#define ASAP_SERVER_BATCH_STREAM_H_
+#ifndef ASAP_SERVER_GRPC_BATCH_STREAM_H_
+#define ASAP_SERVER_GRPC_BATCH_STREAM_H_
 
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
@@ -27,7 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "asap/v1/service.pb.h"
-#include "server/asap_service.h"
+#include "server/grpc/asap_service.h"
 
 namespace asap {
 
@@ -65,4 +65,4 @@ void SetBatchError(const absl::Status& status, v1::BatchError* error);
 
 }  // namespace asap
 
-#endif  // ASAP_SERVER_BATCH_STREAM_H_
+#endif  // ASAP_SERVER_GRPC_BATCH_STREAM_H_

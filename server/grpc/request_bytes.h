@@ -6,8 +6,8 @@
 // a small bomb could take gigabytes. Messages then arrive as sent, marked
 // with their compression algorithm, and are inflated here with asap's codec,
 // which stops as soon as the output passes the limit.
-#ifndef ASAP_SERVER_REQUEST_BYTES_H_
-#define ASAP_SERVER_REQUEST_BYTES_H_
+#ifndef ASAP_SERVER_GRPC_REQUEST_BYTES_H_
+#define ASAP_SERVER_GRPC_REQUEST_BYTES_H_
 
 #include <grpcpp/support/byte_buffer.h>
 
@@ -33,4 +33,4 @@ bool IsGrpcCompressed(const grpc::ByteBuffer& buffer);
 
 }  // namespace asap
 
-#endif  // ASAP_SERVER_REQUEST_BYTES_H_
+#endif  // ASAP_SERVER_GRPC_REQUEST_BYTES_H_

@@ -1,4 +1,4 @@
-#include "server/compressed_send.h"
+#include "server/grpc/compressed_send.h"
 
 #include <utility>
 

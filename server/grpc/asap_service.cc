@@ -1,4 +1,4 @@
-#include "server/asap_service.h"
+#include "server/grpc/asap_service.h"
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
@@ -13,9 +13,9 @@
 #include "asap/grpc_status.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "google/protobuf/arena.h"
-#include "server/batch_stream.h"
-#include "server/compressed_send.h"
-#include "server/request_bytes.h"
+#include "server/grpc/batch_stream.h"
+#include "server/grpc/compressed_send.h"
+#include "server/grpc/request_bytes.h"
 
 namespace asap {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/request_bytes.h"
+#include "server/grpc/request_bytes.h"
 
 #include <grpc/byte_buffer.h>
 #include <grpc/slice.h>
