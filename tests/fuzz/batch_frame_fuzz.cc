@@ -12,7 +12,7 @@
 #include "asap/v1/service.pb.h"
 #include "asap/wire_limits.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/compressed_send.h"
+#include "server/grpc/compressed_send.h"
 #include "tests/fuzz/echo_dispatch.h"
 #include "tests/fuzz/fuzz_check.h"
 
