@@ -245,6 +245,53 @@ void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
   }
 }
 
+namespace {
+
+// Removes the streaming marker `payload.final`; returns whether it was true.
+bool TakeFinalMark(v1::Envelope* envelope) {
+  auto* fields = envelope->mutable_payload()->mutable_fields();
+  auto it = fields->find("final");
+  if (it == fields->end()) return false;
+  bool final = it->second.bool_value();
+  fields->erase(it);
+  return final;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Envelope> AsapClient::SendStream(
+    v1::Envelope envelope, const IntermediateCallback& on_intermediate) {
+  absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
+  if (!call.ok()) return call.status();
+  SendCall& c = **call;
+  // SendStream has no compressed form: the request goes as it is (gRPC's
+  // own compression still applies).
+  if (absl::Status status = StartSend(std::move(envelope), &c); !status.ok()) {
+    return status;
+  }
+  auto stub = v1::AsapService::NewStub(c.lease->channel());
+  std::unique_ptr<grpc::ClientReader<v1::Envelope>> reader =
+      stub->SendStream(c.call.context(), c.request);
+  std::optional<v1::Envelope> final;
+  v1::Envelope received;
+  while (reader->Read(&received)) {
+    if (TakeFinalMark(&received)) {
+      final = std::move(received);
+    } else if (!final.has_value() && on_intermediate) {
+      on_intermediate(received);
+    }
+    received.Clear();
+  }
+  grpc::Status status = reader->Finish();
+  ReportIfBroken(status, &*c.lease);
+  if (!status.ok()) return c.call.Error(status);
+  if (!final.has_value()) {
+    return AsapError(ErrorCode::kInternal,
+                     "the stream ended without a final envelope");
+  }
+  return *std::move(final);
+}
+
 absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
     std::vector<v1::Envelope> envelopes, const BatchOptions& options) {
   if (envelopes.empty()) {

@@ -142,6 +142,16 @@ class AsapClient {
   using SendCallback = std::function<void(absl::StatusOr<v1::Envelope>)>;
   void SendAsync(v1::Envelope envelope, SendCallback done);
 
+  // Sends one envelope over SendStream and returns the handler's final
+  // envelope; each intermediate envelope it sends before that (for example
+  // a task.update with progress) is passed to `on_intermediate` (may be
+  // null) as it arrives, on this thread. The wire marker `payload.final` is
+  // removed from both. `timeout` bounds the whole stream. Errors as Send,
+  // and asap:internal/error when the stream ends without a final envelope.
+  using IntermediateCallback = std::function<void(const v1::Envelope&)>;
+  absl::StatusOr<v1::Envelope> SendStream(
+      v1::Envelope envelope, const IntermediateCallback& on_intermediate);
+
   // Sends `envelopes` over one SendBatch stream and returns one result per
   // envelope, in the same order: the response envelope or that envelope's own
   // error (one bad envelope does not sink the batch). Envelopes that got no

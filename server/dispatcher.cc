@@ -1,11 +1,14 @@
 #include "server/dispatcher.h"
 
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "asap/errors.h"
 
@@ -17,6 +20,12 @@ absl::Status HandlerThrew(const v1::Envelope& request, absl::string_view what) {
       ErrorCode::kInternal,
       absl::StrCat("the handler for '", request.payload_type().substr(0, 64),
                    "' failed: ", what.substr(0, 200)));
+}
+
+// Sets the streaming marker `payload.final`.
+void MarkFinal(v1::Envelope* envelope, bool final) {
+  (*envelope->mutable_payload()->mutable_fields())["final"].set_bool_value(
+      final);
 }
 
 }  // namespace
@@ -73,7 +82,7 @@ absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
 
 absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Complete(
     const v1::Envelope& request, absl::Time now,
-    absl::StatusOr<v1::Envelope> response) const {
+    absl::StatusOr<v1::Envelope> response, absl::string_view what) const {
   if (!response.ok()) return response.status();
   bool handler_set_timestamp = !response->timestamp().empty();
   CompleteResponse(request, manifest_->id(), now, &*response);
@@ -84,8 +93,8 @@ absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Complete(
       !status.ok()) {
     return AsapError(
         ErrorCode::kInternal,
-        absl::StrCat("the handler for '", request.payload_type(),
-                     "' returned an invalid response: ", status.message()));
+        absl::StrCat("the handler for '", request.payload_type().substr(0, 64),
+                     "' ", what, ": ", status.message()));
   }
   return response;
 }
@@ -99,8 +108,20 @@ void EnvelopeDispatcher::Dispatch(
     done(handler.status());
     return;
   }
-  if ((*handler)->blocking) {
-    auto run = [this, request, context, now, handler = *handler,
+  Run(*handler, request, context, now, may_block, std::move(done));
+}
+
+void EnvelopeDispatcher::Run(
+    const HandlerEntry* handler, v1::Envelope* request,
+    const HandlerContext* context, absl::Time now, bool may_block,
+    std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  if (handler->streaming) {
+    RunStreaming(handler, request, context, now, may_block,
+                 /*emit=*/nullptr, /*mark_final=*/false, std::move(done));
+    return;
+  }
+  if (handler->blocking) {
+    auto run = [this, request, context, now, handler,
                 done = std::move(done)]() {
       absl::StatusOr<v1::Envelope> response;
       // A handler is user code: an exception must not unwind into gRPC's or
@@ -114,7 +135,7 @@ void EnvelopeDispatcher::Dispatch(
       }
       done(Complete(*request, now, std::move(response)));
     };
-    if (may_block || (*handler)->runs_inline) {
+    if (may_block || handler->runs_inline) {
       run();
     } else {
       executor_(std::move(run));
@@ -135,11 +156,105 @@ void EnvelopeDispatcher::Dispatch(
     pending->done(Complete(*request, now, std::move(response)));
   };
   try {
-    (*handler)->async(*request, *context, once);
+    handler->async(*request, *context, once);
   } catch (const std::exception& e) {
     once(HandlerThrew(*request, e.what()));
   } catch (...) {
     once(HandlerThrew(*request, "an exception of unknown type"));
+  }
+}
+
+void EnvelopeDispatcher::DispatchStream(
+    v1::Envelope* request, const HandlerContext* context, bool may_block,
+    StreamEmit emit,
+    std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  absl::Time now = now_();
+  absl::StatusOr<const HandlerEntry*> handler = Admit(request, now);
+  if (!handler.ok()) {
+    done(handler.status());
+    return;
+  }
+  if ((*handler)->streaming) {
+    RunStreaming(*handler, request, context, now, may_block, std::move(emit),
+                 /*mark_final=*/true, std::move(done));
+    return;
+  }
+  // Any other handler form answers with its final envelope alone.
+  Run(*handler, request, context, now, may_block,
+      [done = std::move(done)](absl::StatusOr<v1::Envelope> response) {
+        if (response.ok()) MarkFinal(&*response, true);
+        done(std::move(response));
+      });
+}
+
+void EnvelopeDispatcher::RunStreaming(
+    const HandlerEntry* handler, v1::Envelope* request,
+    const HandlerContext* context, absl::Time now, bool may_block,
+    StreamEmit emit, bool mark_final,
+    std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  // What the handler's `emit` shares with the call. The handler may copy
+  // `emit` and call it from other threads, even after returning: the lock
+  // serializes the calls, and `ended` turns them away once `done` is due.
+  struct Stream {
+    absl::Mutex mu;
+    bool ended ABSL_GUARDED_BY(mu) = false;
+    // The binding said stop, or an intermediate was invalid.
+    bool stopped ABSL_GUARDED_BY(mu) = false;
+    absl::Status error ABSL_GUARDED_BY(mu);
+  };
+  auto stream = std::make_shared<Stream>();
+  StreamEmit handler_emit;
+  if (emit == nullptr) {
+    handler_emit = [](v1::Envelope) { return true; };
+  } else {
+    handler_emit = [this, stream, request,
+                    emit = std::move(emit)](v1::Envelope intermediate) {
+      absl::MutexLock lock(&stream->mu);
+      if (stream->ended || stream->stopped) return false;
+      absl::StatusOr<v1::Envelope> completed =
+          Complete(*request, now_(), std::move(intermediate),
+                   "sent an invalid intermediate envelope");
+      if (!completed.ok()) {
+        stream->stopped = true;
+        stream->error = completed.status();
+        return false;
+      }
+      MarkFinal(&*completed, false);
+      if (!emit(*std::move(completed))) stream->stopped = true;
+      return !stream->stopped;
+    };
+  }
+  auto run = [this, handler, request, context, mark_final, stream,
+              handler_emit = std::move(handler_emit),
+              done = std::move(done)]() {
+    absl::StatusOr<v1::Envelope> response;
+    try {
+      response = handler->streaming(*request, *context, handler_emit);
+    } catch (const std::exception& e) {
+      response = HandlerThrew(*request, e.what());
+    } catch (...) {
+      response = HandlerThrew(*request, "an exception of unknown type");
+    }
+    absl::Status error;
+    {
+      // Waits for an emit in progress on another thread; none starts after.
+      absl::MutexLock lock(&stream->mu);
+      stream->ended = true;
+      error = stream->error;
+    }
+    if (!error.ok()) {
+      done(error);
+      return;
+    }
+    // Stamped now, after the intermediates the handler sent before it.
+    response = Complete(*request, now_(), std::move(response));
+    if (response.ok() && mark_final) MarkFinal(&*response, true);
+    done(std::move(response));
+  };
+  if (may_block) {
+    run();
+  } else {
+    executor_(std::move(run));
   }
 }
 

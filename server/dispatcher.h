@@ -43,10 +43,27 @@ class EnvelopeDispatcher {
   // handler throws or its response is not a valid envelope. `request` gets
   // its id and timestamp when absent; it and `context` must stay valid until
   // `done` runs. With `may_block` a blocking handler runs on this thread,
-  // otherwise on the blocking executor. Thread-safe.
+  // otherwise on the blocking executor. A streaming handler runs with an
+  // emit that drops its intermediates, and its response is not marked (see
+  // DispatchStream). Thread-safe.
   void Dispatch(v1::Envelope* request, const HandlerContext* context,
                 bool may_block,
                 std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
+
+  // Dispatches `*request` as a streaming call. Admission and errors as
+  // Dispatch. Each intermediate envelope of a streaming handler is completed
+  // and validated like a response, marked `payload.final = false` and passed
+  // to `emit`, one at a time, never after `done` has been called; `emit`'s
+  // answer (false: stop) goes back to the handler. An invalid intermediate
+  // ends the call: `done` gets asap:internal/error once the handler returns,
+  // and its further emits return false. The final envelope is marked
+  // `payload.final = true`; a blocking or async handler gives only that one.
+  // `emit` runs on the handler's thread with the call's lock held: it must
+  // not block or call back into the dispatcher. Thread-safe.
+  void DispatchStream(
+      v1::Envelope* request, const HandlerContext* context, bool may_block,
+      StreamEmit emit,
+      std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
 
   // Dispatches on this thread and waits for the result (an async handler
   // may complete on another thread). For in-process callers and tests.
@@ -56,9 +73,22 @@ class EnvelopeDispatcher {
   // Validation, defaults and the replay check; the handler to run.
   absl::StatusOr<const HandlerEntry*> Admit(v1::Envelope* request,
                                             absl::Time now) const;
+  // Completes `response` and checks it; `what` ("returned an invalid
+  // response") describes a failure in the error.
   absl::StatusOr<v1::Envelope> Complete(
       const v1::Envelope& request, absl::Time now,
-      absl::StatusOr<v1::Envelope> response) const;
+      absl::StatusOr<v1::Envelope> response,
+      absl::string_view what = "returned an invalid response") const;
+  // Runs an admitted request's handler, whatever its form.
+  void Run(const HandlerEntry* handler, v1::Envelope* request,
+           const HandlerContext* context, absl::Time now, bool may_block,
+           std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
+  // Runs a streaming handler with `emit` (null: intermediates are dropped).
+  void RunStreaming(
+      const HandlerEntry* handler, v1::Envelope* request,
+      const HandlerContext* context, absl::Time now, bool may_block,
+      StreamEmit emit, bool mark_final,
+      std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
 
   const v1::Manifest* manifest_;
   const HandlerRegistry* handlers_;

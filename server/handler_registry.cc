@@ -49,12 +49,19 @@ absl::Status HandlerRegistry::RegisterAsync(absl::string_view payload_type,
   return Add(payload_type, std::move(entry));
 }
 
+absl::Status HandlerRegistry::RegisterStreaming(absl::string_view payload_type,
+                                                StreamingHandler handler) {
+  HandlerEntry entry;
+  entry.streaming = std::move(handler);
+  return Add(payload_type, std::move(entry));
+}
+
 absl::Status HandlerRegistry::Add(absl::string_view payload_type,
                                   HandlerEntry entry) {
   if (payload_type.empty()) {
     return absl::InvalidArgumentError("payload_type must not be empty");
   }
-  if (!entry.blocking && !entry.async) {
+  if (!entry.blocking && !entry.async && !entry.streaming) {
     return absl::InvalidArgumentError(
         absl::StrCat("handler for '", payload_type, "' is null"));
   }

@@ -29,6 +29,21 @@
 //           done(MakeResponse(result));
 //         });
 //       });
+//   // Streaming: sends intermediate envelopes (progress) before the final
+//   // response. Runs on the handler threads, like the blocking forms.
+//   handlers.RegisterStreaming("task.request",
+//       [](const asap::v1::Envelope& request,
+//          const asap::HandlerContext& context,
+//          const asap::StreamEmit& emit)
+//           -> absl::StatusOr<asap::v1::Envelope> {
+//         for (int step = 1; step <= 10; ++step) {
+//           DoStep(request, step);
+//           if (!emit(MakeUpdate(request, step * 10))) {
+//             return asap::AsapError(asap::ErrorCode::kCancelled, "gave up");
+//           }
+//         }
+//         return MakeResponse(request);
+//       });
 //
 // A handler returns (or passes to `done`) the response envelope; the server
 // completes it (id, timestamp, correlation_id, sender, recipient) and
@@ -37,6 +52,16 @@
 // asap:internal/error. Synchronous handlers run on the server's handler
 // threads and may block; many run at once, so all handlers must be
 // thread-safe.
+//
+// Intermediate envelopes are completed and validated like the response. On
+// a streaming call (gRPC SendStream, HTTP/SSE) each envelope's payload gets a
+// boolean `final`: false on the intermediates, true on the last one; any
+// handler form may answer a streaming call (the others give only the final
+// envelope). On a unary call a streaming handler's intermediates are
+// dropped and its response goes back unmarked. `emit` does not wait for the
+// caller: it queues the envelope, and it returns false once the call is over
+// (caller gone, an invalid envelope, or the binding's bound on queued
+// envelopes passed), after which the handler should return soon.
 #ifndef ASAP_SERVER_HANDLER_REGISTRY_H_
 #define ASAP_SERVER_HANDLER_REGISTRY_H_
 
@@ -64,10 +89,21 @@ using AsyncHandler =
     std::function<void(const v1::Envelope& request,
                        const HandlerContext& context, HandlerDone done)>;
 
-// One registered handler: exactly one of `blocking` and `async` is set.
+// Sends one intermediate envelope (for example a task.update with progress)
+// before the final response. Returns false once the caller is gone or the
+// stream is over its bounds: the handler should stop early. Thread-safe; it
+// may be called until the handler returns, not after.
+using StreamEmit = std::function<bool(v1::Envelope intermediate)>;
+using StreamingHandler = std::function<absl::StatusOr<v1::Envelope>(
+    const v1::Envelope& request, const HandlerContext& context,
+    const StreamEmit& emit)>;
+
+// One registered handler: exactly one of `blocking`, `async` and `streaming`
+// is set.
 struct HandlerEntry {
   ContextHandler blocking;
   AsyncHandler async;
+  StreamingHandler streaming;
   // `blocking` never blocks (pure computation): it may run on the network
   // thread that received the call, saving a thread hop.
   bool runs_inline = false;
@@ -86,6 +122,10 @@ class HandlerRegistry {
   absl::Status Register(absl::string_view payload_type, ContextHandler handler);
   absl::Status RegisterAsync(absl::string_view payload_type,
                              AsyncHandler handler);
+  // A handler that may send intermediate envelopes through `emit` before its
+  // response. It runs on the handler threads and may block.
+  absl::Status RegisterStreaming(absl::string_view payload_type,
+                                 StreamingHandler handler);
   // For handlers that only compute and return quickly (no I/O, no locks held
   // for long, no waiting): they run on the thread that received the call,
   // like gRPC's own callback handlers, instead of being handed to a handler

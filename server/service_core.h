@@ -12,6 +12,7 @@
 #include "asap/wire_limits.h"
 #include "server/dispatcher.h"
 #include "server/memory_budget.h"
+#include "server/metrics.h"
 #include "server/worker_pool.h"
 
 namespace asap {
@@ -22,6 +23,9 @@ struct ServiceCore {
   const EnvelopeDispatcher* dispatcher = nullptr;
   MemoryBudget* memory = nullptr;
   WorkerPool* workers = nullptr;
+  // Where the binding records what it handles (server/metrics.h); null
+  // records nothing.
+  ServerMetrics* metrics = nullptr;
   size_t max_message_bytes = 10 * 1024 * 1024;
   size_t compression_threshold_bytes = 1024;
   absl::Duration manifest_max_age = absl::ZeroDuration();

@@ -23,8 +23,12 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Queues `task`; it runs on one of the pool's threads.
+  // Queues `task`; it runs on one of the pool's threads (after Stop, on the
+  // calling thread: no task is ever dropped).
   void Submit(std::function<void()> task);
+
+  // Runs the tasks already queued, then joins the threads. Idempotent.
+  void Stop();
 
  private:
   void Run();

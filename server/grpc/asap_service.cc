@@ -16,6 +16,8 @@
 #include "server/grpc/batch_stream.h"
 #include "server/grpc/compressed_send.h"
 #include "server/grpc/request_bytes.h"
+#include "server/grpc/send_stream.h"
+#include "server/metrics.h"
 
 namespace asap {
 namespace {
@@ -24,7 +26,8 @@ using RawAsapService = v1::AsapService::WithRawCallbackMethod_Send<
     v1::AsapService::WithRawCallbackMethod_GetManifest<
         v1::AsapService::WithRawCallbackMethod_SendBatch<
             v1::AsapService::WithRawCallbackMethod_SendCompressed<
-                v1::AsapService::Service>>>>;
+                v1::AsapService::WithRawCallbackMethod_SendStream<
+                    v1::AsapService::Service>>>>>;
 
 template <typename Message>
 void SerializeTo(const Message& message, grpc::ByteBuffer* out) {
@@ -46,6 +49,12 @@ struct UnaryCall {
   // SendCompressed only: the encodings the client accepts.
   std::string accept_encoding;
   bool compressed_call = false;
+  // For ServerMetrics: the request's arrival and sizes (wire, and decoded as
+  // far as it got), and the call counted in flight.
+  absl::Time arrived;
+  size_t wire_bytes = 0;
+  size_t decoded_bytes = 0;
+  ServerMetrics::InFlight in_flight;
 };
 
 }  // namespace
@@ -107,6 +116,12 @@ class AsapGrpcService::Impl final : public RawAsapService {
     return StartBatchStream(&core_, &watchdog_, context);
   }
 
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* SendStream(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override {
+    return StartSendStream(&core_, &watchdog_, context, request);
+  }
+
  private:
   grpc::ServerUnaryReactor* StartUnary(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
@@ -119,7 +134,14 @@ class AsapGrpcService::Impl final : public RawAsapService {
     call->reactor = reactor;
     call->response = response;
     call->compressed_call = compressed;
+    call->arrived = absl::Now();
+    if (core_.metrics != nullptr) {
+      call->in_flight = core_.metrics->TrackCall(ServerMetrics::kGrpc);
+    }
     if (absl::Status status = Admit(*request, call.get()); !status.ok()) {
+      // The envelope was not read: its payload type counts as "other".
+      RecordMetrics(*call, /*payload_type=*/"", status, /*response_wire=*/0,
+                    /*response_decoded=*/0);
       reactor->Finish(ToGrpcStatus(status, context));
       return reactor;
     }
@@ -139,6 +161,7 @@ class AsapGrpcService::Impl final : public RawAsapService {
     // The wire bytes and their copy, plus room to inflate a gRPC-compressed
     // message and a SendCompressed body (each at most `limit`).
     size_t wire = WireSize(request);
+    call->wire_bytes = wire;
     size_t needed = 2 * wire + (IsGrpcCompressed(request) ? limit : 0) +
                     (call->compressed_call ? limit : 0);
     absl::StatusOr<MemoryBudget::Reservation> wire_memory =
@@ -147,6 +170,7 @@ class AsapGrpcService::Impl final : public RawAsapService {
     call->wire_memory = *std::move(wire_memory);
     absl::StatusOr<std::string> bytes = ReadRequestBytes(request, limit);
     if (!bytes.ok()) return bytes.status();
+    call->decoded_bytes = bytes->size();
     if (call->compressed_call) {
       v1::CompressedEnvelope compressed;
       if (!compressed.ParseFromString(*bytes)) {
@@ -156,6 +180,7 @@ class AsapGrpcService::Impl final : public RawAsapService {
       call->accept_encoding = compressed.accept_encoding();
       bytes = DecodeBody(compressed.encoding(), compressed.body(), limit);
       if (!bytes.ok()) return bytes.status();
+      call->decoded_bytes = bytes->size();
     }
     absl::StatusOr<WireCounts> counts =
         ScanEnvelopeBytes(*bytes, core_.envelope_limits);
@@ -180,22 +205,28 @@ class AsapGrpcService::Impl final : public RawAsapService {
     grpc::CallbackServerContext* context = call->server_context;
     grpc::ServerUnaryReactor* reactor = call->reactor;
     grpc::Status status = grpc::Status::OK;
+    absl::Status outcome = result.status();
+    size_t response_wire = 0;
+    size_t response_decoded = 0;
     if (!result.ok()) {
       status = ToGrpcStatus(result.status(), context);
     } else if (size_t size = result->ByteSizeLong();
                size > core_.max_message_bytes) {
-      status = ToGrpcStatus(
-          AsapError(ErrorCode::kPayloadTooLarge,
-                    absl::StrCat("the handler's response of ", size,
-                                 " bytes exceeds the message limit of ",
-                                 core_.max_message_bytes)),
-          context);
+      outcome = AsapError(ErrorCode::kPayloadTooLarge,
+                          absl::StrCat("the handler's response of ", size,
+                                       " bytes exceeds the message limit of ",
+                                       core_.max_message_bytes));
+      status = ToGrpcStatus(outcome, context);
     } else if (call->compressed_call) {
       SerializeTo(EncodeBody(result->SerializeAsString(), call->accept_encoding,
                              core_.compression_threshold_bytes),
                   call->response);
+      response_wire = call->response->Length();
+      response_decoded = size;
     } else {
       SerializeTo(*result, call->response);
+      // Counted uncompressed: gRPC compresses it (below) out of sight.
+      response_wire = response_decoded = size;
       // Plain Send answers large responses with gRPC's own compression. A
       // level (not an algorithm) lets gRPC pick among what the client
       // announced in grpc-accept-encoding, and identity for a client that
@@ -204,8 +235,27 @@ class AsapGrpcService::Impl final : public RawAsapService {
         context->set_compression_level(GRPC_COMPRESS_LEVEL_HIGH);
       }
     }
+    RecordMetrics(*call, call->envelope->payload_type(), outcome, response_wire,
+                  response_decoded);
     call.reset();  // frees the request before the answer goes out
     reactor->Finish(status);
+  }
+
+  // Records the call's envelope, its latency so far and its bytes.
+  void RecordMetrics(const UnaryCall& call, absl::string_view payload_type,
+                     const absl::Status& outcome, size_t response_wire,
+                     size_t response_decoded) {
+    ServerMetrics* metrics = core_.metrics;
+    if (metrics == nullptr) return;
+    metrics->RecordEnvelope(ServerMetrics::kGrpc, payload_type,
+                            ServerMetrics::Outcome(outcome),
+                            absl::Now() - call.arrived);
+    metrics->RecordBytes(ServerMetrics::kGrpc, ServerMetrics::Direction::kIn,
+                         call.wire_bytes, call.decoded_bytes);
+    if (response_wire > 0 || response_decoded > 0) {
+      metrics->RecordBytes(ServerMetrics::kGrpc, ServerMetrics::Direction::kOut,
+                           response_wire, response_decoded);
+    }
   }
 
   ServiceCore core_;

@@ -8,7 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "asap/compression/codec.h"
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
@@ -16,6 +18,7 @@
 #include "google/protobuf/arena.h"
 #include "server/grpc/compressed_send.h"
 #include "server/grpc/request_bytes.h"
+#include "server/metrics.h"
 
 namespace asap {
 
@@ -31,10 +34,16 @@ struct BatchFrameWork {
   google::protobuf::Arena arena;
   std::vector<absl::StatusOr<v1::Envelope>> results;
   std::atomic<int64_t> remaining{0};
+  // For ServerMetrics: when the frame was read, and the parsed frame (in
+  // `arena`) whose envelopes' payload types label the results; null when the
+  // frame was not parsed.
+  absl::Time arrived;
+  const v1::BatchFrame* frame = nullptr;
 };
 
 class BatchStream
-    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+      public StallWatchdog::Stream {
  public:
   BatchStream(const ServiceCore* core, StallWatchdog* watchdog,
               grpc::CallbackServerContext* context)
@@ -43,6 +52,9 @@ class BatchStream
         context_(context),
         handler_context_(core->manifest) {
     FillHandlerContext(context, &handler_context_);
+    if (core->metrics != nullptr) {
+      in_flight_ = core->metrics->TrackCall(ServerMetrics::kGrpc);
+    }
     result_accept_encoding_ = std::string(
         handler_context_.metadata(kAcceptEncodingMetadataKey).value_or(""));
     watchdog_->Add(this);
@@ -58,8 +70,7 @@ class BatchStream
   void OnCancel() override;
   void OnDone() override;
 
-  // Cancels the stream when a write has been pending for `timeout`.
-  void CancelIfStalled(absl::Time now, absl::Duration timeout);
+  void CancelIfStalled(absl::Time now, absl::Duration timeout) override;
 
  private:
   struct Outgoing {
@@ -74,6 +85,8 @@ class BatchStream
   absl::Status Accept(BatchFrameWork* work);
   void Run(std::shared_ptr<BatchFrameWork> work);
   void Complete(BatchFrameWork* work);
+  // Counts the frame's envelopes with their outcomes in ServerMetrics.
+  void RecordEnvelopes(const BatchFrameWork& work);
   std::deque<Outgoing> ResultFrames(BatchFrameWork* work);
   // Called with mu_ held; true when Finish must be called now.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -87,6 +100,7 @@ class BatchStream
   StallWatchdog* const watchdog_;
   grpc::CallbackServerContext* const context_;
   HandlerContext handler_context_;
+  ServerMetrics::InFlight in_flight_;
   // Encodings the client accepts for result frames ("" = identity only).
   std::string result_accept_encoding_;
   grpc::ByteBuffer read_buffer_;
@@ -117,10 +131,21 @@ void SetBatchError(const absl::Status& status, v1::BatchError* error) {
 }
 
 absl::Status BatchStream::Accept(BatchFrameWork* work) {
+  // The frame's size on the wire and decoded (as far as it got), counted
+  // whether or not it is accepted.
+  const size_t wire_bytes = WireSize(read_buffer_);
+  size_t decoded_bytes = 0;
+  absl::Cleanup record_bytes = [&] {
+    if (core_->metrics == nullptr) return;
+    core_->metrics->RecordBytes(ServerMetrics::kGrpc,
+                                ServerMetrics::Direction::kIn, wire_bytes,
+                                decoded_bytes);
+  };
   absl::StatusOr<std::string> bytes =
       ReadRequestBytes(read_buffer_, core_->max_message_bytes);
   read_buffer_.Clear();
   if (!bytes.ok()) return bytes.status();
+  decoded_bytes = bytes->size();
   absl::StatusOr<WireCounts> counts = ScanBatchFrameBytes(
       *bytes, core_->max_envelopes_per_frame, core_->envelope_limits);
   if (!counts.ok()) return counts.status();
@@ -139,6 +164,7 @@ absl::Status BatchStream::Accept(BatchFrameWork* work) {
       bytes =
           DecodeBody(outer.encoding(), outer.body(), core_->max_message_bytes);
       if (!bytes.ok()) return bytes.status();
+      decoded_bytes = bytes->size();
       counts = ScanBatchFrameBytes(*bytes, core_->max_envelopes_per_frame,
                                    core_->envelope_limits);
       if (!counts.ok()) return counts.status();
@@ -167,6 +193,7 @@ void BatchStream::OnReadDone(bool ok) {
   absl::Status accepted;
   if (ok) {
     work = std::make_shared<BatchFrameWork>();
+    work->arrived = absl::Now();
     accepted = Accept(work.get());
   }
   bool submit = false;
@@ -217,6 +244,7 @@ void BatchStream::Run(std::shared_ptr<BatchFrameWork> work) {
     Complete(work.get());
     return;
   }
+  work->frame = frame;
   work->remaining.store(work->envelopes);
   for (int64_t i = 0; i < work->envelopes; ++i) {
     core_->dispatcher->Dispatch(
@@ -239,8 +267,10 @@ std::deque<BatchStream::Outgoing> BatchStream::ResultFrames(
   auto flush = [&] {
     Outgoing outgoing;
     bool own;
+    std::string serialized = current.SerializeAsString();
+    const size_t decoded_bytes = serialized.size();
     v1::CompressedEnvelope encoded =
-        EncodeBody(current.SerializeAsString(), result_accept_encoding_,
+        EncodeBody(std::move(serialized), result_accept_encoding_,
                    core_->compression_threshold_bytes, kStreamCompressionLevel);
     if (encoded.encoding() != kIdentityEncoding) {
       v1::BatchResultFrame compressed;
@@ -251,6 +281,11 @@ std::deque<BatchStream::Outgoing> BatchStream::ResultFrames(
     } else {
       grpc::SerializationTraits<v1::BatchResultFrame>::Serialize(
           current, &outgoing.buffer, &own);
+    }
+    if (core_->metrics != nullptr) {
+      core_->metrics->RecordBytes(ServerMetrics::kGrpc,
+                                  ServerMetrics::Direction::kOut,
+                                  outgoing.buffer.Length(), decoded_bytes);
     }
     out.push_back(std::move(outgoing));
     current.Clear();
@@ -285,7 +320,25 @@ std::deque<BatchStream::Outgoing> BatchStream::ResultFrames(
   return out;
 }
 
+void BatchStream::RecordEnvelopes(const BatchFrameWork& work) {
+  ServerMetrics* metrics = core_->metrics;
+  if (metrics == nullptr) return;
+  // The frame's results are written together: all are ready now.
+  const absl::Duration latency = absl::Now() - work.arrived;
+  for (int64_t i = 0; i < work.envelopes; ++i) {
+    absl::string_view payload_type =
+        work.frame != nullptr
+            ? absl::string_view(
+                  work.frame->envelopes(static_cast<int>(i)).payload_type())
+            : absl::string_view();
+    metrics->RecordEnvelope(ServerMetrics::kGrpc, payload_type,
+                            ServerMetrics::Outcome(work.results[i].status()),
+                            latency);
+  }
+}
+
 void BatchStream::Complete(BatchFrameWork* work) {
+  RecordEnvelopes(*work);
   std::deque<Outgoing> frames = ResultFrames(work);
   grpc::ByteBuffer* start = nullptr;
   bool finish = false;
@@ -372,6 +425,12 @@ void BatchStream::OnCancel() {
 
 void BatchStream::OnDone() {
   watchdog_->Remove(this);
+  if (core_->metrics != nullptr) {
+    absl::MutexLock lock(&mu_);
+    if (next_index_ > 0) {
+      core_->metrics->RecordBatch(ServerMetrics::kGrpc, next_index_);
+    }
+  }
   delete this;
 }
 
@@ -406,41 +465,6 @@ void BatchStream::CancelIfStalled(absl::Time now, absl::Duration timeout) {
     stalled_ = true;
   }
   context_->TryCancel();
-}
-
-StallWatchdog::StallWatchdog(absl::Duration timeout)
-    : timeout_(timeout), thread_([this] { Run(); }) {}
-
-StallWatchdog::~StallWatchdog() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  thread_.join();
-}
-
-void StallWatchdog::Add(BatchStream* stream) {
-  absl::MutexLock lock(&mu_);
-  streams_.insert(stream);
-}
-
-void StallWatchdog::Remove(BatchStream* stream) {
-  absl::MutexLock lock(&mu_);
-  streams_.erase(stream);
-}
-
-void StallWatchdog::Run() {
-  const absl::Duration period = std::min(
-      absl::Seconds(1), std::max(timeout_ / 4, absl::Milliseconds(10)));
-  absl::MutexLock lock(&mu_);
-  auto stopping = [this]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping), period)) {
-    absl::Time now = absl::Now();
-    // Streams remove themselves under mu_ before they are deleted, so every
-    // stream in the set is alive while the lock is held.
-    for (BatchStream* stream : streams_) stream->CancelIfStalled(now, timeout_);
-  }
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StartBatchStream(

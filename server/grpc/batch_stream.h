@@ -20,39 +20,13 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <memory>
-#include <thread>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "asap/v1/service.pb.h"
 #include "server/grpc/asap_service.h"
+#include "server/grpc/stall_watchdog.h"
 
 namespace asap {
-
-class BatchStream;
-
-// Cancels streams that have made no write progress for too long.
-class StallWatchdog {
- public:
-  explicit StallWatchdog(absl::Duration timeout);
-  ~StallWatchdog();  // stops the thread
-  StallWatchdog(const StallWatchdog&) = delete;
-  StallWatchdog& operator=(const StallWatchdog&) = delete;
-
-  void Add(BatchStream* stream);
-  void Remove(BatchStream* stream);
-
- private:
-  void Run();
-
-  const absl::Duration timeout_;
-  absl::Mutex mu_;
-  absl::flat_hash_set<BatchStream*> streams_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
 
 // Starts serving one SendBatch call; the reactor deletes itself when done.
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StartBatchStream(
