@@ -15,8 +15,9 @@
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 #include "asap/manifest.h"
-#include "server/grpc/asap_service.h"
 #include "server/dispatcher.h"
+#include "server/grpc/asap_service.h"
+#include "server/metrics.h"
 #include "server/nonce_store.h"
 #include "server/worker_pool.h"
 
@@ -42,6 +43,7 @@ class AsapServer::Impl {
   Impl(ServerOptions options, HandlerRegistry handlers)
       : options_(std::move(options)),
         handlers_(std::move(handlers)),
+        metrics_(handlers_.payload_types()),
         nonces_(options_.validation.max_age + options_.validation.max_future,
                 NonceStoreOptions{options_.limits.max_nonce_bytes,
                                   options_.limits.max_nonces}),
@@ -60,6 +62,10 @@ class AsapServer::Impl {
       Shutdown(absl::Seconds(5));
       server_->Wait();
     }
+    // No HTTP request is handled after this, and the handlers still queued
+    // run (their answers go nowhere) before the HTTP service goes away.
+    http_listener_.reset();
+    workers_.Stop();
   }
 
   absl::Status Start() {
@@ -93,6 +99,7 @@ class AsapServer::Impl {
     core.dispatcher = &dispatcher_;
     core.memory = &memory_;
     core.workers = &workers_;
+    core.metrics = &metrics_;
     core.max_message_bytes = static_cast<size_t>(options_.max_message_bytes);
     core.compression_threshold_bytes = options_.compression_threshold_bytes;
     core.manifest_max_age = options_.manifest_max_age;
@@ -116,9 +123,9 @@ class AsapServer::Impl {
     builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
     builder.SetMaxSendMessageSize(options_.max_message_bytes);
     // gRPC 1.51 inflates a gzip message whole before it applies the receive
-    // limit; asap inflates it instead, with the limit (server/grpc/request_bytes.h).
-    // deflate is refused (UNIMPLEMENTED from gRPC), gzip is what gRPC
-    // clients send.
+    // limit; asap inflates it instead, with the limit
+    // (server/grpc/request_bytes.h). deflate is refused (UNIMPLEMENTED from
+    // gRPC), gzip is what gRPC clients send.
     builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
     builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
@@ -154,15 +161,50 @@ class AsapServer::Impl {
     if (fill_endpoint) {
       options_.manifest.mutable_endpoints()->set_asap(address());
     }
+    if (!options_.http_address.empty()) {
+      if (absl::Status status = StartHttp(core); !status.ok()) {
+        server_->Shutdown();
+        server_->Wait();
+        server_.reset();
+        return status;
+      }
+    }
     if (options_.enable_health_service) {
       server_->GetHealthCheckService()->SetServingStatus(true);
     }
     return absl::OkStatus();
   }
 
+  // The HTTP binding on the same core; the manifest is final by now.
+  absl::Status StartHttp(const ServiceCore& core) {
+    JsonRpcServiceOptions http = options_.http;
+    if (options_.manifest_max_age > absl::ZeroDuration()) {
+      http.manifest_max_age = options_.manifest_max_age;
+    }
+    http_service_ = std::make_unique<JsonRpcService>(core, std::move(http));
+    HttpListenerOptions transport = options_.http_transport;
+    transport.address = options_.http_address;
+    transport.max_body_bytes = static_cast<size_t>(options_.max_message_bytes);
+    absl::StatusOr<std::unique_ptr<HttpListener>> listener =
+        HttpListener::Start(std::move(transport), http_service_.get());
+    if (!listener.ok()) {
+      http_service_.reset();
+      return listener.status();
+    }
+    http_listener_ = *std::move(listener);
+    return absl::OkStatus();
+  }
+
   int port() const { return port_; }
   std::string address() const { return absl::StrCat(host_, ":", port_); }
+  int http_port() const {
+    return http_listener_ == nullptr ? 0 : http_listener_->port();
+  }
+  std::string http_address() const {
+    return http_listener_ == nullptr ? "" : http_listener_->address();
+  }
   const MemoryBudget& memory() const { return memory_; }
+  const ServerMetrics& metrics() const { return metrics_; }
 
   void Shutdown(absl::Duration grace) {
     {
@@ -173,7 +215,16 @@ class AsapServer::Impl {
     if (options_.enable_health_service) {
       server_->GetHealthCheckService()->SetServingStatus(false);
     }
+    if (http_service_ != nullptr) http_service_->set_serving(false);
+    // Both bindings drain at once, each within `grace`.
+    std::thread http_shutdown;
+    if (http_listener_ != nullptr) {
+      http_shutdown = std::thread([listener = http_listener_.get(), grace] {
+        listener->Shutdown(grace);
+      });
+    }
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    if (http_shutdown.joinable()) http_shutdown.join();
   }
 
   void Wait() { server_->Wait(); }
@@ -181,6 +232,8 @@ class AsapServer::Impl {
  private:
   ServerOptions options_;
   HandlerRegistry handlers_;
+  // Shared by both bindings (the HTTP binding also serves it as text).
+  ServerMetrics metrics_;
   NonceStore nonces_;
   EnvelopeDispatcher dispatcher_;
   MemoryBudget memory_;
@@ -190,6 +243,10 @@ class AsapServer::Impl {
   std::unique_ptr<AsapGrpcService> service_;
   std::unique_ptr<grpc::ResourceQuota> transport_quota_;
   std::unique_ptr<grpc::Server> server_;
+  // The HTTP binding: the listener goes first (declared last), then the
+  // application it calls.
+  std::unique_ptr<JsonRpcService> http_service_;
+  std::unique_ptr<HttpListener> http_listener_;
   int port_ = 0;
   std::string host_;
   absl::Mutex mu_;
@@ -209,8 +266,14 @@ AsapServer::~AsapServer() = default;
 
 int AsapServer::port() const { return impl_->port(); }
 std::string AsapServer::address() const { return impl_->address(); }
+int AsapServer::http_port() const { return impl_->http_port(); }
+std::string AsapServer::http_address() const { return impl_->http_address(); }
 void AsapServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 void AsapServer::Wait() { impl_->Wait(); }
+
+std::string AsapServer::MetricsText() const {
+  return impl_->metrics().RenderPrometheus();
+}
 
 AsapServer::Stats AsapServer::stats() const {
   const MemoryBudget& memory = impl_->memory();

@@ -36,6 +36,8 @@
 #include "asap/envelope.h"
 #include "asap/v1/manifest.pb.h"
 #include "server/handler_registry.h"
+#include "server/http/http_listener.h"
+#include "server/http/json_rpc_service.h"
 
 namespace asap {
 
@@ -84,6 +86,18 @@ struct ServerLimits {
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see AsapServer::port()).
   std::string address = "127.0.0.1:0";
+  // host:port of the HTTP binding: ASAP's JSON-RPC over HTTP/1.1 and h2c,
+  // what the Python reference and TypeScript clients speak (routes in
+  // server/http/json_rpc_service.h). Empty: gRPC only. Port 0 picks a free
+  // port (see AsapServer::http_port()).
+  std::string http_address;
+  // The HTTP binding's transport bounds (connections, header size and
+  // timeouts, streamed output); its address is http_address and its body
+  // limit max_message_bytes.
+  HttpListenerOptions http_transport;
+  // The HTTP binding's routes: batch size, manifest max-age, how long SSE
+  // streams stay resumable.
+  JsonRpcServiceOptions http;
   // The manifest served by GetManifest. It must pass ValidateManifest; an
   // empty endpoints.asap (or one on port 0) is set to the bound address.
   v1::Manifest manifest;
@@ -139,6 +153,9 @@ class AsapServer {
   int port() const;
   // host:port actually bound, for example "127.0.0.1:43511".
   std::string address() const;
+  // The HTTP binding's bound port and host:port; 0 and "" without one.
+  int http_port() const;
+  std::string http_address() const;
 
   // Counters of the server's resource accounting (ServerLimits).
   struct Stats {
@@ -147,6 +164,10 @@ class AsapServer {
     uint64_t memory_refused = 0;  // requests refused at the memory quota
   };
   Stats stats() const;
+
+  // The server's metrics (both bindings) in the Prometheus text exposition
+  // format; server/metrics.h lists them.
+  std::string MetricsText() const;
 
   // Stops accepting calls and lets calls in flight finish; calls still running
   // after `grace` are cancelled. Health turns NOT_SERVING first. Safe to call

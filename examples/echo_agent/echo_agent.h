@@ -18,6 +18,15 @@ absl::StatusOr<v1::Envelope> EchoTask(const v1::Envelope& request,
                                       const v1::Manifest& manifest);
 
 // A registry with EchoTask under both spellings of task.request.
+// The handler for "echo.stream": payload {"text": string, "steps": number}.
+// Sends `steps` task.update envelopes with progress, then a task.response
+// whose result is {"text": text}; a streaming call (gRPC SendStream, HTTP
+// POST /asap/stream) sees each of them, a unary one only the response.
+inline constexpr int kMaxEchoStreamSteps = 100;
+absl::StatusOr<v1::Envelope> EchoStream(const v1::Envelope& request,
+                                        const HandlerContext& context,
+                                        const StreamEmit& emit);
+
 HandlerRegistry EchoHandlers();
 
 // A task.request for the echo agent from `sender`, whose input is

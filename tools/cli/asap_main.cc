@@ -1,6 +1,8 @@
 // asap: the command-line tool for people who operate ASAP agents.
 //
-//   asap serve    [--host H] [--port N] [--manifest FILE]   run an echo agent
+//   asap serve    [--host H] [--port N] [--http-port N] [--manifest FILE]
+//                 run an echo agent (gRPC, and the HTTP binding with
+//                 --http-port)
 //   asap send     --target HOST:PORT [--timeout SECONDS]
 //                 [--compression none|gzip|br] FILE|-
 //   asap manifest --target HOST:PORT [--timeout SECONDS]
@@ -35,7 +37,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage:\n"
-    "  asap serve    [--host HOST] [--port N] [--manifest FILE]\n"
+    "  asap serve    [--host HOST] [--port N] [--http-port N] "
+    "[--manifest FILE]\n"
     "  asap send     --target HOST:PORT [--timeout SECONDS]\n"
     "                [--compression none|gzip|br] FILE|-\n"
     "  asap manifest --target HOST:PORT [--timeout SECONDS]\n"
@@ -155,7 +158,8 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
 }
 
 int Serve(const Args& args) {
-  if (absl::Status s = CheckFlags(args, {"host", "port", "manifest"});
+  if (absl::Status s =
+          CheckFlags(args, {"host", "port", "http-port", "manifest"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -165,8 +169,19 @@ int Serve(const Args& args) {
       port > 65535) {
     return Usage("--port must be a number from 0 to 65535");
   }
+  std::string http_port = Flag(args, "http-port");
+  int http_port_number = 0;
+  if (!http_port.empty() &&
+      (!absl::SimpleAtoi(http_port, &http_port_number) ||
+       http_port_number < 0 || http_port_number > 65535)) {
+    return Usage("--http-port must be a number from 0 to 65535");
+  }
+  std::string host = Flag(args, "host", "127.0.0.1");
   ServerOptions options;
-  options.address = absl::StrCat(Flag(args, "host", "127.0.0.1"), ":", port);
+  options.address = absl::StrCat(host, ":", port);
+  if (!http_port.empty()) {
+    options.http_address = absl::StrCat(host, ":", http_port_number);
+  }
   options.manifest = examples::EchoManifest("");
   if (std::string path = Flag(args, "manifest"); !path.empty()) {
     absl::StatusOr<std::string> text = ReadInput(path);
@@ -178,6 +193,9 @@ int Serve(const Args& args) {
   auto server = AsapServer::Start(std::move(options), examples::EchoHandlers());
   if (!server.ok()) return Fail("serve", server.status());
   std::cout << "listening on " << (*server)->address() << std::endl;
+  if (!http_port.empty()) {
+    std::cout << "http listening on " << (*server)->http_address() << std::endl;
+  }
   int signal = signals.Wait();
   std::cerr << "asap serve: signal " << signal
             << ", finishing calls in flight\n";

@@ -1,0 +1,112 @@
+// The HTTP transport of the server: one TCP port that speaks HTTP/1.1 (and
+// 1.0) and HTTP/2 over cleartext with prior knowledge (h2c), and hands every
+// request to an HttpApplication (server/http/http_exchange.h).
+//
+// The first bytes of a connection decide its protocol: the HTTP/2 client
+// preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") selects HTTP/2 (nghttp2),
+// anything else HTTP/1.1 (Boost.Beast). Every limit in HttpListenerOptions
+// holds whatever a client sends, so the memory one connection can make the
+// server hold is bounded.
+//
+// Example:
+//
+//   asap::HttpListenerOptions options;
+//   options.address = "0.0.0.0:8080";
+//   absl::StatusOr<std::unique_ptr<asap::HttpListener>> listener =
+//       asap::HttpListener::Start(options, &application);
+//   if (!listener.ok()) return listener.status();
+//   ...
+//   (*listener)->Shutdown(absl::Seconds(5));
+#ifndef ASAP_SERVER_HTTP_HTTP_LISTENER_H_
+#define ASAP_SERVER_HTTP_HTTP_LISTENER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/http/http_exchange.h"
+
+namespace asap {
+
+namespace http_internal {
+class ListenerCore;
+}  // namespace http_internal
+
+struct HttpListenerOptions {
+  // host:port to listen on; port 0 picks a free port (see HttpListener::port).
+  std::string address = "127.0.0.1:0";
+  // Threads that run the connections' I/O and call HttpApplication::Handle.
+  int threads = 2;
+  // Largest request body, as received on the wire (compressed or not). A
+  // larger body is answered with 413 and a JSON body
+  // {"detail":"Request body too large: ..."}; on HTTP/1.1 the connection is
+  // then closed.
+  size_t max_body_bytes = 10 * 1024 * 1024;
+  // Largest request head (request line and header fields; on HTTP/2 the
+  // decoded header list). Larger: 431.
+  size_t max_header_bytes = 16 * 1024;
+  // The whole request head must arrive within this, counted from its first
+  // byte (slowloris); else the connection is closed.
+  absl::Duration header_timeout = absl::Seconds(10);
+  // The whole request body must arrive within this, counted from the end of
+  // the head; else the connection (HTTP/2: the stream) is closed.
+  absl::Duration body_timeout = absl::Seconds(60);
+  // A connection with no request in progress is closed after this.
+  absl::Duration idle_timeout = absl::Seconds(60);
+  // Connections beyond this are accepted and closed at once.
+  int max_connections = 4096;
+  // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: also the bound on unanswered
+  // requests per HTTP/2 connection (HTTP/1.1 connections have at most one).
+  uint32_t max_concurrent_streams = 100;
+  // Unsent output of one streamed response; past it HttpExchange::Write
+  // returns false and the stream (HTTP/1.1: the connection) is reset.
+  size_t max_stream_buffer_bytes = 4 * 1024 * 1024;
+};
+
+class HttpListener {
+ public:
+  // Binds options.address and starts serving with options.threads threads.
+  // `app` is not owned and must outlive the listener. Returns
+  // InvalidArgument for a malformed address or option, and Unavailable when
+  // the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpListener>> Start(
+      HttpListenerOptions options, HttpApplication* app);
+
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
+  // Shutdown(absl::ZeroDuration()) unless Shutdown was called before.
+  ~HttpListener();
+
+  // The bound port and "host:port" address.
+  int port() const;
+  std::string address() const;
+
+  // Stops accepting, lets the responses in flight finish for up to `grace`
+  // (new requests on open connections are refused: HTTP/1.1 connections
+  // close after their current response, HTTP/2 connections get GOAWAY), then
+  // closes every connection and joins the threads. Exchanges still held by
+  // the application become no-ops (IsCancelled() is true). Idempotent and
+  // thread-safe; blocks until done, so it must not be called from inside
+  // HttpApplication::Handle.
+  void Shutdown(absl::Duration grace);
+
+  struct Stats {
+    uint64_t connections_accepted = 0;  // including those refused at the limit
+    uint64_t connections_open = 0;
+    uint64_t requests = 0;  // handed to the application
+    uint64_t http2_connections = 0;
+  };
+  Stats stats() const;
+
+ private:
+  explicit HttpListener(std::shared_ptr<http_internal::ListenerCore> core);
+
+  std::shared_ptr<http_internal::ListenerCore> core_;
+};
+
+}  // namespace asap
+
+#endif  // ASAP_SERVER_HTTP_HTTP_LISTENER_H_
