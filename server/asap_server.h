@@ -11,11 +11,15 @@
 //   std::cout << "listening on " << (*server)->address() << "\n";
 //   (*server)->Wait();
 //
-// The server implements asap.v1.AsapService (Send, GetManifest, SendBatch), the
-// standard gRPC health service (grpc.health.v1.Health) and server reflection,
-// so grpcurl and any gRPC client can talk to it. Every envelope goes through
-// EnvelopeDispatcher: validation, replay check, handler, response completion.
-// Errors travel as described in asap/grpc_status.h.
+// The server implements asap.v1.AsapService (Send, SendCompressed,
+// GetManifest, SendBatch, SendStream), the standard gRPC health service
+// (grpc.health.v1.Health) and server reflection, so grpcurl and any gRPC
+// client can talk to it. With `http_address` it also serves ASAP's JSON-RPC
+// over HTTP/1.1 and h2c (server/http/json_rpc_service.h), what the Python
+// and TypeScript ASAP clients speak. Every envelope, on either binding, goes
+// through EnvelopeDispatcher: validation, replay check, handler, response
+// completion. Errors travel as described in asap/grpc_status.h (gRPC) and
+// server/http/json_rpc.h (HTTP).
 //
 // The service runs on gRPC's callback API: no thread waits on a peer, and
 // blocking handlers run on a fixed pool of handler threads. Every request is
