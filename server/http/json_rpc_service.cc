@@ -123,13 +123,23 @@ std::string Outcome(const absl::Status& status) {
 
 }  // namespace
 
+// The 503 of an overloaded server, in the reference's shape.
+HttpResponse Busy(absl::string_view message) {
+  HttpResponse response = Plain(
+      503, absl::StrCat("{\"error\":\"Service Unavailable\",\"code\":",
+                        JsonQuote(ErrorCodeName(ErrorCode::kResourceExhausted)),
+                        ",\"message\":", JsonQuote(message), "}"));
+  response.headers.emplace_back("retry-after", "1");
+  return response;
+}
+
 struct JsonRpcService::RpcCall {
   HttpRequest request;
   std::shared_ptr<HttpExchange> exchange;
   ProtocolVersion version;
   absl::Time start;
   std::optional<ServerMetrics::InFlight> in_flight;
-  MemoryBudget::Reservation reservation;
+  BodyHold hold;
   std::unique_ptr<HandlerContext> context;
   JsonRpcBody body;
   std::vector<std::string> answers;
@@ -143,7 +153,7 @@ struct JsonRpcService::StreamCall {
   std::shared_ptr<HttpExchange> exchange;
   ProtocolVersion version;
   absl::Time start;
-  MemoryBudget::Reservation reservation;
+  BodyHold hold;
   std::unique_ptr<HandlerContext> context;
   JsonRpcItem item;
   std::string stream_id;
@@ -360,6 +370,55 @@ void JsonRpcService::HandleManifest(const HttpRequest& request,
   exchange.Respond(std::move(response));
 }
 
+std::optional<JsonRpcBody> JsonRpcService::ReadBody(
+    HttpRequest& request, HttpExchange& exchange,
+    const ProtocolVersion& version, size_t max_batch_items, BodyHold* hold) {
+  // What the body may cost, reserved before it is allocated: the received
+  // and decoded bytes, then the parsed document and its envelopes (about
+  // three times the text).
+  absl::StatusOr<MemoryBudget::Reservation> held =
+      core_.memory->Reserve(request.body.size() * 2);
+  if (!held.ok()) {
+    exchange.Respond(Busy("server at its memory quota"));
+    return std::nullopt;
+  }
+  hold->received = *std::move(held);
+  std::string decoded;
+  HttpResponse error;
+  if (!DecodeBody(request, core_.max_message_bytes, &decoded, &error)) {
+    exchange.Respond(std::move(error));
+    return std::nullopt;
+  }
+  if (core_.metrics != nullptr) {
+    core_.metrics->RecordBytes(kBinding, ServerMetrics::Direction::kIn,
+                               request.body.size(), decoded.size());
+  }
+  request.body.clear();
+  request.body.shrink_to_fit();
+  held = core_.memory->Reserve(decoded.size() * 3);
+  if (!held.ok()) {
+    exchange.Respond(Busy("server at its memory quota"));
+    return std::nullopt;
+  }
+  hold->parsed = *std::move(held);
+  JsonRpcBodyLimits limits;
+  limits.max_json_values = core_.envelope_limits.max_json_values;
+  // The request wrapper nests the payload three levels deeper.
+  limits.max_depth = core_.envelope_limits.max_depth + 4;
+  limits.max_batch_items = max_batch_items;
+  absl::StatusOr<JsonRpcBody> body = ParseJsonRpcBody(decoded, limits, version);
+  if (!body.ok()) {
+    exchange.Respond(Plain(413, DetailBody(body.status().message())));
+    return std::nullopt;
+  }
+  if (body->parse_error.has_value()) {
+    Answer(exchange, request, version, 200, kJsonType,
+           JsonRpcErrorResponse(*body->parse_error, "null"));
+    return std::nullopt;
+  }
+  return *std::move(body);
+}
+
 // --- POST /asap -------------------------------------------------------------
 
 void JsonRpcService::HandleRpc(HttpRequest request,
@@ -380,54 +439,10 @@ void JsonRpcService::HandleRpc(HttpRequest request,
 }
 
 void JsonRpcService::ProcessRpc(std::shared_ptr<RpcCall> call) {
-  HttpExchange& exchange = *call->exchange;
-  // What the body may cost: the received and decoded bytes now, then the
-  // parsed document; refused at the quota before anything is allocated.
-  absl::StatusOr<MemoryBudget::Reservation> held =
-      core_.memory->Reserve(call->request.body.size() * 2);
-  if (!held.ok()) {
-    return exchange.Respond(Plain(
-        503,
-        absl::StrCat("{\"error\":\"Service Unavailable\",\"code\":",
-                     JsonQuote(ErrorCodeName(ErrorCode::kResourceExhausted)),
-                     ",\"message\":\"server at its memory quota\"}")));
-  }
-  call->reservation = *std::move(held);
-  std::string decoded;
-  HttpResponse error;
-  if (!DecodeBody(call->request, core_.max_message_bytes, &decoded, &error)) {
-    return exchange.Respond(std::move(error));
-  }
-  if (core_.metrics != nullptr) {
-    core_.metrics->RecordBytes(kBinding, ServerMetrics::Direction::kIn,
-                               call->request.body.size(), decoded.size());
-  }
-  // The parsed document costs about as much again as the text, plus the
-  // Struct values: reserve it on top before parsing.
-  JsonRpcBodyLimits limits;
-  limits.max_json_values = core_.envelope_limits.max_json_values;
-  limits.max_depth = core_.envelope_limits.max_depth + 4;
-  limits.max_batch_items = options_.max_batch_items;
-  held = core_.memory->Reserve(decoded.size() * 3);
-  if (!held.ok()) {
-    return exchange.Respond(Plain(
-        503,
-        absl::StrCat("{\"error\":\"Service Unavailable\",\"code\":",
-                     JsonQuote(ErrorCodeName(ErrorCode::kResourceExhausted)),
-                     ",\"message\":\"server at its memory quota\"}")));
-  }
-  MemoryBudget::Reservation parse_reservation = *std::move(held);
-  absl::StatusOr<JsonRpcBody> body =
-      ParseJsonRpcBody(decoded, limits, call->version);
-  call->request.body.clear();
-  call->request.body.shrink_to_fit();
-  if (!body.ok()) {
-    return exchange.Respond(Plain(413, DetailBody(body.status().message())));
-  }
-  if (body->parse_error.has_value()) {
-    return Answer(exchange, call->request, call->version, 200, kJsonType,
-                  JsonRpcErrorResponse(*body->parse_error, "null"));
-  }
+  std::optional<JsonRpcBody> body =
+      ReadBody(call->request, *call->exchange, call->version,
+               options_.max_batch_items, &call->hold);
+  if (!body.has_value()) return;
   call->body = *std::move(body);
   if (core_.metrics != nullptr && call->body.is_batch) {
     core_.metrics->RecordBatch(kBinding, call->body.items.size());
@@ -439,7 +454,7 @@ void JsonRpcService::ProcessRpc(std::shared_ptr<RpcCall> call) {
   call->pending.store(count + 1);
   auto finish_one = [this, call]() {
     if (call->pending.fetch_sub(1) != 1) return;
-    call->reservation.Release();
+    call->hold = BodyHold();
     if (call->http_status != 200) {
       return call->exchange->Respond(
           Plain(call->http_status, std::move(call->http_body)));
@@ -488,7 +503,6 @@ void JsonRpcService::ProcessRpc(std::shared_ptr<RpcCall> call) {
           finish_one();
         });
   }
-  parse_reservation.Release();
   finish_one();
 }
 
@@ -522,34 +536,10 @@ void JsonRpcService::HandleStream(HttpRequest request,
 
 void JsonRpcService::ProcessStream(std::shared_ptr<StreamCall> call) {
   HttpExchange& exchange = *call->exchange;
-  absl::StatusOr<MemoryBudget::Reservation> held =
-      core_.memory->Reserve(call->request.body.size() * 5);
-  if (!held.ok()) {
-    return exchange.Respond(Plain(
-        503,
-        absl::StrCat("{\"error\":\"Service Unavailable\",\"code\":",
-                     JsonQuote(ErrorCodeName(ErrorCode::kResourceExhausted)),
-                     ",\"message\":\"server at its memory quota\"}")));
-  }
-  call->reservation = *std::move(held);
-  std::string decoded;
-  HttpResponse error;
-  if (!DecodeBody(call->request, core_.max_message_bytes, &decoded, &error)) {
-    return exchange.Respond(std::move(error));
-  }
-  JsonRpcBodyLimits limits;
-  limits.max_json_values = core_.envelope_limits.max_json_values;
-  limits.max_depth = core_.envelope_limits.max_depth + 4;
-  limits.max_batch_items = 1;
-  absl::StatusOr<JsonRpcBody> body =
-      ParseJsonRpcBody(decoded, limits, call->version);
-  if (!body.ok()) {
-    return exchange.Respond(Plain(413, DetailBody(body.status().message())));
-  }
-  if (body->parse_error.has_value()) {
-    return Answer(exchange, call->request, call->version, 200, kJsonType,
-                  JsonRpcErrorResponse(*body->parse_error, "null"));
-  }
+  std::optional<JsonRpcBody> body =
+      ReadBody(call->request, exchange, call->version,
+               /*max_batch_items=*/1, &call->hold);
+  if (!body.has_value()) return;
   if (body->is_batch) {
     JsonRpcError batch_error;
     batch_error.code = kJsonRpcInvalidRequest;
@@ -566,12 +556,7 @@ void JsonRpcService::ProcessStream(std::shared_ptr<StreamCall> call) {
   }
   absl::StatusOr<std::string> stream_id = stream_log_.Open();
   if (!stream_id.ok()) {
-    return exchange.Respond(Plain(
-        503,
-        absl::StrCat("{\"error\":\"Service Unavailable\",\"code\":",
-                     JsonQuote(ErrorCodeName(ErrorCode::kResourceExhausted)),
-                     ",\"message\":", JsonQuote(stream_id.status().message()),
-                     "}")));
+    return exchange.Respond(Busy(stream_id.status().message()));
   }
   call->stream_id = *stream_id;
   // The response follows the log from its start, like a resume from 0.
@@ -614,7 +599,7 @@ void JsonRpcService::ProcessStream(std::shared_ptr<StreamCall> call) {
         // then ends without it and the client sees no final envelope.
         (void)stream_log_.Append(call->stream_id, std::move(event));
         stream_log_.Finish(call->stream_id);
-        call->reservation.Release();
+        call->hold = BodyHold();
       });
 }
 

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -60,6 +61,18 @@ class JsonRpcService : public HttpApplication {
   struct RpcCall;
   struct StreamCall;
 
+  // Memory reserved for one request's body: as received, then parsed.
+  struct BodyHold {
+    MemoryBudget::Reservation received;
+    MemoryBudget::Reservation parsed;
+  };
+  // Decodes and parses a request body within the memory quota and limits;
+  // answers the exchange itself (503, 413, 415, 400, -32700) and returns
+  // nullopt when the body goes no further.
+  std::optional<JsonRpcBody> ReadBody(HttpRequest& request,
+                                      HttpExchange& exchange,
+                                      const ProtocolVersion& version,
+                                      size_t max_batch_items, BodyHold* hold);
   void HandleRpc(HttpRequest request, std::shared_ptr<HttpExchange> exchange);
   void ProcessRpc(std::shared_ptr<RpcCall> call);
   void HandleStream(HttpRequest request,
