@@ -128,40 +128,63 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::unique_ptr<ServerProcess> child(new ServerProcess(pid, pipe_fds[0]));
 
   // Read stdout until the "listening on HOST:PORT" line.
-  constexpr absl::string_view kPrefix = "listening on ";
-  std::string output;
+  absl::StatusOr<std::string> address =
+      child->WaitForLine("listening on ", timeout);
+  if (!address.ok()) {
+    std::string how = child->Stop(absl::Seconds(1));
+    return absl::Status(address.status().code(),
+                        absl::StrCat(path, ": ", address.status().message(),
+                                     " (stopped: ", how, ")"));
+  }
+  child->address_ = *std::move(address);
+  return child;
+}
+
+absl::StatusOr<std::string> ServerProcess::WaitForLine(absl::string_view prefix,
+                                                       absl::Duration timeout) {
   absl::Time give_up = absl::Now() + timeout;
   while (true) {
-    size_t line_end = output.find('\n');
+    size_t line_end = pending_output_.find('\n');
     while (line_end != std::string::npos) {
-      absl::string_view line(output.data(), line_end);
-      if (absl::ConsumePrefix(&line, kPrefix)) {
-        child->address_ = std::string(absl::StripAsciiWhitespace(line));
-        return child;
+      absl::string_view line(pending_output_.data(), line_end);
+      if (absl::ConsumePrefix(&line, prefix)) {
+        std::string rest(absl::StripAsciiWhitespace(line));
+        pending_output_.erase(0, line_end + 1);
+        return rest;
       }
-      output.erase(0, line_end + 1);
-      line_end = output.find('\n');
+      pending_output_.erase(0, line_end + 1);
+      line_end = pending_output_.find('\n');
+    }
+    if (stdout_fd_ < 0) {
+      return absl::FailedPreconditionError("the server has been stopped");
     }
     int64_t wait_ms = absl::ToInt64Milliseconds(give_up - absl::Now());
     if (wait_ms <= 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(path, " printed no '", kPrefix, "' line within ",
-                       absl::FormatDuration(timeout), "; it ended with ",
-                       child->Stop(absl::ZeroDuration())));
+      std::string how;
+      Running(&how);
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the server printed no '", prefix, "' line within ",
+          absl::FormatDuration(timeout),
+          how.empty() ? "" : absl::StrCat("; it ended with ", how)));
     }
-    pollfd poll_fd = {pipe_fds[0], POLLIN, 0};
+    pollfd poll_fd = {stdout_fd_, POLLIN, 0};
     int ready = poll(&poll_fd, 1, static_cast<int>(wait_ms));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) continue;
     char buffer[4096];
-    ssize_t n = read(pipe_fds[0], buffer, sizeof(buffer));
+    ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return absl::UnavailableError(
-          absl::StrCat(path, " closed stdout before listening; it ended with ",
-                       child->Stop(absl::Seconds(1))));
+      std::string how;
+      absl::Time wait_until = absl::Now() + absl::Seconds(1);
+      while (Running(&how) && absl::Now() < wait_until) {
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+      return absl::UnavailableError(absl::StrCat(
+          "the server closed stdout before printing '", prefix, "'",
+          how.empty() ? "" : absl::StrCat("; it ended with ", how)));
     }
-    output.append(buffer, n);
+    pending_output_.append(buffer, n);
   }
 }
 

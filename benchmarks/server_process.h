@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace asap::bench {
@@ -48,6 +49,12 @@ class ServerProcess {
   // host:port from the "listening on" line, for example "127.0.0.1:40125".
   const std::string& address() const { return address_; }
 
+  // Reads the child's stdout after the "listening on" line until a line that
+  // starts with `prefix` (for example "http listening on "), waiting at most
+  // `timeout`; returns the rest of that line, whitespace stripped.
+  absl::StatusOr<std::string> WaitForLine(
+      absl::string_view prefix, absl::Duration timeout = absl::Seconds(30));
+
   // SIGTERM, then SIGKILL when the child has not exited after `grace`; reaps
   // it. Returns how it ended ("exit 0", "signal 9", ...). Idempotent.
   std::string Stop(absl::Duration grace = absl::Seconds(3));
@@ -68,6 +75,8 @@ class ServerProcess {
   // stdout kill the child with SIGPIPE.
   int stdout_fd_;
   std::string address_;
+  // Stdout read but not yet consumed by a line search.
+  std::string pending_output_;
   bool reaped_ = false;
   std::string how_ended_;
 };
