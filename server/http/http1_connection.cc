@@ -5,13 +5,13 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -107,6 +107,67 @@ bool IsHttpError(const boost::system::error_code& error) {
   return error.category() ==
          http::make_error_code(http::error::bad_target).category();
 }
+
+// A request body (a std::string) that takes its bytes from the listener's
+// BodyBudget before it holds them: a declared length is reserved with the
+// head (Http1Connection::OnHeader), a chunked body in kBodyReserveStep steps
+// as it arrives. When the budget has no room, the read fails with `refused`
+// set.
+struct BudgetedBody {
+  struct value_type {
+    std::string data;
+    BodyReservation* reservation = nullptr;
+    size_t max_bytes = 0;  // the body limit; reservations stop there
+    bool refused = false;
+  };
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<uint64_t>& length,
+              boost::system::error_code& error) {
+      if (length.has_value()) {
+        if (!Reserve(*length)) {
+          error = asio::error::no_buffer_space;
+          return;
+        }
+        body_.data.reserve(static_cast<size_t>(*length));
+      }
+      error = {};
+    }
+
+    template <typename ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers,
+               boost::system::error_code& error) {
+      size_t size = body_.data.size();
+      size_t extra = beast::buffer_bytes(buffers);
+      if (!Reserve(size + extra)) {
+        error = asio::error::no_buffer_space;
+        return 0;
+      }
+      body_.data.resize(size + extra);
+      asio::buffer_copy(asio::buffer(&body_.data[size], extra), buffers);
+      error = {};
+      return extra;
+    }
+
+    void finish(boost::system::error_code& error) { error = {}; }
+
+   private:
+    bool Reserve(uint64_t size) {
+      if (body_.reservation->Cover(static_cast<size_t>(size),
+                                   body_.max_bytes)) {
+        return true;
+      }
+      body_.refused = true;
+      return false;
+    }
+
+    value_type& body_;
+  };
+};
 
 // One HTTP/1.x connection. At most one request is handled at a time: the
 // next (pipelined) request is read only after the response to the previous
@@ -253,6 +314,10 @@ class Http1Connection final
       return;
     }
     parser_.emplace();
+    reservation_ = BodyReservation(slot_.core().body_budget());
+    BudgetedBody::value_type& body = parser_->get().body();
+    body.reservation = &reservation_;
+    body.max_bytes = options_.max_body_bytes;
     parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
         options_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
     // The declared length is checked after the head, to answer 413 with it.
@@ -302,6 +367,11 @@ class Http1Connection final
       SendError(413, BodyTooLargeDetail(*declared, options_.max_body_bytes));
       return;
     }
+    // Before the body is read (and before 100 Continue invites it).
+    if (declared && !reservation_.GrowTo(static_cast<size_t>(*declared))) {
+      RefuseBusy();
+      return;
+    }
     if (parser_->is_done()) {
       Dispatch();
       return;
@@ -343,7 +413,9 @@ class Http1Connection final
   }
 
   void OnReadError(boost::system::error_code error) {
-    if (error == http::error::body_limit) {
+    if (parser_.has_value() && parser_->get().body().refused) {
+      RefuseBusy();
+    } else if (error == http::error::body_limit) {
       SendError(413, BodyTooLargeDetail(std::nullopt, options_.max_body_bytes));
     } else if (error == http::error::header_limit ||
                error == http::error::buffer_overflow) {
@@ -360,7 +432,7 @@ class Http1Connection final
   void Dispatch() {
     timer_.Cancel();
     phase_ = Phase::kHandling;
-    http::request<http::string_body> message = parser_->release();
+    http::request<BudgetedBody> message = parser_->release();
     parser_.reset();
 
     HttpRequest request;
@@ -371,7 +443,7 @@ class Http1Connection final
           absl::AsciiStrToLower(ToAbsl(field.name_string())),
           std::string(ToAbsl(field.value())));
     }
-    request.body = std::move(message.body());
+    request.body = std::move(message.body().data);
     request.peer = peer_;
     request.http2 = false;
     version_ = message.version();
@@ -382,6 +454,8 @@ class Http1Connection final
 
     exchange_ =
         std::make_shared<ExchangeState>(options_.max_stream_buffer_bytes);
+    // The body's bytes count until the exchange is answered or dropped.
+    exchange_->body_reservation = std::move(reservation_);
     // No I/O is pending while the application works on its answer, and the
     // exchange holds the connection only weakly: the connection holds itself
     // until the answer is written or the connection closes.
@@ -395,15 +469,27 @@ class Http1Connection final
   // The transport's own answer to a request it will not hand on; the
   // connection closes after it.
   void SendError(int status, absl::string_view detail) {
+    SendTransportResponse(
+        {status, {{"Content-Type", "application/json"}}, JsonDetail(detail)});
+  }
+
+  // The request's body does not fit in the listener's body budget.
+  void RefuseBusy() {
+    slot_.core().CountRefusedBusy();
+    SendTransportResponse(BodyBudgetExhaustedResponse());
+  }
+
+  void SendTransportResponse(HttpResponse response) {
     timer_.Cancel();
     phase_ = Phase::kHandling;
     parser_.reset();
+    // The body is not read: lingering drops what the client still sends.
+    reservation_.Release();
     keep_alive_ = false;
-    std::string body = JsonDetail(detail);
-    Queue(ResponseHead(11, status, {{"Content-Type", "application/json"}},
-                       Framing::kContentLength, body.size(), false),
+    Queue(ResponseHead(11, response.status, response.headers,
+                       Framing::kContentLength, response.body.size(), false),
           0);
-    Queue(std::move(body), 0);
+    Queue(std::move(response.body), 0);
     response_complete_ = true;
     Flush();
   }
@@ -499,6 +585,9 @@ class Http1Connection final
     std::shared_ptr<Self> self = std::move(self_);
     timer_.Cancel();
     if (exchange_ != nullptr) exchange_->cancelled = true;
+    // A body being read is dropped with the connection. (One already handed
+    // to the application counts until its exchange is finished or dropped.)
+    reservation_.Release();
     boost::system::error_code ignored;
     auto& socket = beast::get_lowest_layer(stream_);
     socket.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -516,7 +605,9 @@ class Http1Connection final
   bool shutting_down_ = false;
 
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<BudgetedBody>> parser_;
+  // The body of the request being read; moves into its ExchangeState.
+  BodyReservation reservation_;
   std::array<char, kReadChunk> discard_;
 
   // The request being answered.

@@ -45,11 +45,15 @@ constexpr int32_t kConnectionWindow = 1024 * 1024;
 struct H2Stream {
   int32_t id = 0;
   HttpRequest request;
+  // request.body's share of the listener's body budget, until the request
+  // is refused, ends unanswered or moves (with the body) to its exchange.
+  BodyReservation body_reservation;
   std::string authority;
   size_t header_bytes = 0;
   bool header_too_large = false;
   bool request_ended = false;  // END_STREAM received
-  // Answered by the transport itself (413, 431); further DATA is dropped.
+  // Answered by the transport itself (413, 431, 503); further DATA is
+  // dropped.
   bool rejected = false;
   bool dispatched = false;  // handed to the application
   // The request must be complete by then (head, then body timeout).
@@ -339,6 +343,8 @@ class Http2Connection final
     sweep_timer_.Cancel();
     for (auto& [id, stream] : streams_) {
       if (stream->exchange != nullptr) stream->exchange->cancelled = true;
+      // Bodies still arriving are dropped with the connection.
+      stream->body_reservation.Release();
     }
     boost::system::error_code ignored;
     auto& socket = beast::get_lowest_layer(stream_);
@@ -415,11 +421,23 @@ class Http2Connection final
 
   // The transport's own answer (413, 431): the request goes no further.
   void Reject(H2Stream* stream, int status, absl::string_view detail) {
+    Reject(
+        stream,
+        {status, {{"content-type", "application/json"}}, JsonDetail(detail)});
+  }
+  void Reject(H2Stream* stream, HttpResponse response) {
     stream->rejected = true;
     stream->deadline = Clock::time_point::max();
     std::string().swap(stream->request.body);
-    SubmitResponse(stream, status, {{"content-type", "application/json"}},
-                   JsonDetail(detail));
+    stream->body_reservation.Release();
+    SubmitResponse(stream, response.status, response.headers,
+                   std::move(response.body));
+  }
+
+  // The request's body does not fit in the listener's body budget.
+  void RefuseBusy(H2Stream* stream) {
+    slot_.core().CountRefusedBusy();
+    Reject(stream, BodyBudgetExhaustedResponse());
   }
 
   void Dispatch(H2Stream* stream) {
@@ -428,6 +446,8 @@ class Http2Connection final
     stream->deadline = Clock::time_point::max();
     stream->exchange =
         std::make_shared<ExchangeState>(options_.max_stream_buffer_bytes);
+    // The body's bytes count until the exchange is answered or dropped.
+    stream->exchange->body_reservation = std::move(stream->body_reservation);
     HttpRequest request = std::move(stream->request);
     if (!request.header("host").has_value() && !stream->authority.empty()) {
       request.headers.emplace_back("host", stream->authority);
@@ -453,6 +473,8 @@ class Http2Connection final
     Self* self = static_cast<Self*>(user_data);
     auto stream = std::make_unique<H2Stream>();
     stream->id = frame->hd.stream_id;
+    stream->body_reservation =
+        BodyReservation(self->slot_.core().body_budget());
     stream->deadline =
         Clock::now() + PhaseTimer::ToChrono(self->options_.header_timeout);
     nghttp2_session_set_stream_user_data(session, stream->id, stream.get());
@@ -508,11 +530,16 @@ class Http2Connection final
       } else if (std::optional<absl::string_view> length =
                      stream->request.header("content-length")) {
         uint64_t declared;
-        if (absl::SimpleAtoi(*length, &declared) &&
-            declared > self->options_.max_body_bytes) {
-          self->Reject(
-              stream, 413,
-              BodyTooLargeDetail(declared, self->options_.max_body_bytes));
+        if (absl::SimpleAtoi(*length, &declared)) {
+          if (declared > self->options_.max_body_bytes) {
+            self->Reject(
+                stream, 413,
+                BodyTooLargeDetail(declared, self->options_.max_body_bytes));
+          } else if (!stream->body_reservation.GrowTo(
+                         static_cast<size_t>(declared))) {
+            // Refused before any of the body is read.
+            self->RefuseBusy(stream);
+          }
         }
       }
       if (!stream->rejected) {
@@ -537,6 +564,13 @@ class Http2Connection final
       self->Reject(
           stream, 413,
           BodyTooLargeDetail(std::nullopt, self->options_.max_body_bytes));
+      return 0;
+    }
+    // Within a declared length this is already reserved; without one the
+    // reservation grows in steps.
+    if (!stream->body_reservation.Cover(stream->request.body.size() + length,
+                                        self->options_.max_body_bytes)) {
+      self->RefuseBusy(stream);
       return 0;
     }
     stream->request.body.append(reinterpret_cast<const char*>(data), length);

@@ -12,6 +12,7 @@
 #ifndef ASAP_SERVER_HTTP_HTTP_CONNECTION_H_
 #define ASAP_SERVER_HTTP_HTTP_CONNECTION_H_
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -51,6 +52,88 @@ class ServerConnection {
 };
 
 class ListenerCore;
+
+// HttpListenerOptions::max_buffered_body_bytes: the bytes of request bodies
+// the transport is receiving or holding, across all of a listener's
+// connections and streams. Lock-free; thread-safe.
+class BodyBudget {
+ public:
+  // `limit` 0 is unbounded (the bytes are still counted).
+  explicit BodyBudget(size_t limit) : limit_(limit) {}
+
+  // Takes `n` bytes; false (and nothing taken) when they do not fit.
+  bool TryReserve(size_t n) {
+    size_t current = in_use_.load(std::memory_order_relaxed);
+    do {
+      if (limit_ != 0 && (n > limit_ || current > limit_ - n)) return false;
+    } while (!in_use_.compare_exchange_weak(current, current + n,
+                                            std::memory_order_relaxed));
+    return true;
+  }
+  void Release(size_t n) { in_use_.fetch_sub(n, std::memory_order_relaxed); }
+
+  size_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
+
+ private:
+  const size_t limit_;
+  std::atomic<size_t> in_use_{0};
+};
+
+// A body that does not declare its length reserves in steps of this many
+// bytes as it arrives, rather than at every DATA frame or chunk.
+inline constexpr size_t kBodyReserveStep = 64 * 1024;
+
+// One request body's share of a BodyBudget, given back by Release or the
+// destructor. Keeps the budget alive, so it may outlive the listener (in an
+// exchange the application still holds). Not thread-safe: it is used on its
+// connection's strand, then by the ExchangeState it moves into.
+class BodyReservation {
+ public:
+  BodyReservation() = default;
+  explicit BodyReservation(std::shared_ptr<BodyBudget> budget)
+      : budget_(std::move(budget)) {}
+  BodyReservation(BodyReservation&& other) noexcept
+      : budget_(std::move(other.budget_)),
+        bytes_(std::exchange(other.bytes_, 0)) {}
+  BodyReservation& operator=(BodyReservation&& other) noexcept {
+    if (this != &other) {
+      Release();
+      budget_ = std::move(other.budget_);
+      bytes_ = std::exchange(other.bytes_, 0);
+    }
+    return *this;
+  }
+  ~BodyReservation() { Release(); }
+
+  // Holds at least `total` bytes; false (and the reservation unchanged) when
+  // the budget has no room for the difference.
+  bool GrowTo(size_t total) {
+    if (total <= bytes_) return true;
+    if (budget_ == nullptr || !budget_->TryReserve(total - bytes_)) {
+      return false;
+    }
+    bytes_ = total;
+    return true;
+  }
+  // GrowTo for a body that has reached `size` bytes and may reach `cap`:
+  // rounds up to the next kBodyReserveStep, but not past `cap`.
+  bool Cover(size_t size, size_t cap) {
+    if (size <= bytes_) return true;
+    size_t stepped =
+        size + (kBodyReserveStep - size % kBodyReserveStep) % kBodyReserveStep;
+    return GrowTo(std::max(size, std::min(stepped, cap)));
+  }
+  void Release() {
+    if (bytes_ != 0) budget_->Release(bytes_);
+    bytes_ = 0;
+  }
+
+  size_t bytes() const { return bytes_; }
+
+ private:
+  std::shared_ptr<BodyBudget> budget_;
+  size_t bytes_ = 0;
+};
 
 // One of HttpListenerOptions::max_connections places, held by a connection
 // for its whole life. Also keeps the ListenerCore alive.
@@ -96,6 +179,13 @@ class ListenerCore : public std::enable_shared_from_this<ListenerCore> {
   void CountHttp2Connection() {
     http2_connections_.fetch_add(1, std::memory_order_relaxed);
   }
+  void CountRefusedBusy() {
+    refused_busy_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Shared by the request bodies of all connections.
+  const std::shared_ptr<BodyBudget>& body_budget() const {
+    return body_budget_;
+  }
   HttpListener::Stats stats() const;
 
  private:
@@ -126,6 +216,8 @@ class ListenerCore : public std::enable_shared_from_this<ListenerCore> {
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> http2_connections_{0};
+  std::atomic<uint64_t> refused_busy_{0};
+  const std::shared_ptr<BodyBudget> body_budget_;
 
   absl::Mutex shutdown_mu_;  // serializes Shutdown calls
   bool stopped_ ABSL_GUARDED_BY(shutdown_mu_) = false;
@@ -155,7 +247,18 @@ struct ExchangeState {
   }
   void Release(size_t n) { queued.fetch_sub(n, std::memory_order_relaxed); }
 
+  // Gives the request body's reservation back to the listener's budget, once:
+  // when the exchange is finished (Respond, Finish) or dropped. Until then
+  // the application may hold the body. Thread-safe.
+  void ReleaseBody() {
+    if (!body_released.exchange(true)) body_reservation.Release();
+  }
+
   const size_t limit;
+  // Set by the connection before the exchange reaches the application;
+  // afterwards only ReleaseBody (and the destructor) touch it.
+  BodyReservation body_reservation;
+  std::atomic<bool> body_released{false};
   std::atomic<size_t> queued{0};
   std::atomic<bool> cancelled{false};
   std::atomic<bool> answered{false};   // Respond or StartStream called
@@ -187,6 +290,7 @@ class ConnectionExchange final : public HttpExchange {
         state_(std::move(state)) {}
 
   ~ConnectionExchange() override {
+    state_->ReleaseBody();
     if (!state_->finished.load()) {
       Post([](Connection& c, int32_t id,
               const std::shared_ptr<ExchangeState>& s) { c.OnAbandon(id, s); });
@@ -196,6 +300,7 @@ class ConnectionExchange final : public HttpExchange {
   void Respond(HttpResponse response) override {
     if (state_->answered.exchange(true)) return;
     state_->finished = true;
+    state_->ReleaseBody();
     Post([response = std::move(response)](
              Connection& c, int32_t id,
              const std::shared_ptr<ExchangeState>& s) mutable {
@@ -237,6 +342,7 @@ class ConnectionExchange final : public HttpExchange {
 
   void Finish() override {
     if (!state_->streaming.load() || state_->finished.exchange(true)) return;
+    state_->ReleaseBody();
     Post([](Connection& c, int32_t id,
             const std::shared_ptr<ExchangeState>& s) { c.OnFinish(id, s); });
   }
@@ -311,6 +417,9 @@ class PhaseTimer {
 
 // The JSON body of the transport's own error answers: {"detail":"..."}.
 std::string JsonDetail(absl::string_view detail);
+// The transport's 503 to a request whose body does not fit in
+// HttpListenerOptions::max_buffered_body_bytes (JSON body, Retry-After).
+HttpResponse BodyBudgetExhaustedResponse();
 // The detail of a 413: the declared size when known, else "more than".
 std::string BodyTooLargeDetail(std::optional<uint64_t> declared, size_t limit);
 

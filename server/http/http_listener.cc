@@ -146,6 +146,19 @@ std::string JsonDetail(absl::string_view detail) {
   return absl::StrCat("{\"detail\":\"", escaped, "\"}");
 }
 
+HttpResponse BodyBudgetExhaustedResponse() {
+  HttpResponse response;
+  response.status = 503;
+  response.headers = {{"Content-Type", "application/json"},
+                      {"Retry-After", "1"}};
+  response.body =
+      "{\"error\":\"Service Unavailable\","
+      "\"code\":\"asap:transport/resource_exhausted\","
+      "\"message\":\"server busy: request bodies in flight at their "
+      "limit\"}";
+  return response;
+}
+
 std::string BodyTooLargeDetail(std::optional<uint64_t> declared, size_t limit) {
   if (declared.has_value()) {
     return absl::StrCat("Request body too large: ", *declared, " bytes (limit ",
@@ -180,7 +193,9 @@ ListenerCore::ListenerCore(HttpListenerOptions options, HttpApplication* app)
       work_(io_context_.get_executor()),
       accept_strand_(io_context_.get_executor()),
       acceptor_(accept_strand_),
-      accept_retry_(accept_strand_) {}
+      accept_retry_(accept_strand_),
+      body_budget_(
+          std::make_shared<BodyBudget>(options_.max_buffered_body_bytes)) {}
 
 ListenerCore::~ListenerCore() = default;
 
@@ -375,6 +390,8 @@ HttpListener::Stats ListenerCore::stats() const {
   stats.connections_accepted = accepted_.load(std::memory_order_relaxed);
   stats.requests = requests_.load(std::memory_order_relaxed);
   stats.http2_connections = http2_connections_.load(std::memory_order_relaxed);
+  stats.body_bytes_buffered = body_budget_->in_use();
+  stats.requests_refused_busy = refused_busy_.load(std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
   stats.connections_open = open_;
   return stats;

@@ -61,6 +61,21 @@ struct HttpListenerOptions {
   // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: also the bound on unanswered
   // requests per HTTP/2 connection (HTTP/1.1 connections have at most one).
   uint32_t max_concurrent_streams = 100;
+  // The total of request bodies being received or held by the transport,
+  // across all connections and streams (like the ResourceQuota of gRPC's
+  // transport): every body otherwise bounded by max_body_bytes on every
+  // connection and stream could add up to far more memory than the server
+  // has. A body that declares its length (Content-Length) reserves it before
+  // it is read; one that does not (chunked, HTTP/2 without content-length)
+  // reserves in 64 KiB steps as it arrives. A request that does not fit is
+  // answered at once with 503, Retry-After: 1 and a JSON body
+  // {"error":"Service Unavailable","code":"asap:transport/resource_exhausted",
+  // "message":...}, and its body is not read (HTTP/1.1: the connection is
+  // then closed; HTTP/2: the stream is reset with NO_ERROR). A body's bytes
+  // count until its exchange is answered (HttpExchange::Respond or Finish)
+  // or dropped, or, before it reaches the application, until the request is
+  // refused or its stream or connection ends. 0 = unbounded.
+  size_t max_buffered_body_bytes = 256u << 20;
   // Unsent output of one streamed response; past it HttpExchange::Write
   // returns false and the stream (HTTP/1.1: the connection) is reset.
   size_t max_stream_buffer_bytes = 4 * 1024 * 1024;
@@ -98,6 +113,10 @@ class HttpListener {
     uint64_t connections_open = 0;
     uint64_t requests = 0;  // handed to the application
     uint64_t http2_connections = 0;
+    // Bytes of request bodies counted against max_buffered_body_bytes now.
+    uint64_t body_bytes_buffered = 0;
+    // Requests answered 503 because their body did not fit in it.
+    uint64_t requests_refused_busy = 0;
   };
   Stats stats() const;
 

@@ -397,15 +397,40 @@ class H2Client {
         return NGHTTP2_ERR_DEFERRED;
       };
     } else if (body.has_value()) {
-      uploads_.push_back(std::make_unique<Upload>(Upload{std::move(*body)}));
+      uploads_.push_back(std::make_unique<Upload>(
+          Upload{std::move(*body), 0, !keep_upload_open_next_}));
+      keep_upload_open_next_ = false;
       provider.source.ptr = uploads_.back().get();
       provider.read_callback = &ReadUpload;
     }
     int32_t id =
         nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
                                body.has_value() ? &provider : nullptr, nullptr);
+    if (body.has_value() && provider.source.ptr != nullptr) {
+      open_uploads_[id] = uploads_.back().get();
+    }
     streams_[id];
     return id;
+  }
+
+  // Submits a request whose body starts with `initial` and continues with
+  // Append: the stream stays open (without END_STREAM) until the last part.
+  int32_t SubmitOpen(const std::string& method, const std::string& path,
+                     std::string initial,
+                     std::vector<std::pair<std::string, std::string>> extra) {
+    keep_upload_open_next_ = true;
+    return Submit(method, path, std::move(initial), std::move(extra));
+  }
+  // More of a SubmitOpen body; sent by the next Run* call.
+  void Append(int32_t id, absl::string_view data, bool last) {
+    Upload* upload = open_uploads_.at(id);
+    upload->data.append(data.data(), data.size());
+    upload->last = last;
+    nghttp2_session_resume_data(session_, id);
+  }
+  // Resets stream `id` (RST_STREAM CANCEL); sent by the next Run* call.
+  void Reset(int32_t id) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
   }
 
   // Exchanges frames with the server until `done` holds; false if the
@@ -466,6 +491,7 @@ class H2Client {
   struct Upload {
     std::string data;
     size_t offset = 0;
+    bool last = true;  // nothing is appended to `data` any more
   };
 
   static ssize_t ReadUpload(nghttp2_session*, int32_t, uint8_t* buffer,
@@ -475,7 +501,13 @@ class H2Client {
     size_t n = std::min(length, upload->data.size() - upload->offset);
     std::memcpy(buffer, upload->data.data() + upload->offset, n);
     upload->offset += n;
-    if (upload->offset == upload->data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (upload->offset == upload->data.size()) {
+      if (upload->last) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (n == 0) {
+        return NGHTTP2_ERR_DEFERRED;  // until Append
+      }
+    }
     return static_cast<ssize_t>(n);
   }
 
@@ -517,8 +549,10 @@ class H2Client {
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, Stream> streams_;
   std::vector<std::unique_ptr<Upload>> uploads_;
+  std::map<int32_t, Upload*> open_uploads_;  // by stream, for Append
   bool connection_closed_ = false;
   bool open_body_next_ = false;
+  bool keep_upload_open_next_ = false;
 };
 
 class HttpListenerTest : public ::testing::Test {
@@ -533,8 +567,27 @@ class HttpListenerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (listener_ != nullptr) {
+      // Whatever a test left behind (clients gone mid-body, exchanges held),
+      // every request body's bytes go back to the budget once the clients
+      // are gone and the held exchanges dropped.
+      app_.ReleaseHeld();
+      EXPECT_TRUE(AwaitBodyBytes(0))
+          << listener_->stats().body_bytes_buffered << " bytes still counted";
+    }
     listener_.reset();
     app_.ReleaseHeld();
+  }
+
+  // Waits until stats().body_bytes_buffered is `expected`; false after
+  // kTestTimeout. Polls: nothing signals the server's reading or releasing.
+  bool AwaitBodyBytes(uint64_t expected) {
+    absl::Time deadline = absl::Now() + kTestTimeout;
+    while (listener_->stats().body_bytes_buffered != expected) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return true;
   }
 
   // Declared first: destroyed after the listener.
@@ -681,6 +734,274 @@ TEST_F(HttpListenerTest, Http1ChunkedBodyOverLimitGets413AndClose) {
             "{\"detail\":\"Request body too large: more than 1000 bytes "
             "(limit 1000)\"}");
   EXPECT_TRUE(client.WaitForClose());
+}
+
+constexpr absl::string_view kBusyBody =
+    "{\"error\":\"Service Unavailable\","
+    "\"code\":\"asap:transport/resource_exhausted\","
+    "\"message\":\"server busy: request bodies in flight at their limit\"}";
+
+std::string PostHead(absl::string_view path, size_t content_length) {
+  return absl::StrCat("POST ", path, " HTTP/1.1\r\nHost: test\r\n",
+                      "Content-Length: ", content_length, "\r\n\r\n");
+}
+
+void ExpectBusy(const std::optional<Response>& response) {
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->result_int(), 503);
+  EXPECT_EQ(ToString((*response)["Content-Type"]), "application/json");
+  EXPECT_EQ(ToString((*response)["Retry-After"]), "1");
+  EXPECT_EQ(response->body(), kBusyBody);
+  EXPECT_FALSE(response->keep_alive());
+}
+
+void ExpectBusy(const H2Client::Stream& stream) {
+  EXPECT_TRUE(stream.closed);
+  EXPECT_EQ(stream.status, 503);
+  EXPECT_EQ(stream.headers.count("content-type") != 0
+                ? stream.headers.at("content-type")
+                : "",
+            "application/json");
+  EXPECT_EQ(stream.headers.count("retry-after") != 0
+                ? stream.headers.at("retry-after")
+                : "",
+            "1");
+  EXPECT_EQ(stream.body, kBusyBody);
+  EXPECT_EQ(stream.error_code, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+}
+
+HttpListenerOptions BodyBudgetOptions() {
+  HttpListenerOptions options;
+  options.max_buffered_body_bytes = 1 << 20;
+  return options;
+}
+
+constexpr size_t kKiB = 1024;
+
+TEST_F(HttpListenerTest, Http1DeclaredBodyBeyondBufferedLimitGets503) {
+  StartListener(BodyBudgetOptions());
+  const std::string big(800 * kKiB, 'a');
+  // The first body is declared whole and trickled: it holds 800 KiB.
+  Http1Client first(port_);
+  ASSERT_TRUE(first.Send(
+      absl::StrCat(PostHead("/echo", big.size()), big.substr(0, 100 * kKiB))));
+  ASSERT_TRUE(AwaitBodyBytes(big.size()));
+
+  // 400 KiB more do not fit: 503 at once, before the body is sent.
+  Http1Client second(port_);
+  ASSERT_TRUE(second.Send(PostHead("/echo", 400 * kKiB)));
+  ExpectBusy(second.Read());
+  EXPECT_TRUE(second.WaitForClose());
+  EXPECT_EQ(listener_->stats().requests_refused_busy, 1u);
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, big.size());
+
+  ASSERT_TRUE(first.Send(big.substr(100 * kKiB)));
+  std::optional<Response> answered = first.Read();
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->result_int(), 200);
+  EXPECT_EQ(answered->body(), big);
+
+  // Answered: the first body no longer counts.
+  Http1Client third(port_);
+  ASSERT_TRUE(third.Send(Post("/echo", std::string(400 * kKiB, 'c'))));
+  std::optional<Response> fits = third.Read();
+  ASSERT_TRUE(fits.has_value());
+  EXPECT_EQ(fits->result_int(), 200);
+  EXPECT_EQ(fits->body().size(), 400 * kKiB);
+
+  HttpListener::Stats stats = listener_->stats();
+  EXPECT_EQ(stats.body_bytes_buffered, 0u);
+  EXPECT_EQ(stats.requests, 2u);
+  EXPECT_EQ(stats.requests_refused_busy, 1u);
+}
+
+TEST_F(HttpListenerTest, H2cDeclaredBodyBeyondBufferedLimitGets503) {
+  StartListener(BodyBudgetOptions());
+  const std::string big(800 * kKiB, 'a');
+  H2Client client(port_);
+  int32_t first =
+      client.SubmitOpen("POST", "/echo", big.substr(0, 100 * kKiB),
+                        {{"content-length", absl::StrCat(big.size())}});
+  ASSERT_TRUE(client.RunUntil(
+      [&] { return listener_->stats().body_bytes_buffered == big.size(); }));
+
+  // Headers only: the 503 comes without waiting for the body, then the
+  // stream is reset with NO_ERROR.
+  int32_t second = client.SubmitOpen(
+      "POST", "/echo", "", {{"content-length", absl::StrCat(400 * kKiB)}});
+  ASSERT_TRUE(client.RunUntilClosed(second));
+  ExpectBusy(client.stream(second));
+  EXPECT_FALSE(client.stream(first).closed);
+  EXPECT_EQ(listener_->stats().requests_refused_busy, 1u);
+
+  client.Append(first, absl::string_view(big).substr(100 * kKiB),
+                /*last=*/true);
+  ASSERT_TRUE(client.RunUntilClosed(first));
+  EXPECT_EQ(client.stream(first).status, 200);
+  EXPECT_EQ(client.stream(first).body, big);
+
+  int32_t third = client.Submit("POST", "/echo", std::string(400 * kKiB, 'c'),
+                                {{"content-length", absl::StrCat(400 * kKiB)}});
+  ASSERT_TRUE(client.RunUntilClosed(third));
+  EXPECT_EQ(client.stream(third).status, 200);
+  EXPECT_EQ(client.stream(third).body.size(), 400 * kKiB);
+
+  HttpListener::Stats stats = listener_->stats();
+  EXPECT_EQ(stats.body_bytes_buffered, 0u);
+  EXPECT_EQ(stats.requests, 2u);
+  EXPECT_EQ(stats.requests_refused_busy, 1u);
+}
+
+TEST_F(HttpListenerTest, Http1ChunkedBodyGrowingBeyondBufferedLimitGets503) {
+  StartListener(BodyBudgetOptions());
+  // 20 chunks of 64 KiB: 1.25 MiB, under max_body_bytes but over the budget.
+  std::string request =
+      "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20; ++i) {
+    absl::StrAppend(&request, "10000\r\n", std::string(64 * kKiB, 'x'), "\r\n");
+  }
+  Http1Client client(port_);
+  ASSERT_TRUE(client.Send(request));
+  ExpectBusy(client.Read());
+  EXPECT_TRUE(client.WaitForClose());
+  HttpListener::Stats stats = listener_->stats();
+  EXPECT_EQ(stats.requests, 0u);
+  EXPECT_EQ(stats.requests_refused_busy, 1u);
+  EXPECT_EQ(stats.body_bytes_buffered, 0u);
+
+  // A chunked body within the budget still goes through.
+  Http1Client next(port_);
+  ASSERT_TRUE(next.Send(absl::StrCat(
+      "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "10000\r\n", std::string(64 * kKiB, 'y'), "\r\n0\r\n\r\n")));
+  std::optional<Response> response = next.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->result_int(), 200);
+  EXPECT_EQ(response->body().size(), 64 * kKiB);
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 0u);
+}
+
+TEST_F(HttpListenerTest, H2cUndeclaredBodyGrowingBeyondBufferedLimitGets503) {
+  StartListener(BodyBudgetOptions());
+  H2Client client(port_);
+  int32_t id = client.Submit("POST", "/echo", std::string(1280 * kKiB, 'x'));
+  ASSERT_TRUE(client.RunUntilClosed(id));
+  ExpectBusy(client.stream(id));
+  // The connection still serves.
+  int32_t next = client.Submit("POST", "/echo", std::string(64 * kKiB, 'y'));
+  ASSERT_TRUE(client.RunUntilClosed(next));
+  EXPECT_EQ(client.stream(next).status, 200);
+  EXPECT_EQ(client.stream(next).body.size(), 64 * kKiB);
+  HttpListener::Stats stats = listener_->stats();
+  EXPECT_EQ(stats.requests, 1u);
+  EXPECT_EQ(stats.requests_refused_busy, 1u);
+  EXPECT_EQ(stats.body_bytes_buffered, 0u);
+}
+
+TEST_F(HttpListenerTest, BufferedBodyBytesAreReleasedOnEveryPath) {
+  StartListener(BodyBudgetOptions());
+  // HTTP/1.1 client gone mid-body, with a declared and a chunked body.
+  {
+    Http1Client client(port_);
+    ASSERT_TRUE(client.Send(
+        absl::StrCat(PostHead("/echo", 800 * kKiB), std::string(10, 'a'))));
+    ASSERT_TRUE(AwaitBodyBytes(800 * kKiB));
+  }
+  ASSERT_TRUE(AwaitBodyBytes(0));
+  {
+    Http1Client client(port_);
+    ASSERT_TRUE(client.Send(
+        absl::StrCat("POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n",
+                     "10000\r\n", std::string(64 * kKiB, 'x'), "\r\n")));
+    ASSERT_TRUE(AwaitBodyBytes(64 * kKiB));
+  }
+  ASSERT_TRUE(AwaitBodyBytes(0));
+
+  // HTTP/2: a stream reset mid-body, then the whole connection gone.
+  {
+    H2Client client(port_);
+    int32_t reset = client.SubmitOpen("POST", "/echo", std::string(10, 'a'),
+                                      {{"content-length", "300000"}});
+    ASSERT_TRUE(client.RunUntil(
+        [&] { return listener_->stats().body_bytes_buffered == 300000; }));
+    client.Reset(reset);
+    ASSERT_TRUE(client.RunUntil(
+        [&] { return listener_->stats().body_bytes_buffered == 0; }));
+    int32_t open = client.SubmitOpen("POST", "/echo", std::string(10, 'a'),
+                                     {{"content-length", "300000"}});
+    (void)open;
+    ASSERT_TRUE(client.RunUntil(
+        [&] { return listener_->stats().body_bytes_buffered == 300000; }));
+  }
+  ASSERT_TRUE(AwaitBodyBytes(0));
+
+  // A held exchange keeps its body counted until the application answers.
+  {
+    Http1Client client(port_);
+    ASSERT_TRUE(client.Send(Post("/hold", std::string(300 * kKiB, 'h'))));
+    std::shared_ptr<HttpExchange> held = app_.Held(0);
+    ASSERT_NE(held, nullptr);
+    EXPECT_EQ(listener_->stats().body_bytes_buffered, 300 * kKiB);
+    held->Respond({200, {}, "later"});
+    EXPECT_EQ(listener_->stats().body_bytes_buffered, 0u);
+    std::optional<Response> response = client.Read();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->body(), "later");
+  }
+  // ... even after its client left: the application may still hold the
+  // body.
+  {
+    H2Client client(port_);
+    client.Submit("POST", "/hold", std::string(300 * kKiB, 'h'),
+                  {{"content-length", absl::StrCat(300 * kKiB)}});
+    ASSERT_TRUE(client.RunUntil([&] { return app_.HeldCount() == 2; }));
+    client.Close();
+  }
+  std::shared_ptr<HttpExchange> held = app_.Held(1);
+  absl::Time deadline = absl::Now() + kTestTimeout;
+  while (!held->IsCancelled() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(held->IsCancelled());
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 300 * kKiB);
+  held->Respond({200, {}, "too late"});
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 0u);
+
+  // A held HTTP/2 exchange answered by streaming: counted until Finish. Its
+  // body declares no length, so it was reserved in 64 KiB steps.
+  H2Client client(port_);
+  int32_t streamed =
+      client.Submit("POST", "/hold", std::string(200 * kKiB, 's'));
+  ASSERT_TRUE(client.RunUntil([&] { return app_.HeldCount() == 3; }));
+  held = app_.Held(2);
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 256 * kKiB);
+  held->StartStream(200, {});
+  EXPECT_TRUE(held->Write("data: x\n\n"));
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 256 * kKiB);
+  held->Finish();
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 0u);
+  ASSERT_TRUE(client.RunUntilClosed(streamed));
+  EXPECT_EQ(client.stream(streamed).body, "data: x\n\n");
+
+  // Held, then dropped unanswered: released with the exchange (and 500).
+  int32_t dropped =
+      client.Submit("POST", "/hold", std::string(100 * kKiB, 'd'),
+                    {{"content-length", absl::StrCat(100 * kKiB)}});
+  ASSERT_TRUE(client.RunUntil([&] { return app_.HeldCount() == 4; }));
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 100 * kKiB);
+  held.reset();
+  app_.ReleaseHeld();
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 0u);
+  ASSERT_TRUE(client.RunUntilClosed(dropped));
+  EXPECT_EQ(client.stream(dropped).status, 500);
+
+  // Dropped at once by the application.
+  int32_t drop = client.Submit("POST", "/drop", std::string(100 * kKiB, 'd'));
+  ASSERT_TRUE(client.RunUntilClosed(drop));
+  EXPECT_EQ(client.stream(drop).status, 500);
+  EXPECT_EQ(listener_->stats().body_bytes_buffered, 0u);
+  EXPECT_EQ(listener_->stats().requests_refused_busy, 0u);
 }
 
 TEST_F(HttpListenerTest, Http1HeaderOverLimitGets431AndClose) {
