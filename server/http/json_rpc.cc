@@ -6,20 +6,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "asap/errors.h"
-#include "asap/json.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "server/http/envelope_json.h"
 
 namespace asap {
 namespace {
-
-// Iterative parsing keeps deep nesting off the call stack; the encoding check
-// turns invalid UTF-8 into a parse error.
-constexpr unsigned kParseFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
 // Counts values and depth while RapidJSON builds its document, and stops the
 // parse as soon as a limit is passed: nothing over the limits is ever held.
@@ -220,9 +215,7 @@ void ParseItem(rapidjson::Value& request, const ProtocolVersion& version,
           rapidjson::StringRef(field.data(), field.size()));
     }
   }
-  std::string json = Serialize(envelope->value);
-  item->envelope_json_bytes = json.size();
-  absl::StatusOr<v1::Envelope> parsed = EnvelopeFromJson(json);
+  absl::StatusOr<v1::Envelope> parsed = EnvelopeFromJsonValue(envelope->value);
   if (!parsed.ok()) {
     item->error = Error(
         kJsonRpcInvalidParams, "Invalid params",
@@ -285,6 +278,17 @@ bool IsOverload(ErrorCode code) {
          code == ErrorCode::kThreadPoolExhausted;
 }
 
+void AppendEnvelopeJsonFor(const v1::Envelope& envelope,
+                           const ProtocolVersion& version, std::string* out) {
+  size_t start = out->size();
+  AppendEnvelopeJson(envelope, out);
+  if (version.is_v2()) {
+    out->pop_back();
+    out->append(out->size() - start > 1 ? ",\"requires_ack\":false}"
+                                        : "\"requires_ack\":false}");
+  }
+}
+
 }  // namespace
 
 std::string JsonQuote(absl::string_view text) {
@@ -325,10 +329,13 @@ absl::StatusOr<JsonRpcBody> ParseJsonRpcBody(absl::string_view body,
   rapidjson::Reader reader;
   std::string exceeded;
   auto generator = [&](rapidjson::Document& handler) {
-    LimitedHandler<rapidjson::Document> limited(&handler, limits);
+    // Numbers as protobuf's JSON parser reads them (ExactNumberHandler).
+    ExactNumberHandler<rapidjson::Document> exact(&handler);
+    LimitedHandler<ExactNumberHandler<rapidjson::Document>> limited(&exact,
+                                                                    limits);
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>
         input(stream);
-    bool ok = reader.Parse<kParseFlags>(input, limited);
+    bool ok = reader.Parse<kJsonParseFlags>(input, limited);
     exceeded = limited.exceeded();
     result.json_values = limited.values();
     return ok;
@@ -448,21 +455,18 @@ std::string JsonRpcErrorResponse(const JsonRpcError& error,
 
 std::string EnvelopeJsonFor(const v1::Envelope& envelope,
                             const ProtocolVersion& version) {
-  std::string json = ToJson(envelope);
-  if (version.is_v2() && !json.empty() && json.back() == '}') {
-    json.pop_back();
-    absl::StrAppend(&json, json.size() > 1 ? "," : "",
-                    "\"requires_ack\":false}");
-  }
+  std::string json;
+  AppendEnvelopeJsonFor(envelope, version, &json);
   return json;
 }
 
 std::string JsonRpcResultResponse(const v1::Envelope& envelope,
                                   absl::string_view id_json,
                                   const ProtocolVersion& version) {
-  return absl::StrCat("{\"jsonrpc\":\"2.0\",\"result\":{\"envelope\":",
-                      EnvelopeJsonFor(envelope, version), "},\"id\":", id_json,
-                      "}");
+  std::string out = "{\"jsonrpc\":\"2.0\",\"result\":{\"envelope\":";
+  AppendEnvelopeJsonFor(envelope, version, &out);
+  absl::StrAppend(&out, "},\"id\":", id_json, "}");
+  return out;
 }
 
 }  // namespace asap

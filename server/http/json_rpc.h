@@ -67,8 +67,6 @@ struct JsonRpcItem {
   std::optional<JsonRpcError> error;
   // The envelope of a well-formed asap.send request.
   v1::Envelope envelope;
-  // Bytes of the envelope's JSON, for accounting.
-  size_t envelope_json_bytes = 0;
 };
 
 struct JsonRpcBodyLimits {
