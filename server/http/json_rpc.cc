@@ -11,7 +11,7 @@
 #include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "server/http/envelope_json.h"
+#include "asap/envelope_json.h"
 
 namespace asap {
 namespace {

@@ -1,5 +1,5 @@
 // Differential fuzzing of the HTTP binding's direct JSON envelope path
-// (server/http/envelope_json.h) against asap/json.h (protobuf's transcoder):
+// (asap/envelope_json.h) against asap/json.h (protobuf's transcoder):
 // for any input RapidJSON reads as the binding reads request bodies
 // (ParseJsonDocument), both
 // accept it with equal envelopes or both reject it; and the direct writer
@@ -15,7 +15,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "rapidjson/document.h"
-#include "server/http/envelope_json.h"
+#include "asap/envelope_json.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -13,8 +13,8 @@
 //   absl::StatusOr<v1::Envelope> envelope = EnvelopeFromJsonValue(document);
 //   std::string json;
 //   AppendEnvelopeJson(*envelope, &json);
-#ifndef ASAP_SERVER_HTTP_ENVELOPE_JSON_H_
-#define ASAP_SERVER_HTTP_ENVELOPE_JSON_H_
+#ifndef ASAP_ENVELOPE_JSON_H_
+#define ASAP_ENVELOPE_JSON_H_
 
 #include <cstdint>
 #include <string>
@@ -128,4 +128,4 @@ void AppendEnvelopeJson(const v1::Envelope& envelope, std::string* out);
 
 }  // namespace asap
 
-#endif  // ASAP_SERVER_HTTP_ENVELOPE_JSON_H_
+#endif  // ASAP_ENVELOPE_JSON_H_

@@ -1,4 +1,4 @@
-#include "server/http/envelope_json.h"
+#include "asap/envelope_json.h"
 
 #include <cmath>
 #include <cstdint>
