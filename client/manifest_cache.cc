@@ -62,10 +62,17 @@ ManifestCache::Stats ManifestCache::stats() const {
 absl::StatusOr<ManifestPtr> ManifestCache::GetOrFetch(
     absl::string_view key,
     absl::FunctionRef<absl::StatusOr<FetchResult>()> fetch) {
+  return GetOrRevalidate(key, [&](const Validator*) { return fetch(); });
+}
+
+absl::StatusOr<ManifestPtr> ManifestCache::GetOrRevalidate(
+    absl::string_view key,
+    absl::FunctionRef<absl::StatusOr<FetchResult>(const Validator*)> fetch) {
   std::shared_ptr<Flight> flight;
+  Validator stale;
   {
     absl::MutexLock lock(&mu_);
-    if (ManifestPtr hit = LookupLocked(key)) return hit;
+    if (ManifestPtr hit = LookupLocked(key, &stale)) return hit;
     auto it = flights_.find(key);
     if (it != flights_.end()) {
       // Another caller is fetching this key: wait for its outcome. Await
@@ -83,31 +90,49 @@ absl::StatusOr<ManifestPtr> ManifestCache::GetOrFetch(
   // cleanup still completes the flight so the waiters do not block forever.
   auto complete_on_throw = absl::MakeCleanup([&] {
     (void)CompleteFlight(
-        key, flight, absl::InternalError("manifest fetch exited by exception"));
+        key, flight, absl::InternalError("manifest fetch exited by exception"),
+        stale);
   });
-  absl::StatusOr<FetchResult> fetched = fetch();
+  absl::StatusOr<FetchResult> fetched =
+      fetch(stale.manifest != nullptr ? &stale : nullptr);
   std::move(complete_on_throw).Cancel();
-  return CompleteFlight(key, flight, std::move(fetched));
+  return CompleteFlight(key, flight, std::move(fetched), stale);
 }
 
 absl::StatusOr<ManifestPtr> ManifestCache::CompleteFlight(
     absl::string_view key, const std::shared_ptr<Flight>& flight,
-    absl::StatusOr<FetchResult> fetched) {
+    absl::StatusOr<FetchResult> fetched, const Validator& stale) {
   absl::StatusOr<ManifestPtr> result;
   absl::Duration ttl = options_.default_ttl;
-  if (fetched.ok()) {
+  std::string etag;
+  bool revalidated = false;
+  if (fetched.ok() && fetched->not_modified) {
+    if (stale.manifest != nullptr) {
+      result = stale.manifest;
+      etag = stale.etag;
+      revalidated = true;
+    } else {
+      result = absl::InternalError(
+          "manifest fetch answered not-modified without a cached entry");
+    }
+  } else if (fetched.ok()) {
     // Allocate outside the lock.
     result = std::make_shared<const asap::v1::Manifest>(
         std::move(fetched->manifest));
-    if (fetched->ttl.has_value()) ttl = std::min(ttl, *fetched->ttl);
+    etag = std::move(fetched->etag);
   } else {
     result = std::move(fetched).status();
   }
+  if (result.ok() && fetched->ttl.has_value()) {
+    ttl = std::min(ttl, *fetched->ttl);
+  }
+  if (result.ok() && !fetched->etag.empty()) etag = fetched->etag;
 
   absl::MutexLock lock(&mu_);
+  if (revalidated) ++stats_.revalidations;
   if (!flight->superseded) {
     if (result.ok()) {
-      StoreLocked(key, *result, ttl);
+      StoreLocked(key, *result, ttl, std::move(etag));
     } else {
       EraseLocked(key);
     }
@@ -119,7 +144,8 @@ absl::StatusOr<ManifestPtr> ManifestCache::CompleteFlight(
   return result;
 }
 
-ManifestPtr ManifestCache::LookupLocked(absl::string_view key) {
+ManifestPtr ManifestCache::LookupLocked(absl::string_view key,
+                                        Validator* stale) {
   auto it = index_.find(key);
   if (it == index_.end()) {
     ++stats_.misses;
@@ -127,6 +153,12 @@ ManifestPtr ManifestCache::LookupLocked(absl::string_view key) {
   }
   EntryList::iterator entry = it->second;
   if (clock_->Now() >= entry->expires_at) {
+    if (!entry->etag.empty()) {
+      // Kept for revalidation; still a miss.
+      if (stale != nullptr) *stale = Validator{entry->manifest, entry->etag};
+      ++stats_.misses;
+      return nullptr;
+    }
     index_.erase(it);
     lru_.erase(entry);
     ++stats_.misses;
@@ -138,10 +170,14 @@ ManifestPtr ManifestCache::LookupLocked(absl::string_view key) {
 }
 
 void ManifestCache::StoreLocked(absl::string_view key, ManifestPtr manifest,
-                                absl::Duration ttl) {
+                                absl::Duration ttl, std::string etag) {
   if (ttl <= absl::ZeroDuration()) {
-    EraseLocked(key);
-    return;
+    if (etag.empty()) {
+      EraseLocked(key);
+      return;
+    }
+    // Stale at once, but kept for revalidation.
+    ttl = absl::ZeroDuration();
   }
   // Saturates at absl::InfiniteFuture() for very long ttls.
   const absl::Time expires_at = clock_->Now() + ttl;
@@ -150,10 +186,12 @@ void ManifestCache::StoreLocked(absl::string_view key, ManifestPtr manifest,
     EntryList::iterator entry = it->second;
     entry->manifest = std::move(manifest);
     entry->expires_at = expires_at;
+    entry->etag = std::move(etag);
     lru_.splice(lru_.begin(), lru_, entry);
     return;
   }
-  lru_.push_front(Entry{std::string(key), std::move(manifest), expires_at});
+  lru_.push_front(Entry{std::string(key), std::move(manifest), expires_at,
+                        std::move(etag)});
   index_.emplace(lru_.front().key, lru_.begin());
   // max_size >= 1 here, so the entry just added (at the front) is never the
   // one evicted.

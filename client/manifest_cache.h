@@ -89,6 +89,19 @@ class ManifestCache {
     // min(ttl, default_ttl), or default_ttl when absent; a ttl <= 0 means the
     // manifest is returned to the callers but not cached.
     std::optional<absl::Duration> ttl;
+    // The server's entity tag for the manifest, kept with the entry so that
+    // a GetOrRevalidate() after expiry can ask "changed since?" (HTTP's
+    // If-None-Match). Empty: none.
+    std::string etag;
+    // The answer to such a question was "not modified": `manifest` is unused
+    // and the expired entry is fresh again for `ttl`.
+    bool not_modified = false;
+  };
+
+  // An expired entry that can be revalidated (it has an entity tag).
+  struct Validator {
+    std::shared_ptr<const asap::v1::Manifest> manifest;
+    std::string etag;
   };
 
   // Counters for benchmarks and tests. They only ever grow (ClearAll() does
@@ -104,6 +117,9 @@ class ManifestCache {
     // Entries removed to keep the cache within max_size. Expired entries that
     // are dropped, Invalidate() and ClearAll() are not counted.
     uint64_t evictions = 0;
+    // Fetches answered "not modified" (an expired entry made fresh again
+    // without a new body).
+    uint64_t revalidations = 0;
   };
 
   // Creates an empty cache configured by `options`.
@@ -164,6 +180,14 @@ class ManifestCache {
       absl::string_view key,
       absl::FunctionRef<absl::StatusOr<FetchResult>()> fetch);
 
+  // GetOrFetch() for manifests with entity tags: an expired entry that has
+  // an etag is kept (until evicted), and a miss passes it to `fetch` (null
+  // when there is none), which may answer FetchResult::not_modified to make
+  // it fresh again. Single-flight as GetOrFetch().
+  absl::StatusOr<std::shared_ptr<const asap::v1::Manifest>> GetOrRevalidate(
+      absl::string_view key,
+      absl::FunctionRef<absl::StatusOr<FetchResult>(const Validator*)> fetch);
+
   // Returns a snapshot of the counters.
   Stats stats() const;
 
@@ -172,6 +196,7 @@ class ManifestCache {
     std::string key;
     std::shared_ptr<const asap::v1::Manifest> manifest;
     absl::Time expires_at;  // Fresh while Now() < expires_at.
+    std::string etag;       // Kept past expiry when not empty.
   };
   using EntryList = std::list<Entry>;  // Most recently used first.
 
@@ -186,12 +211,15 @@ class ManifestCache {
 
   // Returns the fresh manifest for `key` and marks it most recently used, or
   // nullptr (removing an expired entry). Counts a hit or a miss.
-  std::shared_ptr<const asap::v1::Manifest> LookupLocked(absl::string_view key)
+  // An expired entry with an etag is kept, and copied to `stale` when given.
+  std::shared_ptr<const asap::v1::Manifest> LookupLocked(
+      absl::string_view key, Validator* stale = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `manifest` for `ttl` (removes the entry when ttl <= 0).
   void StoreLocked(absl::string_view key,
                    std::shared_ptr<const asap::v1::Manifest> manifest,
-                   absl::Duration ttl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                   absl::Duration ttl, std::string etag = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks a fetch in flight for `key`, if any, as superseded and detaches it,
   // so later misses start a new fetch.
@@ -201,7 +229,8 @@ class ManifestCache {
   // superseded, to the cache. Returns the result handed to the callers.
   absl::StatusOr<std::shared_ptr<const asap::v1::Manifest>> CompleteFlight(
       absl::string_view key, const std::shared_ptr<Flight>& flight,
-      absl::StatusOr<FetchResult> fetched) ABSL_LOCKS_EXCLUDED(mu_);
+      absl::StatusOr<FetchResult> fetched, const Validator& stale)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const ManifestCacheOptions options_;
   const Clock* const clock_;
