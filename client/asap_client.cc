@@ -12,6 +12,7 @@
 #include "asap/grpc_status.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/channel_factory.h"
+#include "client/http/http_transport.h"
 #include "client/internal/batch_call.h"
 #include "client/internal/body_codec.h"
 #include "client/internal/call_tracker.h"
@@ -61,6 +62,31 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
     }
   }
   std::unique_ptr<AsapClient> client(new AsapClient(std::move(options)));
+  if (internal::IsHttpTarget(client->options_.target)) {
+    if (absl::Status s = ValidateChannelPoolOptions(client->options_.pool);
+        !s.ok()) {
+      return s;
+    }
+    const ManifestCacheSettings& cache = client->options_.manifest_cache;
+    if (cache.enabled) {
+      if (cache.shared_cache != nullptr) {
+        client->manifest_cache_ = cache.shared_cache;
+      } else {
+        ManifestCacheOptions cache_options;
+        cache_options.default_ttl = cache.ttl;
+        cache_options.max_size = cache.max_size;
+        cache_options.clock = cache.clock;
+        client->manifest_cache_ =
+            std::make_shared<ManifestCache>(cache_options);
+      }
+    }
+    absl::StatusOr<std::unique_ptr<internal::HttpTransport>> http =
+        internal::HttpTransport::Create(client->options_,
+                                        client->manifest_cache_);
+    if (!http.ok()) return http.status();
+    client->http_ = *std::move(http);
+    return client;
+  }
   ChannelSettings settings;
   settings.max_message_bytes = client->options_.max_message_bytes;
   // "none" means no compression either way, gRPC's own included.
@@ -111,6 +137,7 @@ AsapClient::AsapClient(ClientOptions options)
     : options_(std::move(options)), calls_(internal::CallTracker::Create()) {}
 
 AsapClient::~AsapClient() {
+  http_.reset();
   calls_->Close();
   if (pool_ != nullptr) pool_->Close();
   calls_->WaitUntilIdle();
@@ -138,6 +165,7 @@ void AsapClient::NoteAdvertisement(const grpc::ClientContext& context,
 }
 
 AsapClient::CompressionStats AsapClient::compression_stats() const {
+  if (http_ != nullptr) return http_->compression_stats();
   absl::MutexLock lock(&stats_mu_);
   return compression_stats_;
 }
@@ -193,6 +221,7 @@ absl::StatusOr<v1::Envelope> AsapClient::FinishSend(
 }
 
 absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
+  if (http_ != nullptr) return http_->Send(std::move(envelope));
   absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
   if (!call.ok()) return call.status();
   SendCall& c = **call;
@@ -209,6 +238,8 @@ absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
 }
 
 void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
+  if (http_ != nullptr)
+    return http_->SendAsync(std::move(envelope), std::move(done));
   absl::StatusOr<std::unique_ptr<SendCall>> started = BeginSend();
   if (!started.ok()) {
     done(started.status());
@@ -261,6 +292,9 @@ bool TakeFinalMark(v1::Envelope* envelope) {
 
 absl::StatusOr<v1::Envelope> AsapClient::SendStream(
     v1::Envelope envelope, const IntermediateCallback& on_intermediate) {
+  if (http_ != nullptr) {
+    return http_->SendStream(std::move(envelope), on_intermediate);
+  }
   absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
   if (!call.ok()) return call.status();
   SendCall& c = **call;
@@ -294,6 +328,7 @@ absl::StatusOr<v1::Envelope> AsapClient::SendStream(
 
 absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
     std::vector<v1::Envelope> envelopes, const BatchOptions& options) {
+  if (http_ != nullptr) return http_->SendBatch(std::move(envelopes), options);
   if (envelopes.empty()) {
     return absl::InvalidArgumentError("SendBatch needs at least one envelope");
   }
@@ -354,6 +389,7 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
 }
 
 absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {
+  if (http_ != nullptr) return http_->GetManifest();
   absl::StatusOr<internal::CallTracker::Call> call = calls_->Begin();
   if (!call.ok()) return call.status();
   absl::Time deadline = absl::Now() + options_.timeout;
@@ -373,6 +409,14 @@ absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {
   return manifest;
 }
 
-ChannelPool::Stats AsapClient::pool_stats() const { return pool_->stats(); }
+ChannelPool::Stats AsapClient::pool_stats() const {
+  if (http_ != nullptr) return http_->pool_stats();
+  return pool_->stats();
+}
+
+AsapClient::HttpStats AsapClient::http_stats() const {
+  if (http_ != nullptr) return http_->http_stats();
+  return {};
+}
 
 }  // namespace asap

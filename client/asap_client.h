@@ -1,7 +1,9 @@
-// AsapClient: talks ASAP to one agent over gRPC.
+// AsapClient: talks ASAP to one agent, over gRPC or over ASAP's JSON-RPC
+// HTTP binding. The target picks the binding; the calls are the same:
 //
 //   asap::ClientOptions options;
-//   options.target = "127.0.0.1:50051";
+//   options.target = "127.0.0.1:50051";  // gRPC
+//   // or options.target = "http://127.0.0.1:8080";  // JSON-RPC over HTTP
 //   absl::StatusOr<std::unique_ptr<asap::AsapClient>> client =
 //       asap::AsapClient::Create(options);
 //   if (!client.ok()) return client.status();
@@ -18,8 +20,11 @@
 //     // asap::ErrorCodeOf(response.status()) is the ASAP error code.
 //   }
 //
-// Every call takes a connection from the client's ChannelPool
-// (client/channel_pool.h). The client is thread-safe: share one per target.
+// Every call takes a connection from the client's pool: a ChannelPool of
+// gRPC channels (client/channel_pool.h), or libcurl's HTTP/1.1 keep-alive or
+// HTTP/2 connections with the same pool_connections, pool_maxsize and
+// pool_timeout (client/http/http_transport.h). The client is thread-safe:
+// share one per target.
 // Destroying it cancels the calls still in flight and waits for them (see
 // ~AsapClient).
 #ifndef ASAP_CLIENT_ASAP_CLIENT_H_
@@ -44,11 +49,13 @@
 #include "asap/v1/service.pb.h"
 #include "client/channel_pool.h"
 #include "client/compression_options.h"
+#include "client/http/http_options.h"
 #include "client/manifest_cache.h"
 
 namespace asap {
 namespace internal {
 class CallTracker;
+class HttpTransport;
 }  // namespace internal
 
 // How the client caches the agent's manifest (client/manifest_cache.h,
@@ -89,8 +96,10 @@ struct BatchOptions {
 };
 
 struct ClientOptions {
-  // gRPC target of the agent: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
-  // "unix:/path", ...
+  // The agent. A gRPC target: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
+  // "unix:/path", ...; or the base URL of its HTTP binding:
+  // "http://host:port" (the routes /asap, /asap/stream and
+  // /.well-known/asap/manifest.json are below it).
   std::string target;
   // Deadline of each call.
   absl::Duration timeout = absl::Seconds(30);
@@ -107,6 +116,8 @@ struct ClientOptions {
   ManifestCacheSettings manifest_cache;
   // Compression of large Send bodies (brotli above 1 KB by default).
   CompressionOptions compression;
+  // HTTP targets only: HTTP/1.1 or HTTP/2, v2 negotiation, retries.
+  HttpClientOptions http;
 };
 
 class AsapClient {
@@ -190,6 +201,20 @@ class AsapClient {
   };
   CompressionStats compression_stats() const;
 
+  // HTTP targets: what the client found out and did; empty for gRPC.
+  struct HttpStats {
+    std::string protocol;        // "h2c", "http/1.1"; "" until known
+    std::string server_version;  // "1.0", "2.2", ...; "" until known
+    uint64_t requests = 0;       // HTTP requests answered, retries included
+    uint64_t retries = 0;
+    uint64_t batch_arrays = 0;  // v2 batch arrays sent by SendBatch
+    uint64_t connections_opened = 0;
+    uint64_t manifest_not_modified = 0;  // 304 answers to revalidations
+    uint64_t request_bytes = 0;          // request bodies on the wire
+    uint64_t response_bytes = 0;         // response bodies on the wire
+  };
+  HttpStats http_stats() const;
+
   const ClientOptions& options() const { return options_; }
 
  private:
@@ -220,6 +245,8 @@ class AsapClient {
   const std::shared_ptr<internal::CallTracker> calls_;
   std::shared_ptr<ManifestCache> manifest_cache_;
   std::unique_ptr<ChannelPool> pool_;
+  // Set for an http:// target; every call goes there instead.
+  std::unique_ptr<internal::HttpTransport> http_;
   mutable absl::Mutex stats_mu_;
   CompressionStats compression_stats_ ABSL_GUARDED_BY(stats_mu_);
 };

@@ -13,6 +13,8 @@ PACKAGES=(
   # The HTTP binding: Boost.Beast/Asio (HTTP/1.1), nghttp2 (HTTP/2),
   # RapidJSON (JSON-RPC framing); curl, h2load and httpx for its tests.
   libboost1.81-dev libnghttp2-dev rapidjson-dev
+  # The client side of the HTTP binding: libcurl (multi interface, HTTP/2).
+  libcurl4-openssl-dev
   curl nghttp2-client python3-httpx python3-h2 python3-brotli
   # Sanitizer runtimes of g++ (--config=asan, --config=tsan); g++ pulls them
   # in today, listed so that stays true.

@@ -32,6 +32,9 @@ _LIBRARIES = {
     "grpc++_reflection": (["grpc++"], ["-lgrpc++_reflection"], "libgrpc++-dev"),
     "gtest": (["gtest", "gmock"], [], "libgtest-dev"),
     "gtest_main": (["gtest", "gmock", "gtest_main"], [], "libgtest-dev"),
+    # The client side of the HTTP binding: libcurl's multi interface
+    # (HTTP/1.1 keep-alive pools, HTTP/2 multiplexing through nghttp2).
+    "curl": (["libcurl"], [], "libcurl4-openssl-dev"),
     # jemalloc: faster malloc for protobuf-heavy binaries (benchmarks, CLI).
     "jemalloc": (["jemalloc"], [], "libjemalloc-dev"),
     # HTTP/2 framing and HPACK of the HTTP binding (h2c and, with TLS, h2).

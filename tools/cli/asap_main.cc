@@ -3,9 +3,12 @@
 //   asap serve    [--host H] [--port N] [--http-port N] [--manifest FILE]
 //                 run an echo agent (gRPC, and the HTTP binding with
 //                 --http-port)
-//   asap send     --target HOST:PORT [--timeout SECONDS]
+//   asap send     --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
 //                 [--compression none|gzip|br] FILE|-
-//   asap manifest --target HOST:PORT [--timeout SECONDS]
+//   asap manifest --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
+//
+// A target HOST:PORT is called over gRPC, http://HOST:PORT over ASAP's
+// JSON-RPC HTTP binding (any ASAP agent, the Python reference included).
 //   asap validate [--check-time] FILE|-
 //
 // Every failure is one line on stderr with the gRPC and ASAP codes, and a
@@ -39,9 +42,11 @@ constexpr char kUsage[] =
     "usage:\n"
     "  asap serve    [--host HOST] [--port N] [--http-port N] "
     "[--manifest FILE]\n"
-    "  asap send     --target HOST:PORT [--timeout SECONDS]\n"
+    "  asap send     --target HOST:PORT|http://HOST:PORT "
+    "[--timeout SECONDS]\n"
     "                [--compression none|gzip|br] FILE|-\n"
-    "  asap manifest --target HOST:PORT [--timeout SECONDS]\n"
+    "  asap manifest --target HOST:PORT|http://HOST:PORT "
+    "[--timeout SECONDS]\n"
     "  asap validate [--check-time] FILE|-\n";
 
 // Parsed command line: --name value / --name=value flags and positionals.
@@ -143,7 +148,8 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
   ClientOptions options;
   options.target = Flag(args, "target");
   if (options.target.empty()) {
-    return absl::InvalidArgumentError("--target HOST:PORT is required");
+    return absl::InvalidArgumentError(
+        "--target HOST:PORT (gRPC) or http://HOST:PORT is required");
   }
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(args);
   if (!timeout.ok()) return timeout.status();

@@ -1,0 +1,419 @@
+#include "client/http/http_engine.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "asap/errors.h"
+
+namespace asap::internal {
+namespace {
+
+// libcurl's process-wide state, set up once before the first handle.
+void InitCurlOnce() {
+  static const bool initialized = [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return true;
+  }();
+  (void)initialized;
+}
+
+CURLM* Multi(void* multi) { return static_cast<CURLM*>(multi); }
+
+// How long the engine thread sleeps at most when nothing happens; a Start()
+// or Shutdown() wakes it sooner.
+constexpr int kIdlePollMs = 1000;
+
+constexpr char kCurlCodePayload[] = "asap-curl-code";
+
+}  // namespace
+
+std::optional<int> CurlCodeOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kCurlCodePayload);
+  int code = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(payload->Flatten(), &code)) {
+    return std::nullopt;
+  }
+  return code;
+}
+
+const std::string* HttpResponse::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return &value;
+  }
+  return nullptr;
+}
+
+struct HttpEngine::Transfer {
+  HttpRequest request;
+  Done done;
+  absl::Time start_at;
+  CURL* easy = nullptr;
+  curl_slist* header_list = nullptr;
+  HttpResponse response;
+  bool too_large = false;
+  bool sink_refused = false;
+  // Started with prior knowledge (see StartTransfer).
+  bool asked_prior_knowledge = false;
+
+  ~Transfer() {
+    if (header_list != nullptr) curl_slist_free_all(header_list);
+    if (easy != nullptr) curl_easy_cleanup(easy);
+  }
+
+  static size_t OnBody(char* data, size_t size, size_t count, void* self) {
+    auto* transfer = static_cast<Transfer*>(self);
+    const size_t bytes = size * count;
+    HttpResponse& response = transfer->response;
+    if (response.response_body_bytes + bytes >
+        transfer->request.max_response_bytes) {
+      transfer->too_large = true;
+      return 0;  // CURLE_WRITE_ERROR
+    }
+    response.response_body_bytes += bytes;
+    if (transfer->request.on_body_data) {
+      if (!transfer->request.on_body_data(absl::string_view(data, bytes))) {
+        transfer->sink_refused = true;
+        return 0;
+      }
+    } else {
+      response.body.append(data, bytes);
+    }
+    return bytes;
+  }
+
+  static size_t OnHeader(char* data, size_t size, size_t count, void* self) {
+    auto* transfer = static_cast<Transfer*>(self);
+    const size_t bytes = size * count;
+    absl::string_view line(data, bytes);
+    line = absl::StripTrailingAsciiWhitespace(line);
+    if (absl::StartsWith(line, "HTTP/")) {
+      // A new status line (after a 100 Continue, say): start over.
+      transfer->response.headers.clear();
+      return bytes;
+    }
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) return bytes;
+    // Bounded like a server bounds request heads: a peer cannot make the
+    // client keep more than this.
+    if (transfer->response.headers.size() >= 256) return bytes;
+    transfer->response.headers.emplace_back(
+        absl::AsciiStrToLower(line.substr(0, colon)),
+        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+    return bytes;
+  }
+};
+
+HttpEngine::HttpEngine(HttpEngineOptions options)
+    : options_(options), capacity_(std::max(1, options.max_connections)) {
+  InitCurlOnce();
+  CURLM* multi = curl_multi_init();
+  curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                    static_cast<long>(options_.max_connections));
+  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                    static_cast<long>(options_.max_connections));
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+                    static_cast<long>(options_.keep_alive_connections));
+  curl_multi_setopt(multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
+                    static_cast<long>(options_.max_streams_per_connection));
+  multi_ = multi;
+  thread_ = std::thread([this] { Run(); });
+}
+
+HttpEngine::~HttpEngine() {
+  Shutdown();
+  thread_.join();
+  curl_multi_cleanup(Multi(multi_));
+}
+
+absl::Status HttpEngine::Acquire(absl::Time deadline,
+                                 bool wait_past_pool_timeout) {
+  absl::MutexLock lock(&mu_);
+  auto fits = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || held_ < capacity_;
+  };
+  if (!fits()) {
+    ++stats_.waits;
+    const absl::Time until =
+        wait_past_pool_timeout
+            ? deadline
+            : std::min(deadline, absl::Now() + options_.pool_timeout);
+    mu_.AwaitWithDeadline(absl::Condition(&fits), until);
+  }
+  if (stopping_) {
+    return AsapError(ErrorCode::kCancelled, "the client is shutting down");
+  }
+  if (held_ >= capacity_) {
+    ++stats_.timeouts;
+    return AsapError(ErrorCode::kPoolExhausted,
+                     absl::StrCat("no connection free within pool_timeout (",
+                                  absl::FormatDuration(options_.pool_timeout),
+                                  "); ", held_, " requests in flight"));
+  }
+  ++held_;
+  stats_.in_flight = held_;
+  return absl::OkStatus();
+}
+
+void HttpEngine::Release() {
+  absl::MutexLock lock(&mu_);
+  --held_;
+  stats_.in_flight = held_;
+}
+
+void HttpEngine::SetCapacity(int capacity) {
+  absl::MutexLock lock(&mu_);
+  capacity_ = std::max(1, capacity);
+}
+
+void HttpEngine::Start(HttpRequest request, Done done, absl::Duration delay) {
+  auto transfer = std::make_unique<Transfer>();
+  transfer->request = std::move(request);
+  transfer->done = std::move(done);
+  transfer->start_at = absl::Now() + std::max(delay, absl::ZeroDuration());
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      ++stats_.requests;
+      const absl::Time at = transfer->start_at;
+      queued_.emplace(at, std::move(transfer));
+    }
+  }
+  if (transfer != nullptr) {
+    transfer->done(
+        AsapError(ErrorCode::kCancelled, "the client is shutting down"));
+    return;
+  }
+  curl_multi_wakeup(Multi(multi_));
+}
+
+void HttpEngine::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (!stopping_) {
+    stopping_ = true;
+    curl_multi_wakeup(Multi(multi_));
+  }
+  if (std::this_thread::get_id() == thread_.get_id()) return;
+  mu_.Await(absl::Condition(&stopped_));
+}
+
+HttpEngine::Stats HttpEngine::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
+  const HttpRequest& request = transfer->request;
+  const absl::Duration left = request.deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) {
+    transfer->done(
+        AsapError(ErrorCode::kDeadlineExceeded, "the call's deadline passed"));
+    return;
+  }
+  CURL* easy = curl_easy_init();
+  transfer->easy = easy;
+  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  // ASAP_CURL_VERBOSE=1 prints libcurl's trace of every request on stderr.
+  if (std::getenv("ASAP_CURL_VERBOSE") != nullptr) {
+    curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+  }
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+  // Only http and https, never redirects: a hostile server cannot point the
+  // client at another scheme or host.
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                   std::max<long>(1, absl::ToInt64Milliseconds(left)));
+  // libcurl 7.88 fails a prior-knowledge request that reuses an HTTP/2
+  // connection ("Error in the HTTP2 framing layer", fixed upstream in 7.89
+  // by curl/curl#10643). So only a request that must open the connection
+  // asks for prior knowledge; the others ask for HTTP/2 over TLS only,
+  // which reuses an open h2c connection as it is.
+  long version = CURL_HTTP_VERSION_1_1;
+  if (request.version == HttpVersion::kHttp2PriorKnowledge) {
+    version =
+        h2_live_ ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    transfer->asked_prior_knowledge =
+        version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
+  // Wait for a connection that multiplexes rather than opening another.
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  if (request.method == "POST") {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    const size_t size = request.body != nullptr ? request.body->size() : 0;
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
+                     size > 0 ? request.body->data() : "");
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(size));
+    transfer->response.request_body_bytes = size;
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  }
+  // No "Expect: 100-continue" round trip before large bodies.
+  transfer->header_list = curl_slist_append(nullptr, "Expect:");
+  for (const std::string& header : request.headers) {
+    transfer->header_list =
+        curl_slist_append(transfer->header_list, header.c_str());
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list);
+  if (curl_multi_add_handle(Multi(multi_), easy) != CURLM_OK) {
+    transfer->done(AsapError(ErrorCode::kInternal, "curl_multi_add_handle"));
+    return;
+  }
+  Transfer* key = transfer.get();
+  running_.emplace(key, std::move(transfer));
+}
+
+void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
+  auto it = running_.find(transfer);
+  std::unique_ptr<Transfer> owned = std::move(it->second);
+  running_.erase(it);
+  curl_multi_remove_handle(Multi(multi_), owned->easy);
+
+  long connects = 0;
+  curl_easy_getinfo(owned->easy, CURLINFO_NUM_CONNECTS, &connects);
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.connections_opened += static_cast<uint64_t>(connects);
+  }
+  const auto code = static_cast<CURLcode>(curl_code);
+  const bool wanted_h2 =
+      owned->request.version == HttpVersion::kHttp2PriorKnowledge;
+  if (wanted_h2 && owned->asked_prior_knowledge && connects == 0 &&
+      code == CURLE_HTTP2) {
+    // libcurl's reuse bug (above): nothing was sent. Start it again as a
+    // request that reuses.
+    h2_live_ = true;
+    owned->response = HttpResponse();
+    curl_easy_cleanup(owned->easy);
+    owned->easy = nullptr;
+    curl_slist_free_all(owned->header_list);
+    owned->header_list = nullptr;
+    StartTransfer(std::move(owned));
+    return;
+  }
+  if (code == CURLE_OK) {
+    long status = 0;
+    long version = 0;
+    curl_easy_getinfo(owned->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(owned->easy, CURLINFO_HTTP_VERSION, &version);
+    owned->response.status = static_cast<int>(status);
+    owned->response.http2 = version == CURL_HTTP_VERSION_2_0;
+    // An HTTP/1.1 answer to a request that wanted HTTP/2 means no h2c
+    // connection was open: the next request opens one.
+    if (wanted_h2) h2_live_ = owned->response.http2;
+    owned->done(std::move(owned->response));
+    return;
+  }
+  if (owned->too_large) {
+    owned->done(
+        AsapError(ErrorCode::kPayloadTooLarge,
+                  absl::StrCat("the response is larger than ",
+                               owned->request.max_response_bytes, " bytes")));
+    return;
+  }
+  if (owned->sink_refused) {
+    owned->done(AsapError(ErrorCode::kCancelled, "the response was abandoned"));
+    return;
+  }
+  if (wanted_h2 && connects == 0) h2_live_ = false;
+  const std::string what =
+      absl::StrCat(owned->request.method, " ", owned->request.url, ": ",
+                   curl_easy_strerror(code));
+  absl::Status error;
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      error = AsapError(ErrorCode::kDeadlineExceeded, what);
+      break;
+    case CURLE_URL_MALFORMAT:
+      error = AsapError(ErrorCode::kMalformedEnvelope, what);
+      break;
+    default:
+      // Resolve, connect, send and receive failures, a connection that
+      // closed early or spoke bad HTTP: the peer cannot be reached as asked.
+      error = AsapError(ErrorCode::kUnavailable, what);
+      break;
+  }
+  error.SetPayload(kCurlCodePayload, absl::Cord(absl::StrCat(curl_code)));
+  owned->done(std::move(error));
+}
+
+void HttpEngine::Run() {
+  CURLM* multi = Multi(multi_);
+  while (true) {
+    std::vector<std::unique_ptr<Transfer>> due;
+    bool stopping = false;
+    absl::Time next_start = absl::InfiniteFuture();
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+      const absl::Time now = absl::Now();
+      while (!queued_.empty() && (stopping || queued_.begin()->first <= now)) {
+        due.push_back(std::move(queued_.begin()->second));
+        queued_.erase(queued_.begin());
+      }
+      if (!queued_.empty()) next_start = queued_.begin()->first;
+    }
+    if (stopping) {
+      const absl::Status cancelled =
+          AsapError(ErrorCode::kCancelled, "the client is shutting down");
+      for (auto& transfer : due) transfer->done(cancelled);
+      while (!running_.empty()) {
+        std::unique_ptr<Transfer> transfer =
+            std::move(running_.begin()->second);
+        running_.erase(running_.begin());
+        curl_multi_remove_handle(multi, transfer->easy);
+        transfer->done(cancelled);
+      }
+      // Callbacks run above may have queued retries: fail them too.
+      absl::MutexLock lock(&mu_);
+      while (!queued_.empty()) {
+        std::unique_ptr<Transfer> transfer = std::move(queued_.begin()->second);
+        queued_.erase(queued_.begin());
+        mu_.Unlock();
+        transfer->done(cancelled);
+        mu_.Lock();
+      }
+      stopped_ = true;
+      return;
+    }
+    for (auto& transfer : due) StartTransfer(std::move(transfer));
+
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      Transfer* transfer = nullptr;
+      curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
+      FinishTransfer(transfer, message->data.result);
+    }
+
+    int wait_ms = kIdlePollMs;
+    if (next_start != absl::InfiniteFuture()) {
+      wait_ms = static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(next_start - absl::Now()) + 1, 0,
+          kIdlePollMs));
+    }
+    curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
+  }
+}
+
+}  // namespace asap::internal

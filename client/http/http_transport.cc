@@ -1,0 +1,814 @@
+#include "client/http/http_transport.h"
+
+#include <curl/curl.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "asap/compression/codec.h"
+#include "asap/envelope.h"
+#include "asap/envelope_json.h"
+#include "asap/errors.h"
+#include "asap/json.h"
+#include "client/http/json_rpc_client.h"
+
+namespace asap::internal {
+namespace {
+
+constexpr absl::string_view kSendPath = "/asap";
+constexpr absl::string_view kStreamPath = "/asap/stream";
+constexpr absl::string_view kManifestPath = "/.well-known/asap/manifest.json";
+constexpr absl::string_view kHealthPath = "/health";
+constexpr char kVersionOffer[] = "ASAP-Version: 2.2, 2.1, 2.0";
+// The reference client compresses with brotli quality 4.
+constexpr int kDefaultBrotliQuality = 4;
+// An SSE event (one envelope) larger than a message is refused.
+constexpr size_t kSseLineSlack = 64;
+// The HTTP/2 question of HttpProtocol::kAuto waits at most this long.
+constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
+
+absl::Status Cancelled() {
+  return AsapError(ErrorCode::kCancelled, "the client is shutting down");
+}
+
+// Whether a failed request may be sent again: the peer was not reached or
+// answered 5xx / 429.
+bool Retryable(const absl::StatusOr<HttpResponse>& response) {
+  if (!response.ok()) {
+    return ErrorCodeOf(response.status()) == ErrorCode::kUnavailable &&
+           CurlCodeOf(response.status()).has_value();
+  }
+  return response->status == 429 || response->status >= 500;
+}
+
+// Removes the streaming marker `payload.final`; returns whether it was true.
+bool TakeFinalMark(v1::Envelope* envelope) {
+  auto* fields = envelope->mutable_payload()->mutable_fields();
+  auto it = fields->find("final");
+  if (it == fields->end()) return false;
+  bool final = it->second.bool_value();
+  fields->erase(it);
+  return final;
+}
+
+}  // namespace
+
+bool IsHttpTarget(absl::string_view target) {
+  return absl::StartsWithIgnoreCase(target, "http://") ||
+         absl::StartsWithIgnoreCase(target, "https://");
+}
+
+// One request and its retries.
+struct HttpTransport::Call {
+  HttpRequest request;
+  std::function<bool()> retry_allowed;
+  std::function<void(absl::StatusOr<HttpResponse>)> done;
+};
+
+// Registers a call of the transport, so that the destructor waits for it.
+class HttpTransport::CallScope {
+ public:
+  explicit CallScope(HttpTransport* transport) : transport_(transport) {
+    absl::MutexLock lock(&transport_->mu_);
+    ok_ = !transport_->closing_;
+    if (ok_) ++transport_->active_calls_;
+  }
+  ~CallScope() {
+    if (!ok_) return;
+    absl::MutexLock lock(&transport_->mu_);
+    --transport_->active_calls_;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  HttpTransport* transport_;
+  bool ok_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<HttpTransport>> HttpTransport::Create(
+    const ClientOptions& options, std::shared_ptr<ManifestCache> cache) {
+  absl::string_view target = options.target;
+  if (absl::StartsWithIgnoreCase(target, "https://")) {
+    return absl::InvalidArgumentError(
+        "https:// targets need TLS options, which this client does not have "
+        "yet; use http:// or a gRPC target");
+  }
+  absl::string_view rest = target.substr(7);
+  const size_t slash = rest.find('/');
+  absl::string_view authority = rest.substr(0, slash);
+  absl::string_view prefix =
+      slash == absl::string_view::npos ? "" : rest.substr(slash);
+  prefix = absl::StripSuffix(prefix, "/");
+  if (authority.empty() || absl::StrContains(authority, '@') ||
+      absl::StrContains(prefix, '?') || absl::StrContains(prefix, '#')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ClientOptions.target: expected http://HOST:PORT[/PREFIX], got '",
+        target, "'"));
+  }
+  const HttpRetryOptions& retry = options.http.retry;
+  if (retry.max_retries < 0 || retry.initial_backoff < absl::ZeroDuration() ||
+      retry.max_backoff < retry.initial_backoff ||
+      options.http.batch_array_items < 0) {
+    return absl::InvalidArgumentError(
+        "ClientOptions.http: max_retries and batch_array_items must not be "
+        "negative, 0 <= initial_backoff <= max_backoff");
+  }
+  return std::unique_ptr<HttpTransport>(new HttpTransport(
+      options, std::move(cache), absl::StrCat("http://", authority, prefix)));
+}
+
+HttpTransport::HttpTransport(const ClientOptions& options,
+                             std::shared_ptr<ManifestCache> cache,
+                             std::string base_url)
+    : options_(options),
+      base_url_(std::move(base_url)),
+      cache_(std::move(cache)) {
+  HttpEngineOptions engine;
+  engine.max_connections = options_.pool.pool_maxsize;
+  engine.keep_alive_connections = options_.pool.pool_connections;
+  engine.max_streams_per_connection = options_.pool.max_streams_per_connection;
+  engine.pool_timeout = options_.pool.pool_timeout;
+  engine_ = std::make_unique<HttpEngine>(engine);
+  compression_stats_.server_encodings = "br, gzip";
+  switch (options_.http.protocol) {
+    case HttpProtocol::kHttp1:
+      protocol_ = 1;
+      http_stats_.protocol = "http/1.1";
+      break;
+    case HttpProtocol::kHttp2:
+      protocol_ = 2;
+      http_stats_.protocol = "h2c";
+      engine_->SetCapacity(options_.pool.pool_maxsize *
+                           options_.pool.max_streams_per_connection);
+      break;
+    case HttpProtocol::kAuto:
+      break;
+  }
+}
+
+HttpTransport::~HttpTransport() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  engine_->Shutdown();
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* active) { return *active == 0; }, &active_calls_));
+}
+
+absl::Status HttpTransport::Prepare(v1::Envelope* envelope) const {
+  const absl::Time now = absl::Now();
+  FillEnvelopeDefaults(envelope, now);
+  if (!options_.validate_before_send) return absl::OkStatus();
+  return ValidateEnvelope(*envelope, now, options_.validation);
+}
+
+HttpVersion HttpTransport::version() const {
+  absl::MutexLock lock(&mu_);
+  return protocol_ == 2 ? HttpVersion::kHttp2PriorKnowledge
+                        : HttpVersion::kHttp1;
+}
+
+void HttpTransport::DecideProtocol(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (protocol_ != 0) return;
+    if (deciding_) {
+      // One caller asks; the others wait for its answer (or go on with
+      // HTTP/1.1 when it could not tell).
+      mu_.AwaitWithDeadline(
+          absl::Condition(
+              +[](bool* deciding) { return !*deciding; }, &deciding_),
+          deadline);
+      return;
+    }
+    deciding_ = true;
+  }
+  HttpRequest probe;
+  probe.method = "GET";
+  probe.url = absl::StrCat(base_url_, kHealthPath);
+  probe.version = HttpVersion::kHttp2PriorKnowledge;
+  probe.deadline = std::min(deadline, absl::Now() + kProbeTimeout);
+  probe.max_response_bytes = 64 * 1024;
+  absl::Notification answered;
+  absl::StatusOr<HttpResponse> result = Cancelled();
+  int decided = 0;
+  if (engine_->Acquire(probe.deadline).ok()) {
+    engine_->Start(std::move(probe), [&](absl::StatusOr<HttpResponse> r) {
+      result = std::move(r);
+      answered.Notify();
+    });
+    answered.WaitForNotification();
+    engine_->Release();
+    if (result.ok()) {
+      decided = result->http2 ? 2 : 1;
+    } else if (std::optional<int> code = CurlCodeOf(result.status())) {
+      // Reached, but it does not speak HTTP/2 without an upgrade. Connect
+      // failures decide nothing: the next call asks again.
+      switch (*code) {
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_SEND_ERROR:
+          decided = 1;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  deciding_ = false;
+  if (decided == 0) return;
+  protocol_ = decided;
+  http_stats_.protocol = decided == 2 ? "h2c" : "http/1.1";
+  if (decided == 2) {
+    engine_->SetCapacity(options_.pool.pool_maxsize *
+                         options_.pool.max_streams_per_connection);
+  }
+}
+
+HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
+                                    absl::Time deadline) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = absl::StrCat(base_url_, path);
+  request.version = version();
+  request.deadline = deadline;
+  request.max_response_bytes =
+      static_cast<size_t>(options_.max_message_bytes) + 64 * 1024;
+  request.headers.push_back("Content-Type: application/json");
+  const CompressionOptions& compression = options_.compression;
+  request.headers.push_back(absl::StrCat(
+      "Accept-Encoding: ",
+      compression.algorithm == "none" || compression.accept_encoding.empty()
+          ? "identity"
+          : compression.accept_encoding));
+  if (options_.http.negotiate_v2) request.headers.push_back(kVersionOffer);
+  const size_t raw_size = json.size();
+  if (compression.algorithm != "none" &&
+      raw_size >= compression.threshold_bytes) {
+    absl::StatusOr<const CompressionCodec*> codec =
+        FindCodec(compression.algorithm);
+    const int level = compression.level != -1         ? compression.level
+                      : compression.algorithm == "br" ? kDefaultBrotliQuality
+                                                      : -1;
+    absl::StatusOr<std::string> compressed =
+        codec.ok() ? (*codec)->Compress(json, level)
+                   : absl::StatusOr<std::string>(codec.status());
+    // Sent compressed only when that makes it smaller, as the reference does.
+    if (compressed.ok() && compressed->size() < raw_size) {
+      request.headers.push_back(
+          absl::StrCat("Content-Encoding: ", compression.algorithm));
+      absl::MutexLock lock(&mu_);
+      ++compression_stats_.requests_compressed;
+      compression_stats_.request_bytes_raw += raw_size;
+      compression_stats_.request_bytes_sent += compressed->size();
+      json = *std::move(compressed);
+    }
+  }
+  request.body = std::make_shared<const std::string>(std::move(json));
+  return request;
+}
+
+void HttpTransport::Run(
+    HttpRequest request, std::function<bool()> retry_allowed,
+    std::function<void(absl::StatusOr<HttpResponse>)> done) {
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->retry_allowed = std::move(retry_allowed);
+  call->done = std::move(done);
+  Attempt(std::move(call), 0, absl::ZeroDuration());
+}
+
+void HttpTransport::Attempt(std::shared_ptr<Call> call, int attempt,
+                            absl::Duration delay) {
+  HttpRequest request = call->request;  // shares the body
+  engine_->Start(
+      std::move(request),
+      [this, call, attempt](absl::StatusOr<HttpResponse> response) {
+        {
+          absl::MutexLock lock(&mu_);
+          ++http_stats_.requests;
+          if (response.ok()) {
+            http_stats_.request_bytes += response->request_body_bytes;
+            http_stats_.response_bytes += response->response_body_bytes;
+          }
+        }
+        const HttpRetryOptions& retry = options_.http.retry;
+        if (attempt < retry.max_retries && Retryable(response) &&
+            (!call->retry_allowed || call->retry_allowed())) {
+          absl::Duration wait = std::min(
+              retry.max_backoff, retry.initial_backoff * (1 << attempt));
+          wait += absl::Milliseconds(absl::Uniform<double>(
+              absl::BitGen(), 0, 0.2 * absl::ToDoubleMilliseconds(wait)));
+          bool honoured = true;
+          if (response.ok() && response->status == 429) {
+            const std::string* header = response->Header("retry-after");
+            std::optional<absl::Duration> after =
+                header != nullptr ? ParseRetryAfter(*header, absl::Now())
+                                  : std::nullopt;
+            if (after.has_value()) {
+              wait = *after;
+              honoured = *after <= retry.max_retry_after;
+            }
+          }
+          if (honoured && absl::Now() + wait < call->request.deadline) {
+            {
+              absl::MutexLock lock(&mu_);
+              ++http_stats_.retries;
+            }
+            Attempt(call, attempt + 1, wait);
+            return;
+          }
+        }
+        call->done(std::move(response));
+      },
+      delay);
+}
+
+void HttpTransport::NoteVersion(const HttpResponse& response) {
+  const std::string* echoed = response.Header("asap-version");
+  absl::MutexLock lock(&mu_);
+  server_version_ = echoed != nullptr ? *echoed : "1.0";
+  http_stats_.server_version = server_version_;
+}
+
+absl::StatusOr<std::string> HttpTransport::Body(
+    absl::StatusOr<HttpResponse> response, absl::string_view url) {
+  if (!response.ok()) return response.status();
+  std::string body = std::move(response->body);
+  const std::string* encoding = response->Header("content-encoding");
+  if (encoding != nullptr && !encoding->empty() &&
+      !absl::EqualsIgnoreCase(*encoding, kIdentityEncoding)) {
+    absl::StatusOr<const CompressionCodec*> codec = FindCodec(*encoding);
+    if (!codec.ok()) return codec.status();
+    absl::StatusOr<std::string> decoded = (*codec)->Decompress(
+        body, static_cast<size_t>(options_.max_message_bytes) + 64 * 1024);
+    if (!decoded.ok()) return decoded.status();
+    absl::MutexLock lock(&mu_);
+    ++compression_stats_.responses_compressed;
+    compression_stats_.response_bytes_received += body.size();
+    compression_stats_.response_bytes_raw += decoded->size();
+    body = *std::move(decoded);
+  }
+  if (response->status != 200) {
+    return HttpStatusError(response->status, body, url);
+  }
+  return body;
+}
+
+void HttpTransport::SendAsync(v1::Envelope envelope,
+                              AsapClient::SendCallback done) {
+  auto scope = std::make_shared<CallScope>(this);
+  if (!scope->ok()) return done(Cancelled());
+  if (absl::Status s = Prepare(&envelope); !s.ok()) return done(s);
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  DecideProtocol(deadline);
+  if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return done(s);
+  int64_t id;
+  {
+    absl::MutexLock lock(&mu_);
+    id = ++next_request_id_;
+  }
+  HttpRequest request =
+      JsonPost(kSendPath, JsonRpcSendBody(envelope, id), deadline);
+  request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
+  const std::string url = request.url;
+  Run(std::move(request), nullptr,
+      [this, scope, url,
+       done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
+        engine_->Release();
+        if (response.ok()) NoteVersion(*response);
+        absl::StatusOr<std::string> body = Body(std::move(response), url);
+        absl::StatusOr<v1::Envelope> result =
+            body.ok() ? ParseJsonRpcSendAnswer(*body)
+                      : absl::StatusOr<v1::Envelope>(body.status());
+        // The registration ends after `done`, which may be the last thing
+        // the destructor waits for.
+        AsapClient::SendCallback user_done = std::move(done);
+        user_done(std::move(result));
+        scope.reset();
+      });
+}
+
+absl::StatusOr<v1::Envelope> HttpTransport::Send(v1::Envelope envelope) {
+  absl::Notification finished;
+  absl::StatusOr<v1::Envelope> result = Cancelled();
+  SendAsync(std::move(envelope), [&](absl::StatusOr<v1::Envelope> r) {
+    result = std::move(r);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
+    v1::Envelope envelope,
+    const AsapClient::IntermediateCallback& on_intermediate) {
+  CallScope scope(this);
+  if (!scope.ok()) return Cancelled();
+  if (absl::Status s = Prepare(&envelope); !s.ok()) return s;
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  DecideProtocol(deadline);
+  if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return s;
+  int64_t id;
+  {
+    absl::MutexLock lock(&mu_);
+    id = ++next_request_id_;
+  }
+  HttpRequest request =
+      JsonPost(kStreamPath, JsonRpcSendBody(envelope, id), deadline);
+  request.headers.push_back("Accept: text/event-stream");
+  request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
+
+  // Events cross from the engine thread to this one.
+  struct Events {
+    absl::Mutex mu;
+    std::deque<absl::StatusOr<v1::Envelope>> queue ABSL_GUARDED_BY(mu);
+    bool ended ABSL_GUARDED_BY(mu) = false;
+    absl::Status end_status ABSL_GUARDED_BY(mu);
+    // Parser state (engine thread only).
+    std::string line;
+    std::string event_type;
+    std::string data;
+    bool any_event = false;
+  };
+  auto events = std::make_shared<Events>();
+  const size_t max_line =
+      static_cast<size_t>(options_.max_message_bytes) + kSseLineSlack;
+  auto dispatch = [events]() {
+    if (events->data.empty()) {
+      events->event_type.clear();
+      return;
+    }
+    events->any_event = true;
+    absl::StatusOr<v1::Envelope> item =
+        events->event_type == "error" ? ParseJsonRpcSendAnswer(events->data)
+                                      : [&]() -> absl::StatusOr<v1::Envelope> {
+      rapidjson::Document document;
+      if (ParseJsonDocument(events->data, &document).IsError() ||
+          !document.IsObject()) {
+        return AsapError(ErrorCode::kInternal,
+                         "a stream event is not a JSON envelope");
+      }
+      document.RemoveMember("requires_ack");
+      return EnvelopeFromJsonValue(document);
+    }();
+    events->data.clear();
+    events->event_type.clear();
+    absl::MutexLock lock(&events->mu);
+    events->queue.push_back(std::move(item));
+  };
+  request.on_body_data = [events, dispatch, max_line](absl::string_view chunk) {
+    for (char c : chunk) {
+      if (c != '\n') {
+        if (events->line.size() >= max_line) return false;
+        events->line.push_back(c);
+        continue;
+      }
+      absl::string_view line = absl::StripSuffix(events->line, "\r");
+      if (line.empty()) {
+        dispatch();
+      } else if (absl::ConsumePrefix(&line, "data:")) {
+        if (!events->data.empty()) events->data.push_back('\n');
+        absl::StrAppend(&events->data, absl::StripPrefix(line, " "));
+      } else if (absl::ConsumePrefix(&line, "event:")) {
+        events->event_type = std::string(absl::StripPrefix(line, " "));
+      }
+      events->line.clear();
+    }
+    return true;
+  };
+  const std::string url = request.url;
+  // A stream that delivered an event is not sent again: its task runs.
+  Run(
+      std::move(request), [events] { return !events->any_event; },
+      [this, events, dispatch, url](absl::StatusOr<HttpResponse> response) {
+        engine_->Release();
+        if (response.ok()) NoteVersion(*response);
+        absl::Status end;
+        if (!response.ok()) {
+          end = response.status();
+        } else if (response->status != 200) {
+          end = HttpStatusError(response->status, "", url);
+        } else {
+          dispatch();  // a last event without its blank line
+        }
+        absl::MutexLock lock(&events->mu);
+        events->ended = true;
+        events->end_status = end;
+      });
+
+  std::optional<v1::Envelope> final;
+  while (true) {
+    absl::StatusOr<v1::Envelope> item = Cancelled();
+    {
+      absl::MutexLock lock(&events->mu);
+      events->mu.Await(absl::Condition(
+          +[](Events* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu) {
+            return e->ended || !e->queue.empty();
+          },
+          events.get()));
+      if (events->queue.empty()) {
+        if (!events->end_status.ok()) return events->end_status;
+        break;
+      }
+      item = std::move(events->queue.front());
+      events->queue.pop_front();
+    }
+    if (!item.ok()) return item.status();
+    if (TakeFinalMark(&*item)) {
+      final = *std::move(item);
+    } else if (!final.has_value() && on_intermediate) {
+      on_intermediate(*item);
+    }
+  }
+  if (!final.has_value()) {
+    return AsapError(ErrorCode::kInternal,
+                     "the stream ended without a final envelope");
+  }
+  return *std::move(final);
+}
+
+void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
+                                      const std::vector<size_t>& positions,
+                                      bool use_arrays, int window,
+                                      absl::Time deadline,
+                                      AsapClient::BatchResults* results) {
+  struct Pending {
+    absl::Mutex mu;
+    int outstanding ABSL_GUARDED_BY(mu) = 0;
+  };
+  Pending pending;
+  std::pair<Pending*, int> bound(&pending, std::max(1, window));
+  const size_t group =
+      use_arrays ? static_cast<size_t>(options_.http.batch_array_items) : 1;
+  // Bytes of one request body at most (a batch array is cut before).
+  const size_t max_body = static_cast<size_t>(options_.max_message_bytes);
+  size_t next = 0;
+  while (next < positions.size()) {
+    // The next request: one envelope, or as many as fit in one array.
+    std::vector<size_t> members;
+    std::vector<const v1::Envelope*> items;
+    size_t bytes = 2;
+    int64_t first_id;
+    {
+      absl::MutexLock lock(&mu_);
+      first_id = next_request_id_ + 1;
+    }
+    std::string body;
+    if (group <= 1) {
+      members.push_back(positions[next++]);
+      body = JsonRpcSendBody(envelopes[members[0]], first_id);
+    } else {
+      body = "[";
+      while (next < positions.size() && members.size() < group) {
+        std::string one;
+        AppendJsonRpcSend(envelopes[positions[next]],
+                          first_id + static_cast<int64_t>(members.size()),
+                          &one);
+        if (!members.empty() && bytes + one.size() + 1 > max_body) break;
+        if (!members.empty()) body.push_back(',');
+        body += one;
+        bytes += one.size() + 1;
+        members.push_back(positions[next++]);
+      }
+      body.push_back(']');
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      next_request_id_ = first_id + static_cast<int64_t>(members.size());
+      if (use_arrays) ++http_stats_.batch_arrays;
+    }
+    // Waits for a slot until the batch's deadline: the batch's own earlier
+    // requests free them.
+    if (absl::Status s = engine_->Acquire(deadline,
+                                          /*wait_past_pool_timeout=*/true);
+        !s.ok()) {
+      for (size_t position : members) (*results)[position] = s;
+      continue;
+    }
+    HttpRequest request = JsonPost(kSendPath, std::move(body), deadline);
+    if (group <= 1) {
+      request.headers.push_back(
+          absl::StrCat("X-Idempotency-Key: ", envelopes[members[0]].id()));
+    }
+    {
+      // At most `window` requests in flight.
+      absl::MutexLock lock(&pending.mu);
+      pending.mu.Await(absl::Condition(
+          +[](std::pair<Pending*, int>* p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return p->first->outstanding < p->second;
+          },
+          &bound));
+      ++pending.outstanding;
+    }
+    const std::string url = request.url;
+    Run(std::move(request), nullptr,
+        [this, &pending, results, members = std::move(members), first_id, group,
+         url](absl::StatusOr<HttpResponse> response) {
+          engine_->Release();
+          if (response.ok()) NoteVersion(*response);
+          absl::StatusOr<std::string> body = Body(std::move(response), url);
+          if (group <= 1) {
+            (*results)[members[0]] =
+                body.ok() ? ParseJsonRpcSendAnswer(*body)
+                          : absl::StatusOr<v1::Envelope>(body.status());
+          } else {
+            absl::StatusOr<std::vector<absl::StatusOr<v1::Envelope>>> answers =
+                body.ok()
+                    ? ParseJsonRpcBatchAnswer(*body, first_id, members.size())
+                    : absl::StatusOr<std::vector<absl::StatusOr<v1::Envelope>>>(
+                          body.status());
+            for (size_t i = 0; i < members.size(); ++i) {
+              (*results)[members[i]] =
+                  answers.ok() ? std::move((*answers)[i])
+                               : absl::StatusOr<v1::Envelope>(answers.status());
+            }
+          }
+          absl::MutexLock lock(&pending.mu);
+          --pending.outstanding;
+        });
+  }
+  absl::MutexLock lock(&pending.mu);
+  pending.mu.Await(absl::Condition(
+      +[](Pending* p)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) { return p->outstanding == 0; },
+      &pending));
+}
+
+absl::StatusOr<AsapClient::BatchResults> HttpTransport::SendBatch(
+    std::vector<v1::Envelope> envelopes, const BatchOptions& options) {
+  if (envelopes.empty()) {
+    return absl::InvalidArgumentError("SendBatch needs at least one envelope");
+  }
+  if (options.window < 1 || options.timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "BatchOptions: window must be positive, timeout not negative");
+  }
+  CallScope scope(this);
+  if (!scope.ok()) return Cancelled();
+  const absl::Time deadline =
+      absl::Now() + (options.timeout > absl::ZeroDuration() ? options.timeout
+                                                            : options_.timeout);
+  AsapClient::BatchResults results(envelopes.size(),
+                                   absl::InternalError("not sent"));
+  std::vector<size_t> positions;
+  positions.reserve(envelopes.size());
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    absl::Status status = Prepare(&envelopes[i]);
+    if (!status.ok()) {
+      if (options.fail_fast) {
+        return absl::Status(
+            status.code(),
+            absl::StrCat(status.message(), " (batch envelope ", i, ")"));
+      }
+      results[i] = status;
+      continue;
+    }
+    positions.push_back(i);
+  }
+  if (!positions.empty()) {
+    DecideProtocol(deadline);
+    bool know_version;
+    {
+      absl::MutexLock lock(&mu_);
+      know_version = !server_version_.empty();
+    }
+    bool arrays = options_.http.negotiate_v2 &&
+                  options_.http.batch_array_items > 1 && positions.size() > 1;
+    if (arrays && !know_version) {
+      // The first envelope alone tells whether the server speaks v2.
+      SendBatchRequests(envelopes, {positions[0]}, false, 1, deadline,
+                        &results);
+      positions.erase(positions.begin());
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      arrays = arrays && absl::StartsWith(server_version_, "2.");
+    }
+    SendBatchRequests(envelopes, positions, arrays, options.window, deadline,
+                      &results);
+  }
+  if (options.fail_fast) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (!results[i].ok()) {
+        const absl::Status& status = results[i].status();
+        return absl::Status(
+            status.code(),
+            absl::StrCat(status.message(), " (batch envelope ", i, ")"));
+      }
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
+    const ManifestCache::Validator* stale, ManifestCache::FetchResult* out) {
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  DecideProtocol(deadline);
+  if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return s;
+  HttpRequest request;
+  request.method = "GET";
+  request.url = absl::StrCat(base_url_, kManifestPath);
+  request.version = version();
+  request.deadline = deadline;
+  request.max_response_bytes =
+      static_cast<size_t>(options_.max_message_bytes) + 64 * 1024;
+  if (options_.compression.algorithm != "none" &&
+      !options_.compression.accept_encoding.empty()) {
+    request.headers.push_back(absl::StrCat(
+        "Accept-Encoding: ", options_.compression.accept_encoding));
+  }
+  if (stale != nullptr) {
+    request.headers.push_back(absl::StrCat("If-None-Match: ", stale->etag));
+  }
+  absl::Notification answered;
+  absl::StatusOr<HttpResponse> response = Cancelled();
+  const std::string url = request.url;
+  Run(std::move(request), nullptr, [&](absl::StatusOr<HttpResponse> r) {
+    engine_->Release();
+    response = std::move(r);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  if (!response.ok()) return response.status();
+  if (const std::string* etag = response->Header("etag")) out->etag = *etag;
+  if (const std::string* cache_control = response->Header("cache-control")) {
+    out->ttl = ParseMaxAge(*cache_control);
+  }
+  if (response->status == 304 && stale != nullptr) {
+    out->not_modified = true;
+    absl::MutexLock lock(&mu_);
+    ++http_stats_.manifest_not_modified;
+    return *stale->manifest;
+  }
+  absl::StatusOr<std::string> body = Body(*std::move(response), url);
+  if (!body.ok()) return body.status();
+  return ManifestFromJson(*body);
+}
+
+absl::StatusOr<v1::Manifest> HttpTransport::GetManifest() {
+  CallScope scope(this);
+  if (!scope.ok()) return Cancelled();
+  if (cache_ == nullptr) {
+    ManifestCache::FetchResult ignored;
+    return FetchManifest(nullptr, &ignored);
+  }
+  absl::StatusOr<std::shared_ptr<const v1::Manifest>> manifest =
+      cache_->GetOrRevalidate(
+          absl::StrCat(base_url_, kManifestPath),
+          [&](const ManifestCache::Validator* stale)
+              -> absl::StatusOr<ManifestCache::FetchResult> {
+            ManifestCache::FetchResult result;
+            absl::StatusOr<v1::Manifest> fetched =
+                FetchManifest(stale, &result);
+            if (!fetched.ok()) return fetched.status();
+            if (!result.not_modified) result.manifest = *std::move(fetched);
+            return result;
+          });
+  if (!manifest.ok()) return manifest.status();
+  return **manifest;
+}
+
+ChannelPool::Stats HttpTransport::pool_stats() const {
+  HttpEngine::Stats engine = engine_->stats();
+  ChannelPool::Stats stats;
+  stats.connections_opened = engine.connections_opened;
+  stats.leases = engine.requests;
+  stats.waits = engine.waits;
+  stats.timeouts = engine.timeouts;
+  return stats;
+}
+
+AsapClient::CompressionStats HttpTransport::compression_stats() const {
+  absl::MutexLock lock(&mu_);
+  return compression_stats_;
+}
+
+AsapClient::HttpStats HttpTransport::http_stats() const {
+  AsapClient::HttpStats stats;
+  {
+    absl::MutexLock lock(&mu_);
+    stats = http_stats_;
+  }
+  stats.connections_opened = engine_->stats().connections_opened;
+  return stats;
+}
+
+}  // namespace asap::internal
