@@ -64,6 +64,7 @@ class AsapServer::Impl {
     }
     // No HTTP request is handled after this, and the handlers still queued
     // run (their answers go nowhere) before the HTTP service goes away.
+    metrics_.SetHttpConnectionSource(nullptr);
     http_listener_.reset();
     workers_.Stop();
   }
@@ -192,6 +193,10 @@ class AsapServer::Impl {
       return listener.status();
     }
     http_listener_ = *std::move(listener);
+    metrics_.SetHttpConnectionSource([listener = http_listener_.get()] {
+      HttpListener::Stats stats = listener->stats();
+      return std::make_pair(stats.connections_accepted, stats.connections_open);
+    });
     return absl::OkStatus();
   }
 

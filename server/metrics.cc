@@ -303,7 +303,27 @@ std::string ServerMetrics::RenderPrometheus() const {
       }
     }
   }
+  ConnectionCounts connections;
+  {
+    absl::MutexLock lock(&source_mu_);
+    connections = http_connections_;
+  }
+  if (connections) {
+    const auto [accepted, open] = connections();
+    AppendHeader(&out, "asap_http_connections_accepted_total", "counter",
+                 "TCP connections the HTTP binding accepted.");
+    absl::StrAppend(&out, "asap_http_connections_accepted_total ", accepted,
+                    "\n");
+    AppendHeader(&out, "asap_http_connections_open", "gauge",
+                 "TCP connections of the HTTP binding open now.");
+    absl::StrAppend(&out, "asap_http_connections_open ", open, "\n");
+  }
   return out;
+}
+
+void ServerMetrics::SetHttpConnectionSource(ConnectionCounts source) {
+  absl::MutexLock lock(&source_mu_);
+  http_connections_ = std::move(source);
 }
 
 }  // namespace asap

@@ -53,6 +53,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,6 +62,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace asap {
@@ -131,6 +133,13 @@ class ServerMetrics {
   // its _count).
   std::string RenderPrometheus() const;
 
+  // The HTTP listener's connection counters (accepted so far, open now),
+  // rendered as asap_http_connections_accepted_total and
+  // asap_http_connections_open. Null (the default) leaves them out; set to
+  // null before the listener goes away.
+  using ConnectionCounts = std::function<std::pair<uint64_t, uint64_t>()>;
+  void SetHttpConnectionSource(ConnectionCounts source);
+
  private:
   static constexpr int kBindings = 2;
   static constexpr int kDurationBuckets = 16;
@@ -154,6 +163,9 @@ class ServerMetrics {
 
   // Index of the series of (binding, payload type, outcome) in requests_.
   size_t RequestIndex(int binding, int payload_type, int outcome) const;
+
+  mutable absl::Mutex source_mu_;
+  ConnectionCounts http_connections_ ABSL_GUARDED_BY(source_mu_);
 
   // Known payload types, then "other" (index payload_types_.size()).
   std::vector<std::string> payload_types_;

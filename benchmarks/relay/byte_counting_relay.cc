@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <utility>
 #include <vector>
 
@@ -63,16 +64,36 @@ bool WouldBlock(int err) {
 
 // One direction of one connection: a bounded buffer of bytes read from the
 // source and not yet written to the destination, plus the half-close state.
+using Clock = std::chrono::steady_clock;
+
 struct Direction {
   std::unique_ptr<char[]> data{new char[kBufferSize]};
   size_t begin = 0;
   size_t end = 0;
   bool eof = false;   // the source has finished sending
   bool shut = false;  // ...and that was forwarded: shutdown(dest, SHUT_WR)
+  // With a delay: bytes read so far, bytes that may be written (read at
+  // least `delay` ago), bytes written, and when later reads become due.
+  uint64_t read_total = 0;
+  uint64_t released_total = 0;
+  uint64_t written_total = 0;
+  std::deque<std::pair<Clock::time_point, uint64_t>> due;
 
   size_t pending() const { return end - begin; }
   bool WantsRead() const { return !eof && pending() < kBufferSize; }
-  bool WantsWrite() const { return pending() > 0; }
+  bool WantsWrite() const {
+    return pending() > 0 && released_total > written_total;
+  }
+  // Releases the reads that are due at `now`; true when any was.
+  bool Release(Clock::time_point now) {
+    bool any = false;
+    while (!due.empty() && due.front().first <= now) {
+      released_total = due.front().second;
+      due.pop_front();
+      any = true;
+    }
+    return any;
+  }
 };
 
 struct Connection {
@@ -90,7 +111,7 @@ struct Connection {
 // Forwards EOF as shutdown(SHUT_WR) once the buffer has drained. Returns false
 // on a hard socket error: the connection must then be aborted.
 bool Pump(Direction& dir, int from, int to, bool readable, bool writable,
-          std::atomic<uint64_t>& counter) {
+          std::chrono::microseconds delay, std::atomic<uint64_t>& counter) {
   if (readable && dir.WantsRead()) {
     if (dir.end == kBufferSize) {  // room only at the front: compact
       std::memmove(dir.data.get(), dir.data.get() + dir.begin, dir.pending());
@@ -100,7 +121,13 @@ bool Pump(Direction& dir, int from, int to, bool readable, bool writable,
     ssize_t n = recv(from, dir.data.get() + dir.end, kBufferSize - dir.end, 0);
     if (n > 0) {
       dir.end += static_cast<size_t>(n);
-      writable = true;  // worth trying at once; EAGAIN costs nothing
+      dir.read_total += static_cast<uint64_t>(n);
+      if (delay.count() == 0) {
+        dir.released_total = dir.read_total;
+        writable = true;  // worth trying at once; EAGAIN costs nothing
+      } else {
+        dir.due.emplace_back(Clock::now() + delay, dir.read_total);
+      }
     } else if (n == 0) {
       dir.eof = true;
     } else if (!WouldBlock(errno)) {
@@ -111,7 +138,8 @@ bool Pump(Direction& dir, int from, int to, bool readable, bool writable,
   if (writable && dir.WantsWrite()) {
     // Count first and take back what was not sent, so a byte is counted
     // before the peer can possibly see it (see the header).
-    const size_t want = dir.pending();
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(
+        dir.pending(), dir.released_total - dir.written_total));
     counter.fetch_add(want);
     ssize_t n =
         send(to, dir.data.get() + dir.begin, want, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -119,10 +147,11 @@ bool Pump(Direction& dir, int from, int to, bool readable, bool writable,
     const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
     if (sent < want) SubtractSaturating(counter, want - sent);
     dir.begin += sent;
+    dir.written_total += sent;
     if (dir.begin == dir.end) dir.begin = dir.end = 0;
     if (n < 0 && !WouldBlock(err)) return false;
   }
-  if (dir.eof && !dir.WantsWrite() && !dir.shut) {
+  if (dir.eof && dir.pending() == 0 && !dir.shut) {
     // Errors (the peer already reset) surface on the next read or write.
     (void)shutdown(to, SHUT_WR);
     dir.shut = true;
@@ -148,7 +177,7 @@ absl::Status ErrnoStatus(int err, const char* what) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ByteCountingRelay>> ByteCountingRelay::Start(
-    std::string target_host, int target_port) {
+    std::string target_host, int target_port, std::chrono::microseconds delay) {
   in_addr target{};
   if (target_host == "localhost") {
     target.s_addr = htonl(INADDR_LOOPBACK);
@@ -158,6 +187,9 @@ absl::StatusOr<std::unique_ptr<ByteCountingRelay>> ByteCountingRelay::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("ByteCountingRelay: target host \"", target_host,
                      "\" is not an IPv4 loopback address (127.0.0.0/8)"));
+  }
+  if (delay.count() < 0) {
+    return absl::InvalidArgumentError("ByteCountingRelay: negative delay");
   }
   if (target_port < 1 || target_port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -188,6 +220,7 @@ absl::StatusOr<std::unique_ptr<ByteCountingRelay>> ByteCountingRelay::Start(
   std::unique_ptr<ByteCountingRelay> relay(new ByteCountingRelay(
       listen_fd, ntohs(addr.sin_port), ntohl(target.s_addr), target_port,
       pipe_fds[0], pipe_fds[1]));
+  relay->delay_ = delay;
   relay->thread_ = std::thread([r = relay.get()] { r->Run(); });
   return relay;
 }
@@ -248,6 +281,24 @@ void ByteCountingRelay::Run() {
         timeout_millis = static_cast<int>(left.count());
       }
     }
+    // Delayed bytes: wake up when the next ones are due. Those due now are
+    // released first, so the poll below asks to write them.
+    const Clock::time_point now = Clock::now();
+    std::vector<char> released(conns.size(), 0);
+    for (size_t i = 0; i < conns.size(); ++i) {
+      Connection& c = *conns[i];
+      released[i] = (c.upstream.Release(now) ? 1 : 0) |
+                    (c.downstream.Release(now) ? 2 : 0);
+      for (const Direction* dir : {&c.upstream, &c.downstream}) {
+        if (dir->due.empty()) continue;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+            dir->due.front().first - now);
+        const int millis = static_cast<int>(std::max<int64_t>(left.count(), 0));
+        if (timeout_millis < 0 || millis < timeout_millis) {
+          timeout_millis = millis;
+        }
+      }
+    }
 
     // [0] wake pipe, [1] listener, then client and server socket of each
     // connection. An fd with no interest gets -1 so poll() ignores it: poll
@@ -281,7 +332,9 @@ void ByteCountingRelay::Run() {
       Connection& c = *conns[i];
       short rc = fds[2 + 2 * i].revents;
       short rs = fds[3 + 2 * i].revents;
-      if (rc == 0 && rs == 0) continue;
+      const bool upstream_due = i < released.size() && (released[i] & 1);
+      const bool downstream_due = i < released.size() && (released[i] & 2);
+      if (rc == 0 && rs == 0 && !upstream_due && !downstream_due) continue;
       bool ok = ((rc | rs) & POLLERR) == 0;
       if (ok && c.connecting && (rs & (POLLOUT | POLLHUP))) {
         int err = 0;
@@ -296,14 +349,15 @@ void ByteCountingRelay::Run() {
       const bool client_in = rc & (POLLIN | POLLHUP);
       const bool client_out = rc & (POLLOUT | POLLHUP);
       const bool server_in = rs & (POLLIN | POLLHUP);
-      const bool server_out = rs & (POLLOUT | POLLHUP);
+      const bool server_out = (rs & (POLLOUT | POLLHUP)) || upstream_due;
       if (ok) {
         ok = Pump(c.upstream, c.client_fd, c.connecting ? -1 : c.server_fd,
-                  client_in, server_out, client_to_server_bytes_);
+                  client_in, server_out, delay_, client_to_server_bytes_);
       }
       if (ok && !c.connecting) {
-        ok = Pump(c.downstream, c.server_fd, c.client_fd, server_in, client_out,
-                  server_to_client_bytes_);
+        ok =
+            Pump(c.downstream, c.server_fd, c.client_fd, server_in,
+                 client_out || downstream_due, delay_, server_to_client_bytes_);
       }
       if (!ok) {
         CloseConnection(c, /*abort=*/true);

@@ -49,6 +49,7 @@
 #define ASAP_BENCHMARKS_RELAY_BYTE_COUNTING_RELAY_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -72,8 +73,13 @@ class ByteCountingRelay {
   // address, IPv6, a host name) or `target_port` is outside 1..65535, and the
   // errno-derived status (e.g. ResourceExhausted for EMFILE) when creating,
   // binding or listening on the socket, or creating the wake-up pipe, fails.
+  //
+  // With a `delay`, every byte is held that long before it is passed on, in
+  // each direction: a network with a round-trip time of twice the delay
+  // (bandwidth is at most 64 KiB per delay per connection and direction).
   static absl::StatusOr<std::unique_ptr<ByteCountingRelay>> Start(
-      std::string target_host, int target_port);
+      std::string target_host, int target_port,
+      std::chrono::microseconds delay = std::chrono::microseconds(0));
 
   // Stops the relay: closes the listener and every open connection (peers see
   // EOF or a reset) and joins the background thread. Returns promptly even
@@ -118,6 +124,7 @@ class ByteCountingRelay {
   const int target_port_;
   const int wake_read_fd_;
   const int wake_write_fd_;
+  std::chrono::microseconds delay_{0};
 
   std::atomic<uint64_t> client_to_server_bytes_{0};
   std::atomic<uint64_t> server_to_client_bytes_{0};

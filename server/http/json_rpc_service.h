@@ -82,9 +82,11 @@ class JsonRpcService : public HttpApplication {
                     const ProtocolVersion& version,
                     const std::shared_ptr<HttpExchange>& exchange);
   void HandleManifest(const HttpRequest& request, HttpExchange& exchange);
+  // `batch`: the answer to a v2 batch array, compressed for speed.
   void Answer(HttpExchange& exchange, const HttpRequest& request,
               const ProtocolVersion& version, int status,
-              absl::string_view content_type, std::string body);
+              absl::string_view content_type, std::string body,
+              bool batch = false);
 
   const ServiceCore core_;
   const JsonRpcServiceOptions options_;

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
@@ -270,6 +271,31 @@ TEST(ByteCountingRelayTest, LargeTransferPassesThroughBoundedBuffers) {
   EXPECT_TRUE(SameBytes(EchoThrough(relay->port(), data), data));
   EXPECT_EQ(relay->client_to_server_bytes(), data.size());
   EXPECT_EQ(relay->server_to_client_bytes(), data.size());
+}
+
+TEST(ByteCountingRelayTest, DelayHoldsEveryByteBothWays) {
+  TestServer server(EchoHandler);
+  ASSERT_TRUE(server.ok());
+  constexpr auto kDelay = std::chrono::milliseconds(20);
+  auto relay = ByteCountingRelay::Start("127.0.0.1", server.port(), kDelay);
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  int fd = ConnectTo((*relay)->port());
+  ASSERT_GE(fd, 0);
+  for (int round = 0; round < 3; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(SendAll(fd, "ping"));
+    ASSERT_EQ(ReadExactly(fd, 4), "ping");
+    // There and back: at least twice the delay (a lower bound, not a
+    // measurement).
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 2 * kDelay);
+  }
+  close(fd);
+  // Bulk data still arrives intact, through the bounded buffers.
+  const std::string data = Pattern(1000 * 1000, 9);
+  EXPECT_TRUE(SameBytes(EchoThrough((*relay)->port(), data), data));
+  EXPECT_FALSE(ByteCountingRelay::Start("127.0.0.1", server.port(),
+                                        std::chrono::microseconds(-1))
+                   .ok());
 }
 
 TEST(ByteCountingRelayTest, ResetZeroesByteCountersOnly) {
