@@ -34,6 +34,12 @@ constexpr int kIdlePollMs = 1000;
 
 constexpr char kCurlCodePayload[] = "asap-curl-code";
 
+// Most bytes of response heads (status lines and headers of every response
+// of a request, interim ones included) a request accepts: below libcurl's own
+// bound on them (300 KiB, an "unavailable" receive error), so that a server
+// sending endless headers gets payload_too_large like an endless body.
+constexpr size_t kMaxResponseHeadBytes = 256 * 1024;
+
 }  // namespace
 
 std::optional<int> CurlCodeOf(const absl::Status& status) {
@@ -60,9 +66,14 @@ struct HttpEngine::Transfer {
   curl_slist* header_list = nullptr;
   HttpResponse response;
   bool too_large = false;
+  size_t head_bytes = 0;
+  bool head_too_large = false;
   bool sink_refused = false;
-  // Started with prior knowledge (see StartTransfer).
-  bool asked_prior_knowledge = false;
+  // Opens an h2c connection (see Admit).
+  bool opener = false;
+  // Its HTTP/2 answer has begun; counted in the engine's h2_receiving_.
+  bool receiving_h2 = false;
+  int* h2_receiving = nullptr;
 
   ~Transfer() {
     if (header_list != nullptr) curl_slist_free_all(header_list);
@@ -90,14 +101,39 @@ struct HttpEngine::Transfer {
     return bytes;
   }
 
+  // libcurl's progress callback, which runs on every pass of the engine
+  // loop (at least once a second) also while no data arrives: it hands the
+  // sink an empty chunk, so that a caller that gave up on a stream (the
+  // server may have gone silent) ends the request at once rather than at
+  // its deadline, and frees its connection.
+  static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t,
+                        curl_off_t) {
+    auto* transfer = static_cast<Transfer*>(self);
+    if (transfer->request.on_body_data(absl::string_view())) return 0;
+    transfer->sink_refused = true;
+    return 1;  // CURLE_ABORTED_BY_CALLBACK
+  }
+
   static size_t OnHeader(char* data, size_t size, size_t count, void* self) {
     auto* transfer = static_cast<Transfer*>(self);
     const size_t bytes = size * count;
+    transfer->head_bytes += bytes;
+    if (transfer->head_bytes > kMaxResponseHeadBytes) {
+      transfer->head_too_large = true;
+      return 0;  // CURLE_WRITE_ERROR
+    }
     absl::string_view line(data, bytes);
     line = absl::StripTrailingAsciiWhitespace(line);
     if (absl::StartsWith(line, "HTTP/")) {
       // A new status line (after a 100 Continue, say): start over.
       transfer->response.headers.clear();
+      // (Streams of events are left out: they stay open for long, and each
+      // event is followed by more data or the end.)
+      if (absl::StartsWith(line, "HTTP/2") && !transfer->receiving_h2 &&
+          !transfer->request.on_body_data) {
+        transfer->receiving_h2 = true;
+        ++*transfer->h2_receiving;
+      }
       return bytes;
     }
     const size_t colon = line.find(':');
@@ -215,12 +251,14 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
   const HttpRequest& request = transfer->request;
   const absl::Duration left = request.deadline - absl::Now();
   if (left <= absl::ZeroDuration()) {
-    transfer->done(
+    FailBeforeStart(
+        std::move(transfer),
         AsapError(ErrorCode::kDeadlineExceeded, "the call's deadline passed"));
     return;
   }
   CURL* easy = curl_easy_init();
   transfer->easy = easy;
+  transfer->h2_receiving = &h2_receiving_;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   // ASAP_CURL_VERBOSE=1 prints libcurl's trace of every request on stderr.
@@ -232,23 +270,29 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+  if (request.on_body_data) {
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &Transfer::OnProgress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  }
   // Only http and https, never redirects: a hostile server cannot point the
   // client at another scheme or host.
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
                    std::max<long>(1, absl::ToInt64Milliseconds(left)));
-  // libcurl 7.88 fails a prior-knowledge request that reuses an HTTP/2
-  // connection ("Error in the HTTP2 framing layer", fixed upstream in 7.89
-  // by curl/curl#10643). So only a request that must open the connection
-  // asks for prior knowledge; the others ask for HTTP/2 over TLS only,
-  // which reuses an open h2c connection as it is.
+  // An h2c connection is opened by one request with prior knowledge on a
+  // fresh connection (see Admit); the other HTTP/2 requests ask for "HTTP/2
+  // over TLS only", with which libcurl reuses an open h2c connection as it
+  // is. libcurl 7.88 breaks a connection that a prior-knowledge request
+  // reuses ("Error in the HTTP2 framing layer" on it from then on; fixed
+  // upstream in 7.89, curl/curl#10643), so a prior-knowledge request never
+  // reuses one.
   long version = CURL_HTTP_VERSION_1_1;
   if (request.version == HttpVersion::kHttp2PriorKnowledge) {
-    version =
-        h2_live_ ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-    transfer->asked_prior_knowledge =
-        version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    version = transfer->opener ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                               : CURL_HTTP_VERSION_2TLS;
+    if (transfer->opener) curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
   }
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
   // Wait for a connection that multiplexes rather than opening another.
@@ -274,17 +318,69 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
   }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list);
   if (curl_multi_add_handle(Multi(multi_), easy) != CURLM_OK) {
-    transfer->done(AsapError(ErrorCode::kInternal, "curl_multi_add_handle"));
+    FailBeforeStart(std::move(transfer),
+                    AsapError(ErrorCode::kInternal, "curl_multi_add_handle"));
     return;
   }
   Transfer* key = transfer.get();
   running_.emplace(key, std::move(transfer));
 }
 
+void HttpEngine::Admit(std::unique_ptr<Transfer> transfer) {
+  if (transfer->request.version != HttpVersion::kHttp2PriorKnowledge ||
+      h2_live_) {
+    StartTransfer(std::move(transfer));
+    return;
+  }
+  // No h2c connection is known: one request opens it, the others wait for
+  // it rather than each opening its own.
+  if (opener_running_) {
+    waiting_h2_.push_back(std::move(transfer));
+    return;
+  }
+  opener_running_ = true;
+  transfer->opener = true;
+  StartTransfer(std::move(transfer));
+}
+
+void HttpEngine::FailBeforeStart(std::unique_ptr<Transfer> transfer,
+                                 absl::Status error) {
+  const bool opener = transfer->opener;
+  if (opener) opener_running_ = false;
+  transfer->done(std::move(error));
+  if (opener) ReleaseWaiting();
+}
+
+void HttpEngine::ReleaseWaiting() {
+  std::deque<std::unique_ptr<Transfer>> waiting;
+  waiting.swap(waiting_h2_);
+  while (!waiting.empty()) {
+    std::unique_ptr<Transfer> transfer = std::move(waiting.front());
+    waiting.pop_front();
+    Admit(std::move(transfer));
+  }
+}
+
+void HttpEngine::ExpireWaiting() {
+  const absl::Time now = absl::Now();
+  for (auto it = waiting_h2_.begin(); it != waiting_h2_.end();) {
+    if ((*it)->request.deadline > now) {
+      ++it;
+      continue;
+    }
+    std::unique_ptr<Transfer> transfer = std::move(*it);
+    it = waiting_h2_.erase(it);
+    transfer->done(AsapError(ErrorCode::kDeadlineExceeded,
+                             "the call's deadline passed while an HTTP/2 "
+                             "connection was being opened"));
+  }
+}
+
 void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
   auto it = running_.find(transfer);
   std::unique_ptr<Transfer> owned = std::move(it->second);
   running_.erase(it);
+  if (owned->receiving_h2) --h2_receiving_;
   curl_multi_remove_handle(Multi(multi_), owned->easy);
 
   long connects = 0;
@@ -296,18 +392,12 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
   const auto code = static_cast<CURLcode>(curl_code);
   const bool wanted_h2 =
       owned->request.version == HttpVersion::kHttp2PriorKnowledge;
-  if (wanted_h2 && owned->asked_prior_knowledge && connects == 0 &&
-      code == CURLE_HTTP2) {
-    // libcurl's reuse bug (above): nothing was sent. Start it again as a
-    // request that reuses.
-    h2_live_ = true;
-    owned->response = HttpResponse();
-    curl_easy_cleanup(owned->easy);
-    owned->easy = nullptr;
-    curl_slist_free_all(owned->header_list);
-    owned->header_list = nullptr;
-    StartTransfer(std::move(owned));
-    return;
+  if (owned->opener) {
+    opener_running_ = false;
+    long version = 0;
+    curl_easy_getinfo(owned->easy, CURLINFO_HTTP_VERSION, &version);
+    h2_live_ = code == CURLE_OK && version == CURL_HTTP_VERSION_2_0;
+    ReleaseWaiting();
   }
   if (code == CURLE_OK) {
     long status = 0;
@@ -317,8 +407,8 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
     owned->response.status = static_cast<int>(status);
     owned->response.http2 = version == CURL_HTTP_VERSION_2_0;
     // An HTTP/1.1 answer to a request that wanted HTTP/2 means no h2c
-    // connection was open: the next request opens one.
-    if (wanted_h2) h2_live_ = owned->response.http2;
+    // connection had room for it: the next request opens one.
+    if (wanted_h2 && !owned->response.http2) h2_live_ = false;
     owned->done(std::move(owned->response));
     return;
   }
@@ -329,11 +419,26 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
                                owned->request.max_response_bytes, " bytes")));
     return;
   }
+  // libcurl refuses a header line over 100 KiB (CURL_MAX_HTTP_HEADER) as
+  // out of memory, before the header callback sees it.
+  if (owned->head_too_large || code == CURLE_OUT_OF_MEMORY) {
+    owned->done(AsapError(
+        ErrorCode::kPayloadTooLarge,
+        absl::StrCat(owned->request.method, " ", owned->request.url, ": ",
+                     owned->head_too_large
+                         ? absl::StrCat("the response head is larger than ",
+                                        kMaxResponseHeadBytes, " bytes")
+                         : absl::StrCat("a response header line is longer "
+                                        "than ",
+                                        CURL_MAX_HTTP_HEADER,
+                                        " bytes (or memory ran out)"))));
+    return;
+  }
   if (owned->sink_refused) {
     owned->done(AsapError(ErrorCode::kCancelled, "the response was abandoned"));
     return;
   }
-  if (wanted_h2 && connects == 0) h2_live_ = false;
+  if (wanted_h2) h2_live_ = false;
   const std::string what =
       absl::StrCat(owned->request.method, " ", owned->request.url, ": ",
                    curl_easy_strerror(code));
@@ -375,6 +480,11 @@ void HttpEngine::Run() {
       const absl::Status cancelled =
           AsapError(ErrorCode::kCancelled, "the client is shutting down");
       for (auto& transfer : due) transfer->done(cancelled);
+      while (!waiting_h2_.empty()) {
+        std::unique_ptr<Transfer> transfer = std::move(waiting_h2_.front());
+        waiting_h2_.pop_front();
+        transfer->done(cancelled);
+      }
       while (!running_.empty()) {
         std::unique_ptr<Transfer> transfer =
             std::move(running_.begin()->second);
@@ -394,7 +504,8 @@ void HttpEngine::Run() {
       stopped_ = true;
       return;
     }
-    for (auto& transfer : due) StartTransfer(std::move(transfer));
+    for (auto& transfer : due) Admit(std::move(transfer));
+    if (!waiting_h2_.empty()) ExpireWaiting();
 
     int running = 0;
     curl_multi_perform(multi, &running);
@@ -407,6 +518,12 @@ void HttpEngine::Run() {
     }
 
     int wait_ms = kIdlePollMs;
+    // libcurl 7.88 can leave part of an HTTP/2 response in its own buffers
+    // after the socket is drained, to be delivered at the next event
+    // (measured here: a 20 KB answer in two DATA frames waited for the idle
+    // timeout). While an HTTP/2 answer is arriving the loop wakes every
+    // millisecond instead.
+    if (h2_receiving_ > 0) wait_ms = std::min(wait_ms, 1);
     if (next_start != absl::InfiniteFuture()) {
       wait_ms = static_cast<int>(std::clamp<int64_t>(
           absl::ToInt64Milliseconds(next_start - absl::Now()) + 1, 0,

@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -147,7 +148,16 @@ class HttpEngine {
   struct Transfer;
 
   void Run();
+  // Starts a due transfer, or holds an HTTP/2 one while an h2c connection
+  // is being opened (engine thread).
+  void Admit(std::unique_ptr<Transfer> transfer);
   void StartTransfer(std::unique_ptr<Transfer> transfer);
+  // Fails a transfer that never reached libcurl.
+  void FailBeforeStart(std::unique_ptr<Transfer> transfer, absl::Status error);
+  // Admits the transfers held by Admit, once the opener has finished.
+  void ReleaseWaiting();
+  // Fails held transfers whose deadline has passed.
+  void ExpireWaiting();
   void FinishTransfer(Transfer* transfer, int curl_code);
 
   const HttpEngineOptions options_;
@@ -164,8 +174,13 @@ class HttpEngine {
       ABSL_GUARDED_BY(mu_);
   // Transfers added to the multi handle (engine thread only).
   absl::flat_hash_map<Transfer*, std::unique_ptr<Transfer>> running_;
-  // An h2c connection is believed open (engine thread only).
+  // Those of them whose HTTP/2 answer has begun and not ended.
+  int h2_receiving_ = 0;
+  // Engine thread only: an h2c connection is believed open; a request that
+  // opens one is running; the HTTP/2 requests waiting for it.
   bool h2_live_ = false;
+  bool opener_running_ = false;
+  std::deque<std::unique_ptr<Transfer>> waiting_h2_;
   std::thread thread_;
 };
 

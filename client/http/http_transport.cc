@@ -4,10 +4,12 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <optional>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -37,6 +39,39 @@ constexpr int kDefaultBrotliQuality = 4;
 constexpr size_t kSseLineSlack = 64;
 // The HTTP/2 question of HttpProtocol::kAuto waits at most this long.
 constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
+
+// Deeper JSON is never a manifest: protobuf parses messages nested at most
+// 100 deep, and a message level is at most two JSON levels (a repeated
+// message field: an array, then an object), so no manifest nests past ~202.
+constexpr int kMaxManifestJsonDepth = 256;
+
+// Whether `json` nests arrays and objects deeper than `max_depth` (brackets
+// in strings do not count). A linear scan without allocation, before
+// protobuf's JSON parser, which keeps about 250 bytes per open array: a
+// 1 MiB manifest of nested arrays cost 120 MiB.
+bool NestsDeeperThan(absl::string_view json, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
 
 absl::Status Cancelled() {
   return AsapError(ErrorCode::kCancelled, "the client is shutting down");
@@ -224,6 +259,9 @@ void HttpTransport::DecideProtocol(absl::Time deadline) {
         case CURLE_RECV_ERROR:
         case CURLE_GOT_NOTHING:
         case CURLE_SEND_ERROR:
+        // libcurl 7.88's error for an h2c connection closed before the
+        // stream ended: the server closed it on the preface.
+        case CURLE_PARTIAL_FILE:
           decided = 1;
           break;
         default:
@@ -243,7 +281,7 @@ void HttpTransport::DecideProtocol(absl::Time deadline) {
 }
 
 HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
-                                    absl::Time deadline) {
+                                    absl::Time deadline, int level) {
   HttpRequest request;
   request.method = "POST";
   request.url = absl::StrCat(base_url_, path);
@@ -264,9 +302,11 @@ HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
       raw_size >= compression.threshold_bytes) {
     absl::StatusOr<const CompressionCodec*> codec =
         FindCodec(compression.algorithm);
-    const int level = compression.level != -1         ? compression.level
-                      : compression.algorithm == "br" ? kDefaultBrotliQuality
-                                                      : -1;
+    if (level == -1) {
+      level = compression.level != -1         ? compression.level
+              : compression.algorithm == "br" ? kDefaultBrotliQuality
+                                              : -1;
+    }
     absl::StatusOr<std::string> compressed =
         codec.ok() ? (*codec)->Compress(json, level)
                    : absl::StatusOr<std::string>(codec.status());
@@ -447,8 +487,15 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     std::string event_type;
     std::string data;
     bool any_event = false;
+    // A line was longer than max_line (the request was aborted for it).
+    bool line_too_long = false;
+    // SendStream has returned: the request ends at its next callback
+    // (HttpEngine polls with empty chunks) instead of holding its
+    // connection until the deadline.
+    std::atomic<bool> abandoned{false};
   };
   auto events = std::make_shared<Events>();
+  absl::Cleanup abandon = [events] { events->abandoned = true; };
   const size_t max_line =
       static_cast<size_t>(options_.max_message_bytes) + kSseLineSlack;
   auto dispatch = [events]() {
@@ -475,9 +522,13 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     events->queue.push_back(std::move(item));
   };
   request.on_body_data = [events, dispatch, max_line](absl::string_view chunk) {
+    if (events->abandoned) return false;
     for (char c : chunk) {
       if (c != '\n') {
-        if (events->line.size() >= max_line) return false;
+        if (events->line.size() >= max_line) {
+          events->line_too_long = true;
+          return false;
+        }
         events->line.push_back(c);
         continue;
       }
@@ -498,11 +549,17 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
   // A stream that delivered an event is not sent again: its task runs.
   Run(
       std::move(request), [events] { return !events->any_event; },
-      [this, events, dispatch, url](absl::StatusOr<HttpResponse> response) {
+      [this, events, dispatch, url,
+       max_line](absl::StatusOr<HttpResponse> response) {
         engine_->Release();
         if (response.ok()) NoteVersion(*response);
         absl::Status end;
-        if (!response.ok()) {
+        if (!response.ok() && events->line_too_long) {
+          end = AsapError(
+              ErrorCode::kPayloadTooLarge,
+              absl::StrCat("a line of the event stream is longer than ",
+                           max_line, " bytes"));
+        } else if (!response.ok()) {
           end = response.status();
         } else if (response->status != 200) {
           end = HttpStatusError(response->status, "", url);
@@ -603,7 +660,9 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
       for (size_t position : members) (*results)[position] = s;
       continue;
     }
-    HttpRequest request = JsonPost(kSendPath, std::move(body), deadline);
+    // Batch arrays favour speed over size, as gRPC batch frames do.
+    HttpRequest request = JsonPost(kSendPath, std::move(body), deadline,
+                                   group > 1 ? kStreamCompressionLevel : -1);
     if (group <= 1) {
       request.headers.push_back(
           absl::StrCat("X-Idempotency-Key: ", envelopes[members[0]].id()));
@@ -760,6 +819,12 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
   }
   absl::StatusOr<std::string> body = Body(*std::move(response), url);
   if (!body.ok()) return body.status();
+  if (NestsDeeperThan(*body, kMaxManifestJsonDepth)) {
+    return AsapError(
+        ErrorCode::kMalformedManifest,
+        absl::StrCat("the manifest from ", url, " nests deeper than ",
+                     kMaxManifestJsonDepth, " levels"));
+  }
   return ManifestFromJson(*body);
 }
 

@@ -66,9 +66,10 @@ class HttpTransport {
   // Decides HTTP/1.1 or HTTP/2 once (HttpProtocol::kAuto).
   void DecideProtocol(absl::Time deadline);
   HttpVersion version() const;
-  // A POST of `json` to `path`, compressed when worth it.
+  // A POST of `json` to `path`, compressed when worth it (at `level`, or
+  // the configured one when -1).
   HttpRequest JsonPost(absl::string_view path, std::string json,
-                       absl::Time deadline);
+                       absl::Time deadline, int level = -1);
   // Runs `request` (holding one engine slot, released before `done`),
   // retrying as the options say; `done` runs once, on the engine thread.
   void Run(HttpRequest request, std::function<bool()> retry_allowed,

@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -31,9 +32,43 @@ std::string Quote(absl::string_view text) {
   return absl::StrCat(text.substr(0, kMaxQuotedBytes), "...");
 }
 
+// A RapidJSON handler that writes JSON text until it is longer than Quote
+// keeps, then stops the walk: Value::Accept recurses once per nesting level,
+// and a server's `data` may nest (and be as long) as it likes.
+class BoundedWriter {
+ public:
+  explicit BoundedWriter(rapidjson::StringBuffer* buffer)
+      : buffer_(*buffer), writer_(*buffer) {}
+
+  bool Null() { return Room() && writer_.Null(); }
+  bool Bool(bool b) { return Room() && writer_.Bool(b); }
+  bool Int(int i) { return Room() && writer_.Int(i); }
+  bool Uint(unsigned u) { return Room() && writer_.Uint(u); }
+  bool Int64(int64_t i) { return Room() && writer_.Int64(i); }
+  bool Uint64(uint64_t u) { return Room() && writer_.Uint64(u); }
+  bool Double(double d) { return Room() && writer_.Double(d); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    return Room() && writer_.String(s, n, copy);
+  }
+  bool StartObject() { return Room() && writer_.StartObject(); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    return Room() && writer_.Key(s, n, copy);
+  }
+  bool EndObject(rapidjson::SizeType n) { return writer_.EndObject(n); }
+  bool StartArray() { return Room() && writer_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return writer_.EndArray(n); }
+
+ private:
+  bool Room() const { return buffer_.GetSize() <= kMaxQuotedBytes; }
+
+  rapidjson::StringBuffer& buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+};
+
+// `value` as JSON text, cut short somewhere past kMaxQuotedBytes.
 std::string ToText(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  BoundedWriter writer(&buffer);
   value.Accept(writer);
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -178,12 +213,17 @@ ParseJsonRpcBatchAnswer(absl::string_view body, int64_t first_id,
       count, AsapError(ErrorCode::kInternal,
                        "the server's batch answer has no answer for this "
                        "request"));
+  std::vector<bool> answered(count, false);
   for (rapidjson::Value& answer : document.GetArray()) {
     const rapidjson::Value* id = Member(answer, "id");
-    if (id == nullptr || !id->IsInt64()) continue;
-    const int64_t index = id->GetInt64() - first_id;
-    if (index < 0 || index >= static_cast<int64_t>(count)) continue;
-    results[static_cast<size_t>(index)] = FromAnswer(answer);
+    if (id == nullptr || !id->IsInt64() || id->GetInt64() < first_id) continue;
+    // id >= first_id: the unsigned difference is exact (no int64 overflow).
+    const uint64_t index =
+        static_cast<uint64_t>(id->GetInt64()) - static_cast<uint64_t>(first_id);
+    // The first answer for an id counts; later duplicates are ignored.
+    if (index >= count || answered[index]) continue;
+    answered[index] = true;
+    results[index] = FromAnswer(answer);
   }
   return results;
 }
@@ -197,11 +237,12 @@ absl::Status HttpStatusError(int status, absl::string_view body,
         error != nullptr && error->IsObject()) {
       // A JSON-RPC error carried by an HTTP error status (429).
       absl::Status from_body = ErrorFromValue(*error);
-      if (status != 429) {
-        absl::StrAppend(&detail, ": ", from_body.message());
-      } else {
-        return from_body;
+      if (status == 429) {
+        // Rate limited, whatever code the body gives.
+        return AsapError(ErrorCode::kResourceExhausted,
+                         absl::StrCat(detail, ": ", from_body.message()));
       }
+      absl::StrAppend(&detail, ": ", from_body.message());
     } else if (absl::string_view text = StringMember(document, "detail");
                !text.empty()) {
       absl::StrAppend(&detail, ": ", Quote(text));
@@ -238,6 +279,11 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value,
     if (seconds < 0) return std::nullopt;
     return absl::Seconds(seconds);
   }
+  // Delta-seconds past int64 (1*DIGIT): longer than any wait, not unreadable.
+  if (!value.empty() &&
+      std::all_of(value.begin(), value.end(), absl::ascii_isdigit)) {
+    return absl::InfiniteDuration();
+  }
   absl::Time when;
   std::string error;
   if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", value, absl::UTCTimeZone(),
@@ -248,21 +294,27 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value,
 }
 
 std::optional<absl::Duration> ParseMaxAge(absl::string_view cache_control) {
-  for (absl::string_view directive : absl::StrSplit(cache_control, ',')) {
-    directive = absl::StripAsciiWhitespace(directive);
-    if (absl::ConsumePrefix(&directive, "max-age=")) {
-      int64_t seconds = 0;
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(directive), &seconds) &&
-          seconds >= 0) {
-        return absl::Seconds(seconds);
-      }
-      return std::nullopt;
-    }
+  // Directive names are case-insensitive, and no-cache / no-store forbid
+  // reuse wherever they stand (also after a max-age).
+  std::optional<absl::Duration> max_age;
+  bool seen_max_age = false;  // The first max-age counts.
+  for (absl::string_view part : absl::StrSplit(cache_control, ',')) {
+    const std::string lower =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(part));
+    absl::string_view directive = lower;
     if (directive == "no-cache" || directive == "no-store") {
       return absl::ZeroDuration();
     }
+    if (!seen_max_age && absl::ConsumePrefix(&directive, "max-age=")) {
+      seen_max_age = true;
+      int64_t seconds = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(directive), &seconds) &&
+          seconds >= 0) {
+        max_age = absl::Seconds(seconds);
+      }
+    }
   }
-  return std::nullopt;
+  return max_age;
 }
 
 }  // namespace asap::internal

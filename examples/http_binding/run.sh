@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The HTTP binding end to end with curl: starts the echo agent with
-# `asap serve --http-port 0`, then sends an envelope over HTTP/1.1, the same
-# over h2c, streams a task as Server-Sent Events and fetches the manifest.
+# The HTTP binding end to end: starts the echo agent with
+# `asap serve --http-port 0`; with curl, sends an envelope over HTTP/1.1, the
+# same over h2c, streams a task as Server-Sent Events and fetches the
+# manifest; then one C++ client program (client.cc) runs the same code
+# against the gRPC address and the HTTP binding.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/setup.sh
-bazel build //tools/cli:asap >&2
+bazel build //tools/cli:asap //examples/http_binding:client >&2
 
 log=$(mktemp)
 bazel-bin/tools/cli/asap serve --port 0 --http-port 0 >"$log" 2>&1 &
@@ -39,3 +41,7 @@ curl -sS --fail --max-time 10 -N "http://$http/asap/stream" -H 'Content-Type: ap
 echo "--- GET /.well-known/asap/manifest.json"
 curl -sS --fail --max-time 10 -D - "http://$http/.well-known/asap/manifest.json"
 echo
+
+grpc=$(sed -n 's/^listening on //p' "$log")
+echo "--- the same AsapClient code over gRPC and over HTTP"
+bazel-bin/examples/http_binding/client "$grpc" "http://$http"

@@ -459,5 +459,558 @@ TEST(ManifestCacheRealClockTest, DefaultOptionsUseRealClock) {
   EXPECT_THAT(cache.Get("a"), NotNull());
 }
 
+// ---------------------------------------------------------------------------
+// Revalidation: GetOrRevalidate(), FetchResult::etag / not_modified.
+
+using Validator = ManifestCache::Validator;
+
+FetchResult Fetched(const std::string& id, const std::string& etag,
+                    std::optional<absl::Duration> ttl = std::nullopt) {
+  FetchResult result;
+  result.manifest = MakeManifest(id);
+  result.ttl = ttl;
+  result.etag = etag;
+  return result;
+}
+
+FetchResult NotModified(std::optional<absl::Duration> ttl = std::nullopt,
+                        const std::string& etag = "") {
+  FetchResult result;
+  result.not_modified = true;
+  result.ttl = ttl;
+  result.etag = etag;
+  return result;
+}
+
+// What one GetOrRevalidate() fetch was offered.
+struct Offer {
+  bool called = false;
+  bool has_validator = false;
+  const v1::Manifest* manifest = nullptr;  // The validator's manifest.
+  std::string etag;
+};
+
+// GetOrRevalidate(key) with a fetch that records what it is offered in
+// `offer` and answers `answer`.
+absl::StatusOr<ManifestPtr> Revalidate(ManifestCache& cache,
+                                       const std::string& key, Offer* offer,
+                                       absl::StatusOr<FetchResult> answer) {
+  *offer = Offer();
+  return cache.GetOrRevalidate(
+      key, [&](const Validator* stale) -> absl::StatusOr<FetchResult> {
+        offer->called = true;
+        if (stale != nullptr) {
+          offer->has_validator = true;
+          offer->manifest = stale->manifest.get();
+          offer->etag = stale->etag;
+        }
+        return answer;
+      });
+}
+
+TEST_F(ManifestCacheTest, RevalidateFirstFetchGetsNoValidatorAndStoresEtag) {
+  ManifestCache cache(Options());
+  Offer offer;
+  absl::StatusOr<ManifestPtr> first =
+      Revalidate(cache, "a", &offer, Fetched("a", "\"v1\""));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(offer.called);
+  EXPECT_FALSE(offer.has_validator);
+  EXPECT_EQ((*first)->id(), "a");
+
+  // Fresh for default_ttl: a hit, no fetch.
+  absl::StatusOr<ManifestPtr> hit =
+      Revalidate(cache, "a", &offer, Fetched("unexpected", ""));
+  ASSERT_TRUE(hit.ok()) << hit.status();
+  EXPECT_FALSE(offer.called);
+  EXPECT_EQ(hit->get(), first->get());
+
+  // Expired: the fetch is offered the old manifest and its etag.
+  clock_.Advance(absl::Minutes(5));
+  absl::StatusOr<ManifestPtr> again =
+      Revalidate(cache, "a", &offer, NotModified());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(offer.called);
+  ASSERT_TRUE(offer.has_validator);
+  EXPECT_EQ(offer.manifest, first->get());
+  EXPECT_EQ(offer.etag, "\"v1\"");
+}
+
+TEST_F(ManifestCacheTest, ExpiredEntryWithEtagIsKeptButMisses) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock_.Advance(absl::Minutes(5));  // Expired exactly now.
+  EXPECT_THAT(cache.Get("a"), IsNull());
+  EXPECT_EQ(cache.size(), 1u);  // Kept for revalidation.
+  ManifestCache::Stats stats = cache.stats();
+  EXPECT_EQ(stats.misses, 2u);  // The first fetch and the Get().
+  EXPECT_EQ(stats.hits, 0u);
+  EXPECT_EQ(stats.fetches, 1u);
+}
+
+TEST_F(ManifestCacheTest, NotModifiedReturnsOldManifestFreshForNewTtl) {
+  ManifestCache cache(Options());
+  Offer offer;
+  absl::StatusOr<ManifestPtr> first =
+      Revalidate(cache, "a", &offer, Fetched("a", "e1", absl::Seconds(30)));
+  ASSERT_TRUE(first.ok()) << first.status();
+  clock_.Advance(absl::Seconds(30));
+
+  absl::StatusOr<ManifestPtr> revalidated =
+      Revalidate(cache, "a", &offer, NotModified(absl::Seconds(60)));
+  ASSERT_TRUE(revalidated.ok()) << revalidated.status();
+  ASSERT_TRUE(offer.has_validator);
+  EXPECT_EQ(revalidated->get(), first->get());  // The same object.
+
+  ManifestCache::Stats stats = cache.stats();
+  EXPECT_EQ(stats.revalidations, 1u);
+  EXPECT_EQ(stats.fetches, 2u);
+  EXPECT_EQ(stats.misses, 2u);
+
+  // Fresh for the new ttl (60 s from the revalidation), not the old one.
+  clock_.Advance(absl::Seconds(59));
+  ManifestPtr hit = cache.Get("a");
+  ASSERT_THAT(hit, NotNull());
+  EXPECT_EQ(hit.get(), first->get());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_THAT(cache.Get("a"), IsNull());
+
+  // Still revalidatable with the same etag.
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified()).ok());
+  ASSERT_TRUE(offer.has_validator);
+  EXPECT_EQ(offer.etag, "e1");
+  EXPECT_EQ(cache.stats().revalidations, 2u);
+}
+
+TEST_F(ManifestCacheTest, NotModifiedTtlIsBoundedByDefaultTtl) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified(absl::Hours(1))).ok());
+  clock_.Advance(absl::Minutes(5) - absl::Nanoseconds(1));
+  EXPECT_THAT(cache.Get("a"), NotNull());
+  clock_.Advance(absl::Nanoseconds(1));
+  EXPECT_THAT(cache.Get("a"), IsNull());
+}
+
+TEST_F(ManifestCacheTest, NotModifiedWithNewEtagKeepsTheNewEtag) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(
+      Revalidate(cache, "a", &offer, NotModified(std::nullopt, "e2")).ok());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified()).ok());
+  ASSERT_TRUE(offer.has_validator);
+  EXPECT_EQ(offer.etag, "e2");
+}
+
+TEST_F(ManifestCacheTest, ModifiedAnswerReplacesManifestAndEtag) {
+  ManifestCache cache(Options());
+  Offer offer;
+  absl::StatusOr<ManifestPtr> first =
+      Revalidate(cache, "a", &offer, Fetched("a", "e1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  clock_.Advance(absl::Minutes(5));
+
+  absl::StatusOr<ManifestPtr> second =
+      Revalidate(cache, "a", &offer, Fetched("a2", "e2"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(offer.has_validator);
+  EXPECT_EQ(offer.etag, "e1");
+  EXPECT_EQ((*second)->id(), "a2");
+  EXPECT_NE(second->get(), first->get());
+  EXPECT_EQ((*first)->id(), "a");  // The old manifest stays valid.
+  EXPECT_EQ(cache.stats().revalidations, 0u);
+
+  ManifestPtr cached = cache.Get("a");
+  ASSERT_THAT(cached, NotNull());
+  EXPECT_EQ(cached.get(), second->get());
+
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified()).ok());
+  ASSERT_TRUE(offer.has_validator);
+  EXPECT_EQ(offer.manifest, second->get());
+  EXPECT_EQ(offer.etag, "e2");
+}
+
+TEST_F(ManifestCacheTest, ModifiedAnswerWithoutEtagDropsTheOldEtag) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a2", "")).ok());
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_THAT(cache.Get("a"), IsNull());
+  EXPECT_EQ(cache.size(), 0u);  // No etag: removed on expiry as before.
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a3", "")).ok());
+  EXPECT_FALSE(offer.has_validator);
+}
+
+TEST_F(ManifestCacheTest, FetchErrorAfterExpiryRemovesTheEntry) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock_.Advance(absl::Minutes(5));
+
+  const absl::Status error =
+      AsapError(ErrorCode::kUnavailable, "agent unreachable");
+  absl::StatusOr<ManifestPtr> failed = Revalidate(cache, "a", &offer, error);
+  EXPECT_TRUE(offer.has_validator);
+  EXPECT_EQ(failed.status(), error);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.stats().revalidations, 0u);
+
+  // Nothing left to revalidate.
+  absl::StatusOr<ManifestPtr> refetched =
+      Revalidate(cache, "a", &offer, Fetched("a", "e1"));
+  ASSERT_TRUE(refetched.ok()) << refetched.status();
+  EXPECT_FALSE(offer.has_validator);
+}
+
+TEST_F(ManifestCacheTest, EntryWithoutEtagIsNotOfferedForRevalidation) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "")).ok());
+  clock_.Advance(absl::Minutes(5));
+  absl::StatusOr<ManifestPtr> again =
+      Revalidate(cache, "a", &offer, Fetched("a2", ""));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(offer.called);
+  EXPECT_FALSE(offer.has_validator);
+  EXPECT_EQ((*again)->id(), "a2");
+}
+
+TEST_F(ManifestCacheTest, NotModifiedWithoutStaleEntryIsAnError) {
+  ManifestCache cache(Options());
+  Offer offer;
+  // A cold cache.
+  absl::StatusOr<ManifestPtr> cold =
+      Revalidate(cache, "a", &offer, NotModified());
+  EXPECT_FALSE(offer.has_validator);
+  ASSERT_FALSE(cold.ok());
+  EXPECT_EQ(cold.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(cache.size(), 0u);
+
+  // An expired entry without an etag was not offered, so "not modified"
+  // cannot refer to it.
+  cache.Set("b", MakeManifest("b"), absl::Seconds(10));
+  clock_.Advance(absl::Seconds(10));
+  absl::StatusOr<ManifestPtr> unoffered =
+      Revalidate(cache, "b", &offer, NotModified());
+  EXPECT_FALSE(offer.has_validator);
+  ASSERT_FALSE(unoffered.ok());
+  EXPECT_EQ(unoffered.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.stats().revalidations, 0u);
+
+  // The error is not cached.
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  EXPECT_TRUE(offer.called);
+}
+
+TEST_F(ManifestCacheTest, MaxAgeZeroWithEtagRevalidatesOnNextCall) {
+  ManifestCache cache(Options());
+  Offer offer;
+  absl::StatusOr<ManifestPtr> first =
+      Revalidate(cache, "a", &offer, Fetched("a", "e1", absl::ZeroDuration()));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ((*first)->id(), "a");
+  EXPECT_EQ(cache.size(), 1u);            // Kept, stale at once.
+  EXPECT_THAT(cache.Get("a"), IsNull());  // Without moving the clock.
+
+  absl::StatusOr<ManifestPtr> second =
+      Revalidate(cache, "a", &offer, NotModified(absl::ZeroDuration()));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(offer.has_validator);
+  EXPECT_EQ(offer.manifest, first->get());
+  EXPECT_EQ(offer.etag, "e1");
+  EXPECT_EQ(second->get(), first->get());
+
+  // Still stale at once: every call revalidates.
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified()).ok());
+  EXPECT_TRUE(offer.has_validator);
+  ManifestCache::Stats stats = cache.stats();
+  EXPECT_EQ(stats.revalidations, 2u);
+  EXPECT_EQ(stats.fetches, 3u);
+  EXPECT_EQ(stats.hits, 0u);
+
+  // The last answer had no ttl: fresh for default_ttl now.
+  EXPECT_THAT(cache.Get("a"), NotNull());
+}
+
+TEST_F(ManifestCacheTest, NegativeTtlWithEtagIsStaleAtOnce) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(
+      Revalidate(cache, "a", &offer, Fetched("a", "e1", absl::Seconds(-5)))
+          .ok());
+  EXPECT_EQ(cache.size(), 1u);
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified()).ok());
+  EXPECT_TRUE(offer.has_validator);
+}
+
+TEST_F(ManifestCacheTest, NonPositiveDefaultTtlWithEtagIsStaleAtOnce) {
+  ManifestCacheOptions options = Options();
+  options.default_ttl = absl::ZeroDuration();
+  ManifestCache cache(options);
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  EXPECT_EQ(cache.size(), 1u);
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified()).ok());
+  EXPECT_TRUE(offer.has_validator);
+  // Without an etag nothing is kept, as before.
+  ASSERT_TRUE(Revalidate(cache, "b", &offer, Fetched("b", "")).ok());
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST_F(ManifestCacheTest, SetStoresWithoutEtagAsBefore) {
+  ManifestCache cache(Options());
+  cache.Set("a", MakeManifest("a"), absl::Seconds(10));
+  Offer offer;
+  absl::StatusOr<ManifestPtr> hit =
+      Revalidate(cache, "a", &offer, Fetched("unexpected", ""));
+  ASSERT_TRUE(hit.ok()) << hit.status();
+  EXPECT_FALSE(offer.called);
+  EXPECT_EQ((*hit)->id(), "a");
+
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_THAT(cache.Get("a"), IsNull());
+  EXPECT_EQ(cache.size(), 0u);  // Removed on expiry, as before.
+}
+
+TEST_F(ManifestCacheTest, SetOverEntryWithEtagDropsTheEtag) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  cache.Set("a", MakeManifest("set"), absl::Seconds(10));
+  ManifestPtr cached = cache.Get("a");
+  ASSERT_THAT(cached, NotNull());
+  EXPECT_EQ(cached->id(), "set");
+
+  clock_.Advance(absl::Seconds(10));
+  absl::StatusOr<ManifestPtr> refetched =
+      Revalidate(cache, "a", &offer, Fetched("a2", ""));
+  ASSERT_TRUE(refetched.ok()) << refetched.status();
+  EXPECT_FALSE(offer.has_validator);
+  EXPECT_EQ((*refetched)->id(), "a2");
+}
+
+TEST_F(ManifestCacheTest, SetWithNonPositiveTtlRemovesEntryWithEtag) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  cache.Set("a", MakeManifest("a"), absl::ZeroDuration());
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST_F(ManifestCacheTest, InvalidateRemovesEntryKeptForRevalidation) {
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock_.Advance(absl::Minutes(5));
+  cache.Invalidate("a");
+  EXPECT_EQ(cache.size(), 0u);
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  EXPECT_FALSE(offer.has_validator);
+}
+
+TEST_F(ManifestCacheTest, InvalidateDuringRevalidationKeepsResultOutOfCache) {
+  ManifestCache cache(Options());
+  Offer offer;
+  absl::StatusOr<ManifestPtr> first =
+      Revalidate(cache, "a", &offer, Fetched("a", "e1"));
+  ASSERT_TRUE(first.ok());
+  clock_.Advance(absl::Minutes(5));
+  absl::StatusOr<ManifestPtr> got = cache.GetOrRevalidate(
+      "a", [&](const Validator* stale) -> absl::StatusOr<FetchResult> {
+        EXPECT_NE(stale, nullptr);
+        cache.Invalidate("a");
+        return NotModified();
+      });
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->get(), first->get());
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.stats().revalidations, 1u);
+}
+
+TEST_F(ManifestCacheTest, GetOrFetchReplacesEntryKeptForRevalidation) {
+  // GetOrFetch() knows nothing of validators: it fetches the whole manifest.
+  ManifestCache cache(Options());
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock_.Advance(absl::Minutes(5));
+  absl::StatusOr<ManifestPtr> got = cache.GetOrFetch(
+      "a", [] { return absl::StatusOr<FetchResult>(Fetched("a2", "")); });
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ((*got)->id(), "a2");
+  ManifestPtr cached = cache.Get("a");
+  ASSERT_THAT(cached, NotNull());
+  EXPECT_EQ(cached->id(), "a2");
+}
+
+TEST_F(ManifestCacheTest, LruEvictionDropsEntriesKeptForRevalidation) {
+  ManifestCacheOptions options = Options();
+  options.max_size = 2;
+  ManifestCache cache(options);
+  Offer offer;
+  ASSERT_TRUE(
+      Revalidate(cache, "a", &offer, Fetched("a", "e1", absl::Seconds(10)))
+          .ok());
+  ASSERT_TRUE(Revalidate(cache, "b", &offer, Fetched("b", "e2")).ok());
+  clock_.Advance(absl::Seconds(10));  // "a" is stale, "b" fresh.
+  EXPECT_THAT(cache.Get("a"), IsNull());
+  EXPECT_EQ(cache.size(), 2u);
+
+  // A third key evicts the least recently used entry, the stale "a".
+  ASSERT_TRUE(Revalidate(cache, "c", &offer, Fetched("c", "e3")).ok());
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.stats().evictions, 1u);
+  EXPECT_THAT(cache.Get("b"), NotNull());
+  EXPECT_THAT(cache.Get("c"), NotNull());
+
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  EXPECT_FALSE(offer.has_validator);  // Evicted: nothing to revalidate.
+}
+
+TEST_F(ManifestCacheTest, StaleEntriesCountTowardsMaxSize) {
+  ManifestCacheOptions options = Options();
+  options.max_size = 2;
+  ManifestCache cache(options);
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  ASSERT_TRUE(Revalidate(cache, "b", &offer, Fetched("b", "e2")).ok());
+  clock_.Advance(absl::Minutes(5));  // Both stale, both kept.
+  EXPECT_EQ(cache.size(), 2u);
+  // Revalidating "a" makes it the most recently used: "c" evicts "b".
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified()).ok());
+  ASSERT_TRUE(Revalidate(cache, "c", &offer, Fetched("c", "e3")).ok());
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_THAT(cache.Get("a"), NotNull());
+  ASSERT_TRUE(Revalidate(cache, "b", &offer, Fetched("b", "")).ok());
+  EXPECT_FALSE(offer.has_validator);
+}
+
+// A FakeClock that notifies once when it is next read. ManifestCache reads
+// its clock under its lock when a lookup finds an entry, and keeps the lock
+// from there until it fetches or waits on a fetch in flight, so a read seen
+// while a fetch is blocked tells the test that another caller has reached
+// that lookup (and will join the fetch) — without sleeping or polling.
+class NotifyingClock final : public Clock {
+ public:
+  absl::Time Now() const override {
+    if (absl::Notification* notification = armed_.exchange(nullptr)) {
+      notification->Notify();
+    }
+    return clock_.Now();
+  }
+  void Advance(absl::Duration delta) { clock_.Advance(delta); }
+  // Notifies `notification` on the next Now().
+  void NotifyOnNextRead(absl::Notification* notification) {
+    armed_.store(notification);
+  }
+
+ private:
+  FakeClock clock_;
+  mutable std::atomic<absl::Notification*> armed_{nullptr};
+};
+
+TEST(ManifestCacheRevalidationFlightTest, ConcurrentRevalidationsFetchOnce) {
+  NotifyingClock clock;
+  ManifestCacheOptions options;
+  options.clock = &clock;
+  ManifestCache cache(options);
+  Offer offer;
+  absl::StatusOr<ManifestPtr> first =
+      Revalidate(cache, "a", &offer, Fetched("a", "e1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  clock.Advance(absl::Minutes(5));
+
+  absl::Notification fetch_started;
+  absl::Notification second_caller_looked_up;
+  std::atomic<int> fetch_calls{0};
+  std::atomic<int> offers_with_validator{0};
+  auto fetch = [&](const Validator* stale) -> absl::StatusOr<FetchResult> {
+    fetch_calls.fetch_add(1);
+    if (stale != nullptr && stale->etag == "e1") {
+      offers_with_validator.fetch_add(1);
+    }
+    fetch_started.Notify();
+    // Deadlock guard, not a timing threshold.
+    if (!second_caller_looked_up.WaitForNotificationWithTimeout(kWaitBound)) {
+      return absl::DeadlineExceededError("the second caller never arrived");
+    }
+    return NotModified(absl::Seconds(60));
+  };
+
+  absl::StatusOr<ManifestPtr> leader = absl::UnknownError("not run");
+  absl::StatusOr<ManifestPtr> joiner = absl::UnknownError("not run");
+  std::thread leader_thread(
+      [&] { leader = cache.GetOrRevalidate("a", fetch); });
+  fetch_started.WaitForNotification();
+  // The leader's fetch is in flight and reads no clock until it returns.
+  clock.NotifyOnNextRead(&second_caller_looked_up);
+  std::thread joiner_thread(
+      [&] { joiner = cache.GetOrRevalidate("a", fetch); });
+  leader_thread.join();
+  joiner_thread.join();
+
+  EXPECT_EQ(fetch_calls.load(), 1);
+  EXPECT_EQ(offers_with_validator.load(), 1);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  ASSERT_TRUE(joiner.ok()) << joiner.status();
+  EXPECT_EQ(leader->get(), first->get());
+  EXPECT_EQ(joiner->get(), first->get());
+  ManifestCache::Stats stats = cache.stats();
+  EXPECT_EQ(stats.fetches, 2u);  // The first fetch and one revalidation.
+  EXPECT_EQ(stats.revalidations, 1u);
+  EXPECT_EQ(stats.misses, 3u);  // The first fetch, the leader, the joiner.
+  EXPECT_EQ(stats.hits, 0u);
+  EXPECT_THAT(cache.Get("a"), NotNull());
+}
+
+TEST(ManifestCacheRevalidationFlightTest, ConcurrentRevalidationsShareError) {
+  NotifyingClock clock;
+  ManifestCacheOptions options;
+  options.clock = &clock;
+  ManifestCache cache(options);
+  Offer offer;
+  ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
+  clock.Advance(absl::Minutes(5));
+
+  const absl::Status error =
+      AsapError(ErrorCode::kDeadlineExceeded, "manifest fetch timed out");
+  absl::Notification fetch_started;
+  absl::Notification second_caller_looked_up;
+  std::atomic<int> fetch_calls{0};
+  auto fetch = [&](const Validator*) -> absl::StatusOr<FetchResult> {
+    fetch_calls.fetch_add(1);
+    fetch_started.Notify();
+    if (!second_caller_looked_up.WaitForNotificationWithTimeout(kWaitBound)) {
+      return absl::DeadlineExceededError("the second caller never arrived");
+    }
+    return error;
+  };
+  absl::StatusOr<ManifestPtr> leader = absl::UnknownError("not run");
+  absl::StatusOr<ManifestPtr> joiner = absl::UnknownError("not run");
+  std::thread leader_thread(
+      [&] { leader = cache.GetOrRevalidate("a", fetch); });
+  fetch_started.WaitForNotification();
+  clock.NotifyOnNextRead(&second_caller_looked_up);
+  std::thread joiner_thread(
+      [&] { joiner = cache.GetOrRevalidate("a", fetch); });
+  leader_thread.join();
+  joiner_thread.join();
+
+  EXPECT_EQ(fetch_calls.load(), 1);
+  EXPECT_EQ(leader.status(), error);
+  EXPECT_EQ(joiner.status(), error);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.stats().revalidations, 0u);
+}
+
 }  // namespace
 }  // namespace asap
