@@ -80,7 +80,9 @@ struct HttpRequest {
   size_t max_response_bytes = 10 * 1024 * 1024;
   // When set, the response body is handed here as it arrives (on the engine
   // thread) instead of being collected; returning false aborts the request
-  // with asap:transport/cancelled.
+  // with asap:transport/cancelled. It is also called with an empty chunk
+  // from time to time while the request waits for data, so that a request
+  // whose reader has gone away ends without waiting for its deadline.
   std::function<bool(absl::string_view)> on_body_data;
 };
 

@@ -590,10 +590,12 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     }
     if (!item.ok()) return item.status();
     if (TakeFinalMark(&*item)) {
+      // The answer is in: whatever the server does next (it should end the
+      // stream) does not hold the caller. Returning abandons the request.
       final = *std::move(item);
-    } else if (!final.has_value() && on_intermediate) {
-      on_intermediate(*item);
+      break;
     }
+    if (on_intermediate) on_intermediate(*item);
   }
   if (!final.has_value()) {
     return AsapError(ErrorCode::kInternal,

@@ -471,6 +471,12 @@ class Connection(socketserver.BaseRequestHandler):
             self.send(event)
             time.sleep(0.02)
 
+    def mode_sse_final_then_silence(self, route):
+        self.sse_head()
+        self.send(b"data: " + dumps(envelope(False)) + b"\n\n")
+        self.send(b"data: " + dumps(envelope(True)) + b"\n\n")
+        self.sleep_until_closed()  # the final envelope, then never an end
+
     def mode_sse_error_garbage(self, route):
         self.sse_head()
         self.send(b"event: error\ndata: \x00\xff{{{not json\n\n")

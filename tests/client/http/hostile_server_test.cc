@@ -30,6 +30,10 @@
 #include "client/asap_client.h"
 #include "gtest/gtest.h"
 
+// Defined by ThreadSanitizer's runtime only. (The tsan config undefines
+// __SANITIZE_THREAD__ for the sake of Debian's libraries.)
+extern "C" void __tsan_init() __attribute__((weak));
+
 namespace asap {
 namespace {
 
@@ -74,16 +78,6 @@ int64_t PeakRssBytes() {
   }
   return -1;
 }
-
-}  // namespace
-}  // namespace asap
-
-// Defined by ThreadSanitizer's runtime only. (The tsan config undefines
-// __SANITIZE_THREAD__ for the sake of Debian's libraries.)
-extern "C" void __tsan_init() __attribute__((weak));
-
-namespace asap {
-namespace {
 
 // kMaxPeakGrowthBytes, times 4 under ThreadSanitizer, whose shadow memory
 // alone is several times the memory it shadows (a 1 MiB answer that costs
@@ -158,7 +152,7 @@ class HostileServerTest : public ::testing::Test {
     options.target = absl::StrCat("http://", server_->address(), "/", mode);
     options.timeout = timeout;
     options.max_message_bytes = kMaxMessageBytes;
-    // Most attacks skip the HTTP/2 question (kAutoProbe... tests it).
+    // Most attacks skip the HTTP/2 question (AutoProbe... asks it).
     options.http.protocol = HttpProtocol::kHttp1;
     options.http.retry.max_retries = kMaxRetries;
     options.http.retry.initial_backoff = absl::Milliseconds(10);
@@ -596,6 +590,15 @@ TEST_F(HostileServerTest, StreamWithoutAFinalEnvelopeEndsAtTheDeadline) {
   Outcome o = Stream("sse-endless", kShortTimeout);
   ExpectFailsByDeadline(o, ErrorCode::kDeadlineExceeded);
   EXPECT_GT(o.intermediates.size(), 0u);
+}
+
+TEST_F(HostileServerTest, StreamFinalEnvelopeReturnsThoughTheStreamStaysOpen) {
+  Outcome o = Stream("sse-final-then-silence");
+  EXPECT_TRUE(o.status.ok()) << Describe(o);
+  EXPECT_LT(o.elapsed, kPromptly) << Describe(o);
+  EXPECT_EQ(o.intermediates.size(), 1u);
+  EXPECT_LT(o.teardown, absl::Seconds(5)) << Describe(o);
+  EXPECT_LT(o.peak_growth_bytes, MaxPeakGrowthBytes()) << Describe(o);
 }
 
 TEST_F(HostileServerTest, StreamErrorEventOfGarbageIsInternal) {
