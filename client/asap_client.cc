@@ -61,6 +61,9 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
                        compression.level));
     }
   }
+  if (absl::Status s = ValidateClientTlsOptions(options.tls); !s.ok()) {
+    return s;
+  }
   std::unique_ptr<AsapClient> client(new AsapClient(std::move(options)));
   if (internal::IsHttpTarget(client->options_.target)) {
     if (absl::Status s = ValidateChannelPoolOptions(client->options_.pool);
@@ -92,6 +95,13 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   // "none" means no compression either way, gRPC's own included.
   settings.accept_grpc_compression =
       client->options_.compression.algorithm != "none";
+  if (client->options_.tls.enabled) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        TlsCredentials(client->options_.tls);
+    if (!credentials.ok()) return credentials.status();
+    settings.credentials = *std::move(credentials);
+    settings.server_name = client->options_.tls.server_name;
+  }
   std::string target = client->options_.target;
   const ManifestCacheSettings& cache = client->options_.manifest_cache;
   if (cache.enabled) {

@@ -4,6 +4,7 @@
 //   asap::ClientOptions options;
 //   options.target = "127.0.0.1:50051";  // gRPC
 //   // or options.target = "http://127.0.0.1:8080";  // JSON-RPC over HTTP
+//   // or "https://agent.example:8443" (options.tls for its CA)
 //   absl::StatusOr<std::unique_ptr<asap::AsapClient>> client =
 //       asap::AsapClient::Create(options);
 //   if (!client.ok()) return client.status();
@@ -44,6 +45,7 @@
 #include "absl/time/time.h"
 #include "asap/envelope.h"
 #include "asap/time/clock.h"
+#include "asap/tls_options.h"
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
 #include "asap/v1/service.pb.h"
@@ -118,6 +120,8 @@ struct ClientOptions {
   CompressionOptions compression;
   // HTTP targets only: HTTP/1.1 or HTTP/2, v2 negotiation, retries.
   HttpClientOptions http;
+  // TLS: for gRPC targets when tls.enabled, for https:// targets always.
+  ClientTlsOptions tls;
 };
 
 class AsapClient {

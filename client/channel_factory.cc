@@ -22,12 +22,37 @@ std::shared_ptr<grpc::Channel> CreateAsapChannel(
     args.SetInt(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
                 1 << GRPC_COMPRESS_NONE);
   }
-  auto credentials = grpc::InsecureChannelCredentials();
+  if (!settings.server_name.empty()) {
+    args.SetSslTargetNameOverride(settings.server_name);
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      settings.credentials != nullptr ? settings.credentials
+                                      : grpc::InsecureChannelCredentials();
   if (settings.interceptors) {
     return grpc::experimental::CreateCustomChannelWithInterceptors(
         target, credentials, args, settings.interceptors());
   }
   return grpc::CreateCustomChannel(target, credentials, args);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
+    const ClientTlsOptions& tls) {
+  grpc::SslCredentialsOptions ssl;
+  if (!tls.ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPemFile(tls.ca_file, "tls.ca_file");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+  }
+  if (!tls.cert_file.empty()) {
+    absl::StatusOr<std::string> cert =
+        ReadPemFile(tls.cert_file, "tls.cert_file");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPemFile(tls.key_file, "tls.key_file");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(ssl);
 }
 
 }  // namespace asap

@@ -3,12 +3,16 @@
 #define ASAP_CLIENT_CHANNEL_FACTORY_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/support/client_interceptor.h>
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "asap/tls_options.h"
 
 namespace asap {
 
@@ -24,13 +28,23 @@ struct ChannelSettings {
   // Makes the client interceptors of each new channel (interceptor factories
   // are owned by one channel, so each channel gets fresh ones). May be empty.
   std::function<InterceptorFactories()> interceptors;
+  // TLS credentials; null: plaintext. `server_name`, when set, is the name
+  // the server's certificate is checked against instead of the target's.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string server_name;
 };
 
-// An insecure channel to `target` with its own TCP connection: `pool_index`
-// becomes a channel argument and the subchannel pool is local to the channel,
-// so channels of different indexes never share a connection (gRPC shares one
-// connection between equal channels otherwise). Reconnection backoff is short
-// (100 ms initial, 2 s max) so a restarted peer is reached again quickly.
+// TLS channel credentials from `tls` (its PEM files read now), or
+// InvalidArgument naming the file that cannot be read.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
+    const ClientTlsOptions& tls);
+
+// A channel to `target` (plaintext unless settings.credentials) with its own
+// TCP connection: `pool_index` becomes a channel argument and the subchannel
+// pool is local to the channel, so channels of different indexes never share a
+// connection (gRPC shares one connection between equal channels otherwise).
+// Reconnection backoff is short (100 ms initial, 2 s max) so a restarted peer
+// is reached again quickly.
 std::shared_ptr<grpc::Channel> CreateAsapChannel(
     const std::string& target, int pool_index, const ChannelSettings& settings);
 

@@ -24,6 +24,36 @@
 namespace asap {
 namespace {
 
+// Plaintext, or TLS 1.2+ with the server's certificate, requiring a client
+// certificate signed by client_ca_file when one is set.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const ServerTlsOptions& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> cert =
+      ReadPemFile(tls.cert_file, "tls.cert_file");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPemFile(tls.key_file, "tls.key_file");
+  if (!key.ok()) return key.status();
+  pair.cert_chain = *std::move(cert);
+  pair.private_key = *std::move(key);
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca =
+        ReadPemFile(tls.client_ca_file, "tls.client_ca_file");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+namespace {
+
 int HandlerThreads(const ServerOptions& options) {
   if (options.handler_threads > 0) return options.handler_threads;
   if (options.batch_workers > 0) return options.batch_workers;
@@ -73,6 +103,14 @@ class AsapServer::Impl {
     if (options_.max_message_bytes <= 0) {
       return absl::InvalidArgumentError("max_message_bytes must be positive");
     }
+    if (absl::Status s = ValidateServerTlsOptions(options_.tls); !s.ok()) {
+      return s;
+    }
+    if (options_.tls.enabled() && !options_.http_address.empty()) {
+      return absl::UnimplementedError(
+          "TLS is not available on the HTTP binding yet: serve it on its own "
+          "(no tls) or leave http_address empty");
+    }
     const ServerLimits& limits = options_.limits;
     if (limits.max_json_values < 1 || limits.max_depth < 1 ||
         limits.max_envelopes_per_frame < 1 ||
@@ -115,9 +153,11 @@ class AsapServer::Impl {
     if (options_.enable_reflection) {
       grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     }
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        ServerCredentials(options_.tls);
+    if (!credentials.ok()) return credentials.status();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(options_.address,
-                             grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort(options_.address, *credentials, &port_);
     // Without this, gRPC binds with SO_REUSEPORT and a second server on a busy
     // port "succeeds" and steals half the connections.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

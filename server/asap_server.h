@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asap/envelope.h"
+#include "asap/tls_options.h"
 #include "asap/v1/manifest.pb.h"
 #include "server/handler_registry.h"
 #include "server/http/http_listener.h"
@@ -90,6 +91,10 @@ struct ServerLimits {
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see AsapServer::port()).
   std::string address = "127.0.0.1:0";
+  // TLS on the gRPC listener (and mutual TLS with client_ca_file). The HTTP
+  // binding cannot serve TLS yet: Start refuses both together rather than
+  // serve HTTP in plaintext next to a TLS gRPC port.
+  ServerTlsOptions tls;
   // host:port of the HTTP binding: ASAP's JSON-RPC over HTTP/1.1 and h2c,
   // what the Python reference and TypeScript clients speak (routes in
   // server/http/json_rpc_service.h). Empty: gRPC only. Port 0 picks a free

@@ -162,6 +162,9 @@ HttpEngine::HttpEngine(HttpEngineOptions options)
   curl_multi_setopt(multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
                     static_cast<long>(options_.max_streams_per_connection));
   multi_ = multi;
+  for (const std::string& entry : options_.connect_to) {
+    connect_to_ = curl_slist_append(connect_to_, entry.c_str());
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -169,6 +172,7 @@ HttpEngine::~HttpEngine() {
   Shutdown();
   thread_.join();
   curl_multi_cleanup(Multi(multi_));
+  if (connect_to_ != nullptr) curl_slist_free_all(connect_to_);
 }
 
 absl::Status HttpEngine::Acquire(absl::Time deadline,
@@ -293,6 +297,22 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
     version = transfer->opener ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
                                : CURL_HTTP_VERSION_2TLS;
     if (transfer->opener) curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+  }
+  if (request.version == HttpVersion::kTlsAlpn) {
+    version = CURL_HTTP_VERSION_2TLS;
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(easy, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+    if (!options_.ca_file.empty()) {
+      curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+    }
+    if (!options_.cert_file.empty()) {
+      curl_easy_setopt(easy, CURLOPT_SSLCERT, options_.cert_file.c_str());
+      curl_easy_setopt(easy, CURLOPT_SSLKEY, options_.key_file.c_str());
+    }
+    if (connect_to_ != nullptr) {
+      curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to_);
+    }
   }
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
   // Wait for a connection that multiplexes rather than opening another.

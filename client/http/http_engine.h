@@ -45,6 +45,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+struct curl_slist;  // libcurl's string list (curl/curl.h)
+
 namespace asap::internal {
 
 struct HttpEngineOptions {
@@ -56,12 +58,22 @@ struct HttpEngineOptions {
   int max_streams_per_connection = 100;
   // Longest Acquire() waits for a slot.
   absl::Duration pool_timeout = absl::Seconds(5);
+  // For https:// URLs: the PEM roots to trust (empty: the system's), a
+  // client certificate and key, and libcurl CURLOPT_CONNECT_TO entries
+  // ("name:port:host:port", to check a certificate for `name` while
+  // connecting to `host`).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::vector<std::string> connect_to;
 };
 
 enum class HttpVersion {
   kHttp1,
   // HTTP/2 over cleartext without an upgrade (h2c "prior knowledge").
   kHttp2PriorKnowledge,
+  // TLS, where ALPN picks HTTP/2 or HTTP/1.1.
+  kTlsAlpn,
 };
 
 struct HttpRequest {
@@ -183,6 +195,7 @@ class HttpEngine {
   bool h2_live_ = false;
   bool opener_running_ = false;
   std::deque<std::unique_ptr<Transfer>> waiting_h2_;
+  ::curl_slist* connect_to_ = nullptr;  // options_.connect_to
   std::thread thread_;
 };
 

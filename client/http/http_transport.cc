@@ -81,8 +81,23 @@ absl::Status Cancelled() {
 // answered 5xx / 429.
 bool Retryable(const absl::StatusOr<HttpResponse>& response) {
   if (!response.ok()) {
-    return ErrorCodeOf(response.status()) == ErrorCode::kUnavailable &&
-           CurlCodeOf(response.status()).has_value();
+    std::optional<int> code = CurlCodeOf(response.status());
+    if (!code.has_value() ||
+        ErrorCodeOf(response.status()) != ErrorCode::kUnavailable) {
+      return false;
+    }
+    switch (*code) {
+      // A certificate that does not verify, or client credentials that
+      // cannot be used, fail the same way every time.
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_SSL_CACERT_BADFILE:
+      case CURLE_SSL_ISSUER_ERROR:
+      case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return false;
+      default:
+        return true;
+    }
   }
   return response->status == 429 || response->status >= 500;
 }
@@ -134,12 +149,12 @@ class HttpTransport::CallScope {
 absl::StatusOr<std::unique_ptr<HttpTransport>> HttpTransport::Create(
     const ClientOptions& options, std::shared_ptr<ManifestCache> cache) {
   absl::string_view target = options.target;
-  if (absl::StartsWithIgnoreCase(target, "https://")) {
+  const bool https = absl::StartsWithIgnoreCase(target, "https://");
+  if (!https && options.tls.enabled) {
     return absl::InvalidArgumentError(
-        "https:// targets need TLS options, which this client does not have "
-        "yet; use http:// or a gRPC target");
+        "ClientOptions.tls is on but the target is http://: use https://");
   }
-  absl::string_view rest = target.substr(7);
+  absl::string_view rest = target.substr(https ? 8 : 7);
   const size_t slash = rest.find('/');
   absl::string_view authority = rest.substr(0, slash);
   absl::string_view prefix =
@@ -159,13 +174,30 @@ absl::StatusOr<std::unique_ptr<HttpTransport>> HttpTransport::Create(
         "ClientOptions.http: max_retries and batch_array_items must not be "
         "negative, 0 <= initial_backoff <= max_backoff");
   }
+  std::vector<std::string> connect_to;
+  std::string host_port(authority);
+  if (https && !options.tls.server_name.empty()) {
+    // The URL names the certificate's host; libcurl connects to the target.
+    const size_t colon = authority.rfind(':');
+    const absl::string_view port =
+        colon == absl::string_view::npos ? "443" : authority.substr(colon + 1);
+    const absl::string_view host = colon == absl::string_view::npos
+                                       ? authority
+                                       : authority.substr(0, colon);
+    connect_to.push_back(
+        absl::StrCat(options.tls.server_name, ":", port, ":", host, ":", port));
+    host_port = absl::StrCat(options.tls.server_name, ":", port);
+  }
   return std::unique_ptr<HttpTransport>(new HttpTransport(
-      options, std::move(cache), absl::StrCat("http://", authority, prefix)));
+      options, std::move(cache),
+      absl::StrCat(https ? "https://" : "http://", host_port, prefix),
+      std::move(connect_to)));
 }
 
 HttpTransport::HttpTransport(const ClientOptions& options,
                              std::shared_ptr<ManifestCache> cache,
-                             std::string base_url)
+                             std::string base_url,
+                             std::vector<std::string> connect_to)
     : options_(options),
       base_url_(std::move(base_url)),
       cache_(std::move(cache)) {
@@ -174,7 +206,17 @@ HttpTransport::HttpTransport(const ClientOptions& options,
   engine.keep_alive_connections = options_.pool.pool_connections;
   engine.max_streams_per_connection = options_.pool.max_streams_per_connection;
   engine.pool_timeout = options_.pool.pool_timeout;
+  engine.ca_file = options_.tls.ca_file;
+  engine.cert_file = options_.tls.cert_file;
+  engine.key_file = options_.tls.key_file;
+  engine.connect_to = std::move(connect_to);
   engine_ = std::make_unique<HttpEngine>(engine);
+  if (absl::StartsWith(base_url_, "https://")) {
+    // TLS: ALPN picks HTTP/2 or HTTP/1.1 per connection, no question asked.
+    protocol_ = 3;
+    http_stats_.protocol = "https";
+    return;
+  }
   compression_stats_.server_encodings = "br, gzip";
   switch (options_.http.protocol) {
     case HttpProtocol::kHttp1:
@@ -184,8 +226,7 @@ HttpTransport::HttpTransport(const ClientOptions& options,
     case HttpProtocol::kHttp2:
       protocol_ = 2;
       http_stats_.protocol = "h2c";
-      engine_->SetCapacity(options_.pool.pool_maxsize *
-                           options_.pool.max_streams_per_connection);
+      engine_->SetCapacity(H2cCapacity());
       break;
     case HttpProtocol::kAuto:
       break;
@@ -210,10 +251,26 @@ absl::Status HttpTransport::Prepare(v1::Envelope* envelope) const {
   return ValidateEnvelope(*envelope, now, options_.validation);
 }
 
+int HttpTransport::H2cCapacity() const {
+  // One h2c connection carries every call. libcurl 7.88 opens the next
+  // connection to a host without asking for HTTP/2 (HTTP/2 over cleartext
+  // is prior knowledge only), and with such connections next to the h2c one
+  // answers were measured landing on the wrong requests. So calls beyond one
+  // connection's streams wait for a stream (pool_timeout), as on a full
+  // gRPC channel.
+  return options_.pool.max_streams_per_connection;
+}
+
 HttpVersion HttpTransport::version() const {
   absl::MutexLock lock(&mu_);
-  return protocol_ == 2 ? HttpVersion::kHttp2PriorKnowledge
-                        : HttpVersion::kHttp1;
+  switch (protocol_) {
+    case 2:
+      return HttpVersion::kHttp2PriorKnowledge;
+    case 3:
+      return HttpVersion::kTlsAlpn;
+    default:
+      return HttpVersion::kHttp1;
+  }
 }
 
 void HttpTransport::DecideProtocol(absl::Time deadline) {
@@ -274,10 +331,7 @@ void HttpTransport::DecideProtocol(absl::Time deadline) {
   if (decided == 0) return;
   protocol_ = decided;
   http_stats_.protocol = decided == 2 ? "h2c" : "http/1.1";
-  if (decided == 2) {
-    engine_->SetCapacity(options_.pool.pool_maxsize *
-                         options_.pool.max_streams_per_connection);
-  }
+  if (decided == 2) engine_->SetCapacity(H2cCapacity());
 }
 
 HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
@@ -347,6 +401,16 @@ void HttpTransport::Attempt(std::shared_ptr<Call> call, int attempt,
           if (response.ok()) {
             http_stats_.request_bytes += response->request_body_bytes;
             http_stats_.response_bytes += response->response_body_bytes;
+            if (protocol_ == 3 && response->http2 &&
+                http_stats_.protocol != "h2") {
+              // ALPN chose HTTP/2: connections carry many calls each.
+              http_stats_.protocol = "h2";
+              engine_->SetCapacity(options_.pool.pool_maxsize *
+                                   options_.pool.max_streams_per_connection);
+            } else if (protocol_ == 3 && !response->http2 &&
+                       http_stats_.protocol == "https") {
+              http_stats_.protocol = "http/1.1 over TLS";
+            }
           }
         }
         const HttpRetryOptions& retry = options_.http.retry;
@@ -430,13 +494,13 @@ void HttpTransport::SendAsync(v1::Envelope envelope,
   request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
   const std::string url = request.url;
   Run(std::move(request), nullptr,
-      [this, scope, url,
+      [this, scope, url, id,
        done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
         engine_->Release();
         if (response.ok()) NoteVersion(*response);
         absl::StatusOr<std::string> body = Body(std::move(response), url);
         absl::StatusOr<v1::Envelope> result =
-            body.ok() ? ParseJsonRpcSendAnswer(*body)
+            body.ok() ? ParseJsonRpcSendAnswer(*body, id)
                       : absl::StatusOr<v1::Envelope>(body.status());
         // The registration ends after `done`, which may be the last thing
         // the destructor waits for.
@@ -688,7 +752,7 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
           absl::StatusOr<std::string> body = Body(std::move(response), url);
           if (group <= 1) {
             (*results)[members[0]] =
-                body.ok() ? ParseJsonRpcSendAnswer(*body)
+                body.ok() ? ParseJsonRpcSendAnswer(*body, first_id)
                           : absl::StatusOr<v1::Envelope>(body.status());
           } else {
             absl::StatusOr<std::vector<absl::StatusOr<v1::Envelope>>> answers =

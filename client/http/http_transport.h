@@ -1,6 +1,6 @@
 // HttpTransport: AsapClient's calls over ASAP's JSON-RPC HTTP binding, for
-// `http://host:port[/prefix]` targets. AsapClient forwards to it, so callers
-// use the same API on both bindings (client/asap_client.h).
+// `http://host:port[/prefix]` and `https://...` targets. AsapClient forwards to
+// it, so callers use the same API on both bindings (client/asap_client.h).
 //
 //   * Send / SendAsync: `POST /asap`, one JSON-RPC asap.send request;
 //   * SendStream: `POST /asap/stream`, Server-Sent Events;
@@ -59,13 +59,16 @@ class HttpTransport {
   class CallScope;
 
   HttpTransport(const ClientOptions& options,
-                std::shared_ptr<ManifestCache> cache, std::string base_url);
+                std::shared_ptr<ManifestCache> cache, std::string base_url,
+                std::vector<std::string> connect_to);
 
   // Fills in and validates the envelope as the gRPC path does.
   absl::Status Prepare(v1::Envelope* envelope) const;
   // Decides HTTP/1.1 or HTTP/2 once (HttpProtocol::kAuto).
   void DecideProtocol(absl::Time deadline);
   HttpVersion version() const;
+  // Calls in flight at once over h2c.
+  int H2cCapacity() const;
   // A POST of `json` to `path`, compressed when worth it (at `level`, or
   // the configured one when -1).
   HttpRequest JsonPost(absl::string_view path, std::string json,
@@ -95,7 +98,7 @@ class HttpTransport {
   mutable absl::Mutex mu_;
   int active_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  // 0: not decided; 1: HTTP/1.1; 2: HTTP/2.
+  // 0: not decided; 1: HTTP/1.1; 2: HTTP/2 (h2c); 3: TLS, ALPN decides.
   int protocol_ ABSL_GUARDED_BY(mu_) = 0;
   bool deciding_ ABSL_GUARDED_BY(mu_) = false;
   // The server's answer to ASAP-Version: "" until known, "1.0" or "2.x".

@@ -197,6 +197,22 @@ absl::StatusOr<v1::Envelope> ParseJsonRpcSendAnswer(absl::string_view body) {
   return FromAnswer(document);
 }
 
+absl::StatusOr<v1::Envelope> ParseJsonRpcSendAnswer(absl::string_view body,
+                                                    int64_t request_id) {
+  rapidjson::Document document;
+  if (absl::Status s = ParseBody(body, &document); !s.ok()) return s;
+  const rapidjson::Value* id = Member(document, "id");
+  const bool is_error = Member(document, "error") != nullptr;
+  const bool same =
+      id != nullptr && id->IsInt64() && id->GetInt64() == request_id;
+  // An error may carry a null id (the server could not read the request's).
+  if (!same && !(is_error && (id == nullptr || id->IsNull()))) {
+    return Malformed(
+        absl::StrCat("the answer is for another request than ", request_id));
+  }
+  return FromAnswer(document);
+}
+
 absl::StatusOr<std::vector<absl::StatusOr<v1::Envelope>>>
 ParseJsonRpcBatchAnswer(absl::string_view body, int64_t first_id,
                         size_t count) {

@@ -43,6 +43,12 @@ std::string JsonRpcBatchBody(absl::Span<const v1::Envelope* const> envelopes,
 // asap:internal/error. v2's `requires_ack` member is accepted and dropped.
 absl::StatusOr<v1::Envelope> ParseJsonRpcSendAnswer(absl::string_view body);
 
+// The same, for the request whose id was `request_id`: an answer that names
+// another request (a result with any other id, an error with another
+// non-null id) is asap:internal/error, never taken for this one's.
+absl::StatusOr<v1::Envelope> ParseJsonRpcSendAnswer(absl::string_view body,
+                                                    int64_t request_id);
+
 // Reads the answer to a batch of `count` requests with ids first_id, ...:
 // one result per request, in request order, matched by id. A body that is
 // not such an array (or a single error object, which a server gives for a

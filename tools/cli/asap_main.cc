@@ -1,14 +1,17 @@
 // asap: the command-line tool for people who operate ASAP agents.
 //
 //   asap serve    [--host H] [--port N] [--http-port N] [--manifest FILE]
+//                 [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
 //                 run an echo agent (gRPC, and the HTTP binding with
-//                 --http-port)
+//                 --http-port; TLS, and mutual TLS, on gRPC)
 //   asap send     --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
 //                 [--compression none|gzip|br] FILE|-
 //   asap manifest --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
 //
 // A target HOST:PORT is called over gRPC, http://HOST:PORT over ASAP's
 // JSON-RPC HTTP binding (any ASAP agent, the Python reference included).
+// send and manifest take --ca PEM, --cert PEM --key PEM and --server-name
+// NAME for TLS; https:// targets are the HTTP binding over TLS.
 //   asap validate [--check-time] FILE|-
 //
 // Every failure is one line on stderr with the gRPC and ASAP codes, and a
@@ -42,11 +45,14 @@ constexpr char kUsage[] =
     "usage:\n"
     "  asap serve    [--host HOST] [--port N] [--http-port N] "
     "[--manifest FILE]\n"
+    "                [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]\n"
     "  asap send     --target HOST:PORT|http://HOST:PORT "
     "[--timeout SECONDS]\n"
-    "                [--compression none|gzip|br] FILE|-\n"
+    "                [--compression none|gzip|br] [TLS] FILE|-\n"
     "  asap manifest --target HOST:PORT|http://HOST:PORT "
-    "[--timeout SECONDS]\n"
+    "[--timeout SECONDS] [TLS]\n"
+    "  TLS: [--ca PEM] [--cert PEM --key PEM] [--server-name NAME]; https:// "
+    "targets and any of these use TLS\n"
     "  asap validate [--check-time] FILE|-\n";
 
 // Parsed command line: --name value / --name=value flags and positionals.
@@ -160,12 +166,22 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
         "--compression must be none, gzip or br, got '", compression, "'"));
   }
   options.compression.algorithm = compression;
+  // Any TLS flag turns TLS on (an https:// target always has it).
+  options.tls.ca_file = Flag(args, "ca");
+  options.tls.cert_file = Flag(args, "cert");
+  options.tls.key_file = Flag(args, "key");
+  options.tls.server_name = Flag(args, "server-name");
+  options.tls.enabled = !options.tls.ca_file.empty() ||
+                        !options.tls.cert_file.empty() ||
+                        !options.tls.server_name.empty() ||
+                        absl::StartsWith(options.target, "https://");
   return AsapClient::Create(std::move(options));
 }
 
 int Serve(const Args& args) {
   if (absl::Status s =
-          CheckFlags(args, {"host", "port", "http-port", "manifest"});
+          CheckFlags(args, {"host", "port", "http-port", "manifest",
+                            "tls-cert", "tls-key", "tls-client-ca"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -188,6 +204,9 @@ int Serve(const Args& args) {
   if (!http_port.empty()) {
     options.http_address = absl::StrCat(host, ":", http_port_number);
   }
+  options.tls.cert_file = Flag(args, "tls-cert");
+  options.tls.key_file = Flag(args, "tls-key");
+  options.tls.client_ca_file = Flag(args, "tls-client-ca");
   options.manifest = examples::EchoManifest("");
   if (std::string path = Flag(args, "manifest"); !path.empty()) {
     absl::StatusOr<std::string> text = ReadInput(path);
@@ -211,7 +230,9 @@ int Serve(const Args& args) {
 }
 
 int Send(const Args& args) {
-  if (absl::Status s = CheckFlags(args, {"target", "timeout", "compression"});
+  if (absl::Status s =
+          CheckFlags(args, {"target", "timeout", "compression", "ca", "cert",
+                            "key", "server-name"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -229,7 +250,9 @@ int Send(const Args& args) {
 }
 
 int Manifest(const Args& args) {
-  if (absl::Status s = CheckFlags(args, {"target", "timeout"}); !s.ok()) {
+  if (absl::Status s = CheckFlags(
+          args, {"target", "timeout", "ca", "cert", "key", "server-name"});
+      !s.ok()) {
     return Usage(std::string(s.message()));
   }
   if (!args.positional.empty()) return Usage("manifest takes no FILE");

@@ -338,7 +338,7 @@ TEST(ReferenceAgentShutdownTest, DestroyingTheClientCancelsCallsInFlight) {
 
 TEST(HttpTargetTest, MalformedTargetsAreRefused) {
   for (const char* target :
-       {"http://", "http://user@host:1", "https://h:1", "http://h:1/p?q=1"}) {
+       {"http://", "http://user@host:1", "https://", "http://h:1/p?q=1"}) {
     ClientOptions options;
     options.target = target;
     absl::StatusOr<std::unique_ptr<AsapClient>> client =
@@ -453,6 +453,9 @@ TEST_F(AsapHttpServerTest, BatchWithoutV2IsMultiplexedSingleRequests) {
   EXPECT_EQ(stats.server_version, "1.0");
   EXPECT_EQ(stats.batch_arrays, 0u);
   EXPECT_EQ(stats.requests, 200u);
+  // All on the one h2c connection (the question included): more than its
+  // 100 streams wait for one rather than open another.
+  EXPECT_EQ(stats.connections_opened, 1u);
 }
 
 TEST_F(AsapHttpServerTest, ConcurrentSendsOverHttp1StayWithinPoolMaxsize) {

@@ -972,5 +972,34 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
+// An answer is taken only for the request it names.
+TEST(JsonRpcSendAnswerIdTest, AnswerForAnotherRequestIsRefused) {
+  const std::string result =
+      R"({"jsonrpc":"2.0","result":{"envelope":{"sender":"urn:asap:agent:a"}},)";
+  EXPECT_TRUE(ParseJsonRpcSendAnswer(result + R"("id":7})", 7).ok());
+  for (const char* id : {"8", "\"7\"", "null"}) {
+    EnvelopeOr answer =
+        ParseJsonRpcSendAnswer(result + "\"id\":" + id + "}", 7);
+    EXPECT_EQ(ErrorCodeOf(answer.status()), ErrorCode::kInternal) << id;
+    EXPECT_THAT(answer.status().message(), HasSubstr("another request")) << id;
+  }
+  EXPECT_EQ(ErrorCodeOf(ParseJsonRpcSendAnswer(
+                            R"({"jsonrpc":"2.0","result":{"envelope":{}}})", 7)
+                            .status()),
+            ErrorCode::kInternal);
+  // An error may not know the request's id: null is fine, another is not.
+  const std::string error =
+      R"({"jsonrpc":"2.0","error":{"code":-32603,"message":"x"},)";
+  EXPECT_EQ(
+      ErrorCodeOf(ParseJsonRpcSendAnswer(error + R"("id":null})", 7).status()),
+      ErrorCode::kInternal);
+  EXPECT_THAT(
+      ParseJsonRpcSendAnswer(error + R"("id":null})", 7).status().message(),
+      Not(HasSubstr("another request")));
+  EXPECT_THAT(
+      ParseJsonRpcSendAnswer(error + R"("id":8})", 7).status().message(),
+      HasSubstr("another request"));
+}
+
 }  // namespace
 }  // namespace asap::internal

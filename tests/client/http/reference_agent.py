@@ -596,12 +596,24 @@ def main():
     parser.add_argument("--manifest-max-age", type=int, default=300)
     parser.add_argument("--agent-id", default="urn:asap:agent:reference")
     parser.add_argument("--no-brotli", action="store_true", help="refuse Content-Encoding: br with 415")
+    parser.add_argument("--tls-cert", help="serve HTTPS (HTTP/1.1) with this PEM certificate chain")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     args = parser.parse_args()
 
     server = AgentServer((args.host, args.port), Handler)
     host, port = server.server_address[:2]
+    scheme = "http"
+    if args.tls_cert:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        context.set_alpn_protocols(["http/1.1"])
+        # Handshakes happen on accept; a failed one only drops that client.
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     decoder = None if args.no_brotli else (brotli or load_libbrotlidec())
-    server.agent = Agent(args.agent_id, "http://%s:%d/asap" % (host, port), args.manifest_max_age, decoder)
+    server.agent = Agent(args.agent_id, "%s://%s:%d/asap" % (scheme, host, port), args.manifest_max_age, decoder)
 
     def stop(signum, frame):
         raise SystemExit(0)
