@@ -147,7 +147,9 @@ AsapClient::AsapClient(ClientOptions options)
     : options_(std::move(options)), calls_(internal::CallTracker::Create()) {}
 
 AsapClient::~AsapClient() {
-  http_.reset();
+  // The transport stays (a call made meanwhile is cancelled by it) until the
+  // members go.
+  if (http_ != nullptr) http_->Shutdown();
   calls_->Close();
   if (pool_ != nullptr) pool_->Close();
   calls_->WaitUntilIdle();

@@ -74,6 +74,8 @@ struct HttpEngine::Transfer {
   // Its HTTP/2 answer has begun; counted in the engine's h2_receiving_.
   bool receiving_h2 = false;
   int* h2_receiving = nullptr;
+  // Set when the opener's status line shows HTTP/2 (engine's flag).
+  bool* h2_confirmed = nullptr;
 
   ~Transfer() {
     if (header_list != nullptr) curl_slist_free_all(header_list);
@@ -133,6 +135,11 @@ struct HttpEngine::Transfer {
           !transfer->request.on_body_data) {
         transfer->receiving_h2 = true;
         ++*transfer->h2_receiving;
+      }
+      // The opener's connection speaks HTTP/2: the requests waiting for it
+      // may go now, not when its answer ends (see Run).
+      if (transfer->opener && absl::StartsWith(line, "HTTP/2")) {
+        *transfer->h2_confirmed = true;
       }
       return bytes;
     }
@@ -246,6 +253,10 @@ void HttpEngine::Shutdown() {
   mu_.Await(absl::Condition(&stopped_));
 }
 
+bool HttpEngine::OnEngineThread() const {
+  return std::this_thread::get_id() == thread_.get_id();
+}
+
 HttpEngine::Stats HttpEngine::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
@@ -263,6 +274,7 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
   CURL* easy = curl_easy_init();
   transfer->easy = easy;
   transfer->h2_receiving = &h2_receiving_;
+  transfer->h2_confirmed = &h2_confirmed_;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   // ASAP_CURL_VERBOSE=1 prints libcurl's trace of every request on stderr.
@@ -360,13 +372,18 @@ void HttpEngine::Admit(std::unique_ptr<Transfer> transfer) {
   }
   opener_running_ = true;
   transfer->opener = true;
+  opener_ = transfer.get();
   StartTransfer(std::move(transfer));
 }
 
 void HttpEngine::FailBeforeStart(std::unique_ptr<Transfer> transfer,
                                  absl::Status error) {
-  const bool opener = transfer->opener;
-  if (opener) opener_running_ = false;
+  const bool opener =
+      transfer->opener && opener_running_ && opener_ == transfer.get();
+  if (opener) {
+    opener_running_ = false;
+    opener_ = nullptr;
+  }
   transfer->done(std::move(error));
   if (opener) ReleaseWaiting();
 }
@@ -412,11 +429,13 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
   const auto code = static_cast<CURLcode>(curl_code);
   const bool wanted_h2 =
       owned->request.version == HttpVersion::kHttp2PriorKnowledge;
-  if (owned->opener) {
+  if (owned.get() == opener_) {
+    // Ended before its connection was up: no h2c connection is known; the
+    // next waiting request tries again.
+    opener_ = nullptr;
     opener_running_ = false;
-    long version = 0;
-    curl_easy_getinfo(owned->easy, CURLINFO_HTTP_VERSION, &version);
-    h2_live_ = code == CURLE_OK && version == CURL_HTTP_VERSION_2_0;
+    h2_confirmed_ = false;
+    h2_live_ = false;
     ReleaseWaiting();
   }
   if (code == CURLE_OK) {
@@ -458,7 +477,13 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
     owned->done(AsapError(ErrorCode::kCancelled, "the response was abandoned"));
     return;
   }
-  if (wanted_h2) h2_live_ = false;
+  // A failure of the connection (not of this one request: its deadline, a
+  // reset of its stream) means no h2c connection may be open any more.
+  if (wanted_h2 && code != CURLE_OPERATION_TIMEDOUT &&
+      code != CURLE_HTTP2_STREAM && code != CURLE_WRITE_ERROR &&
+      code != CURLE_ABORTED_BY_CALLBACK) {
+    h2_live_ = false;
+  }
   const std::string what =
       absl::StrCat(owned->request.method, " ", owned->request.url, ": ",
                    curl_easy_strerror(code));
@@ -529,6 +554,27 @@ void HttpEngine::Run() {
 
     int running = 0;
     curl_multi_perform(multi, &running);
+    if (opener_running_ && opener_ != nullptr && !h2_confirmed_) {
+      // Prior knowledge makes the connection HTTP/2 from its first byte:
+      // once it is up and the opener's request is going out on it, the
+      // others can be multiplexed on it (a server that turns out not to
+      // speak HTTP/2 fails them as it fails the opener, and they retry).
+      curl_off_t pretransfer = 0;
+      curl_easy_getinfo(opener_->easy, CURLINFO_PRETRANSFER_TIME_T,
+                        &pretransfer);
+      h2_confirmed_ = pretransfer > 0;
+    }
+    if (h2_confirmed_) {
+      // (Also set by the opener's header callback, where libcurl must not
+      // be re-entered.)
+      h2_confirmed_ = false;
+      if (opener_running_) {
+        opener_running_ = false;
+        opener_ = nullptr;
+        h2_live_ = true;
+        ReleaseWaiting();
+      }
+    }
     int left = 0;
     while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
       if (message->msg != CURLMSG_DONE) continue;
@@ -544,10 +590,16 @@ void HttpEngine::Run() {
     // timeout). While an HTTP/2 answer is arriving the loop wakes every
     // millisecond instead.
     if (h2_receiving_ > 0) wait_ms = std::min(wait_ms, 1);
+    if (!waiting_h2_.empty()) {
+      for (const auto& transfer : waiting_h2_) {
+        next_start = std::min(next_start, transfer->request.deadline);
+      }
+    }
     if (next_start != absl::InfiniteFuture()) {
-      wait_ms = static_cast<int>(std::clamp<int64_t>(
-          absl::ToInt64Milliseconds(next_start - absl::Now()) + 1, 0,
-          kIdlePollMs));
+      wait_ms = std::min(
+          wait_ms, static_cast<int>(std::clamp<int64_t>(
+                       absl::ToInt64Milliseconds(next_start - absl::Now()) + 1,
+                       0, kIdlePollMs)));
     }
     curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
   }

@@ -158,6 +158,9 @@ class HttpEngine {
 
   Stats stats() const;
 
+  // Whether the caller runs on the engine thread (in a completion callback).
+  bool OnEngineThread() const;
+
  private:
   struct Transfer;
 
@@ -194,6 +197,8 @@ class HttpEngine {
   // opens one is running; the HTTP/2 requests waiting for it.
   bool h2_live_ = false;
   bool opener_running_ = false;
+  bool h2_confirmed_ = false;
+  Transfer* opener_ = nullptr;  // the running opener, while it waits
   std::deque<std::unique_ptr<Transfer>> waiting_h2_;
   ::curl_slist* connect_to_ = nullptr;  // options_.connect_to
   std::thread thread_;

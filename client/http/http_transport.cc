@@ -37,6 +37,8 @@ constexpr char kVersionOffer[] = "ASAP-Version: 2.2, 2.1, 2.0";
 constexpr int kDefaultBrotliQuality = 4;
 // An SSE event (one envelope) larger than a message is refused.
 constexpr size_t kSseLineSlack = 64;
+// The start of a stream's body kept in case it is a plain answer instead.
+constexpr size_t kMaxPlainAnswerBytes = 64 * 1024;
 // The HTTP/2 question of HttpProtocol::kAuto waits at most this long.
 constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
 
@@ -233,7 +235,9 @@ HttpTransport::HttpTransport(const ClientOptions& options,
   }
 }
 
-HttpTransport::~HttpTransport() {
+HttpTransport::~HttpTransport() { Shutdown(); }
+
+void HttpTransport::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     closing_ = true;
@@ -242,6 +246,14 @@ HttpTransport::~HttpTransport() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](int* active) { return *active == 0; }, &active_calls_));
+}
+
+absl::Status HttpTransport::NotFromCallback(absl::string_view call) const {
+  if (!engine_->OnEngineThread()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "AsapClient::", call,
+      " waits for the client's HTTP thread, so it cannot be called from a "
+      "SendAsync callback (SendAsync can)"));
 }
 
 absl::Status HttpTransport::Prepare(v1::Envelope* envelope) const {
@@ -405,8 +417,10 @@ void HttpTransport::Attempt(std::shared_ptr<Call> call, int attempt,
                 http_stats_.protocol != "h2") {
               // ALPN chose HTTP/2: connections carry many calls each.
               http_stats_.protocol = "h2";
-              engine_->SetCapacity(options_.pool.pool_maxsize *
-                                   options_.pool.max_streams_per_connection);
+              engine_->SetCapacity(static_cast<int>(std::min<int64_t>(
+                  int64_t{options_.pool.pool_maxsize} *
+                      options_.pool.max_streams_per_connection,
+                  1 << 20)));
             } else if (protocol_ == 3 && !response->http2 &&
                        http_stats_.protocol == "https") {
               http_stats_.protocol = "http/1.1 over TLS";
@@ -416,10 +430,15 @@ void HttpTransport::Attempt(std::shared_ptr<Call> call, int attempt,
         const HttpRetryOptions& retry = options_.http.retry;
         if (attempt < retry.max_retries && Retryable(response) &&
             (!call->retry_allowed || call->retry_allowed())) {
-          absl::Duration wait = std::min(
-              retry.max_backoff, retry.initial_backoff * (1 << attempt));
-          wait += absl::Milliseconds(absl::Uniform<double>(
-              absl::BitGen(), 0, 0.2 * absl::ToDoubleMilliseconds(wait)));
+          absl::Duration wait = retry.initial_backoff;
+          for (int i = 0; i < attempt && wait < retry.max_backoff; ++i) {
+            wait *= 2;
+          }
+          wait = std::min(retry.max_backoff, wait);
+          wait = std::min(retry.max_backoff,
+                          wait + absl::Milliseconds(absl::Uniform<double>(
+                                     absl::BitGen(), 0,
+                                     0.2 * absl::ToDoubleMilliseconds(wait))));
           bool honoured = true;
           if (response.ok() && response->status == 429) {
             const std::string* header = response->Header("retry-after");
@@ -482,8 +501,15 @@ void HttpTransport::SendAsync(v1::Envelope envelope,
   if (!scope->ok()) return done(Cancelled());
   if (absl::Status s = Prepare(&envelope); !s.ok()) return done(s);
   const absl::Time deadline = absl::Now() + options_.timeout;
-  DecideProtocol(deadline);
-  if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return done(s);
+  // From a SendAsync callback (the engine thread) nothing may wait for the
+  // engine: no protocol question (the version known so far is used), and
+  // a free slot now or pool_exhausted.
+  const bool in_callback = engine_->OnEngineThread();
+  if (!in_callback) DecideProtocol(deadline);
+  if (absl::Status s = engine_->Acquire(in_callback ? absl::Now() : deadline);
+      !s.ok()) {
+    return done(s);
+  }
   int64_t id;
   {
     absl::MutexLock lock(&mu_);
@@ -497,7 +523,7 @@ void HttpTransport::SendAsync(v1::Envelope envelope,
       [this, scope, url, id,
        done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
         engine_->Release();
-        if (response.ok()) NoteVersion(*response);
+        if (response.ok() && response->status == 200) NoteVersion(*response);
         absl::StatusOr<std::string> body = Body(std::move(response), url);
         absl::StatusOr<v1::Envelope> result =
             body.ok() ? ParseJsonRpcSendAnswer(*body, id)
@@ -511,6 +537,7 @@ void HttpTransport::SendAsync(v1::Envelope envelope,
 }
 
 absl::StatusOr<v1::Envelope> HttpTransport::Send(v1::Envelope envelope) {
+  if (absl::Status s = NotFromCallback("Send"); !s.ok()) return s;
   absl::Notification finished;
   absl::StatusOr<v1::Envelope> result = Cancelled();
   SendAsync(std::move(envelope), [&](absl::StatusOr<v1::Envelope> r) {
@@ -524,6 +551,7 @@ absl::StatusOr<v1::Envelope> HttpTransport::Send(v1::Envelope envelope) {
 absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     v1::Envelope envelope,
     const AsapClient::IntermediateCallback& on_intermediate) {
+  if (absl::Status s = NotFromCallback("SendStream"); !s.ok()) return s;
   CallScope scope(this);
   if (!scope.ok()) return Cancelled();
   if (absl::Status s = Prepare(&envelope); !s.ok()) return s;
@@ -538,6 +566,12 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
   HttpRequest request =
       JsonPost(kStreamPath, JsonRpcSendBody(envelope, id), deadline);
   request.headers.push_back("Accept: text/event-stream");
+  // Events are read as they come: no compressed stream.
+  for (std::string& header : request.headers) {
+    if (absl::StartsWith(header, "Accept-Encoding:")) {
+      header = "Accept-Encoding: identity";
+    }
+  }
   request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
 
   // Events cross from the engine thread to this one.
@@ -553,6 +587,9 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     bool any_event = false;
     // A line was longer than max_line (the request was aborted for it).
     bool line_too_long = false;
+    // The body's first bytes, kept in case it is not an event stream (a
+    // JSON-RPC error answer, an HTTP error's detail).
+    std::string raw;
     // SendStream has returned: the request ends at its next callback
     // (HttpEngine polls with empty chunks) instead of holding its
     // connection until the deadline.
@@ -587,6 +624,10 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
   };
   request.on_body_data = [events, dispatch, max_line](absl::string_view chunk) {
     if (events->abandoned) return false;
+    if (!events->any_event && events->raw.size() < kMaxPlainAnswerBytes) {
+      absl::StrAppend(&events->raw, chunk.substr(0, kMaxPlainAnswerBytes -
+                                                        events->raw.size()));
+    }
     for (char c : chunk) {
       if (c != '\n') {
         if (events->line.size() >= max_line) {
@@ -611,13 +652,23 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
   };
   const std::string url = request.url;
   // A stream that delivered an event is not sent again: its task runs.
-  Run(
-      std::move(request), [events] { return !events->any_event; },
-      [this, events, dispatch, url,
+  // Before that, a retry starts reading afresh.
+  auto retry_allowed = [events] {
+    if (events->any_event) return false;
+    events->line.clear();
+    events->data.clear();
+    events->event_type.clear();
+    events->raw.clear();
+    return true;
+  };
+  Run(std::move(request), std::move(retry_allowed),
+      [this, events, dispatch, url, id,
        max_line](absl::StatusOr<HttpResponse> response) {
         engine_->Release();
-        if (response.ok()) NoteVersion(*response);
+        if (response.ok() && response->status == 200) NoteVersion(*response);
         absl::Status end;
+        const std::string* type =
+            response.ok() ? response->Header("content-type") : nullptr;
         if (!response.ok() && events->line_too_long) {
           end = AsapError(
               ErrorCode::kPayloadTooLarge,
@@ -626,7 +677,20 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
         } else if (!response.ok()) {
           end = response.status();
         } else if (response->status != 200) {
-          end = HttpStatusError(response->status, "", url);
+          end = HttpStatusError(response->status, events->raw, url);
+        } else if (!events->any_event &&
+                   (type == nullptr ||
+                    !absl::StartsWithIgnoreCase(*type, "text/event-stream"))) {
+          // Not a stream: a JSON-RPC answer (an error found before the task
+          // started, or the result of a server that does not stream).
+          absl::StatusOr<v1::Envelope> answer =
+              ParseJsonRpcSendAnswer(events->raw, id);
+          if (answer.ok()) {
+            (*answer->mutable_payload()->mutable_fields())["final"]
+                .set_bool_value(true);
+          }
+          absl::MutexLock lock(&events->mu);
+          events->queue.push_back(std::move(answer));
         } else {
           dispatch();  // a last event without its blank line
         }
@@ -748,7 +812,7 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
         [this, &pending, results, members = std::move(members), first_id, group,
          url](absl::StatusOr<HttpResponse> response) {
           engine_->Release();
-          if (response.ok()) NoteVersion(*response);
+          if (response.ok() && response->status == 200) NoteVersion(*response);
           absl::StatusOr<std::string> body = Body(std::move(response), url);
           if (group <= 1) {
             (*results)[members[0]] =
@@ -786,6 +850,7 @@ absl::StatusOr<AsapClient::BatchResults> HttpTransport::SendBatch(
     return absl::InvalidArgumentError(
         "BatchOptions: window must be positive, timeout not negative");
   }
+  if (absl::Status s = NotFromCallback("SendBatch"); !s.ok()) return s;
   CallScope scope(this);
   if (!scope.ok()) return Cancelled();
   const absl::Time deadline =
@@ -895,6 +960,7 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
 }
 
 absl::StatusOr<v1::Manifest> HttpTransport::GetManifest() {
+  if (absl::Status s = NotFromCallback("GetManifest"); !s.ok()) return s;
   CallScope scope(this);
   if (!scope.ok()) return Cancelled();
   if (cache_ == nullptr) {

@@ -41,6 +41,10 @@ class HttpTransport {
   // every call and callback.
   ~HttpTransport();
 
+  // What the destructor does; afterwards every call fails with
+  // asap:transport/cancelled. Idempotent.
+  void Shutdown();
+
   absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope);
   void SendAsync(v1::Envelope envelope, AsapClient::SendCallback done);
   absl::StatusOr<v1::Envelope> SendStream(
@@ -62,6 +66,9 @@ class HttpTransport {
                 std::shared_ptr<ManifestCache> cache, std::string base_url,
                 std::vector<std::string> connect_to);
 
+  // FailedPrecondition when called on the engine thread (from a SendAsync
+  // callback), where `call` would wait for that very thread.
+  absl::Status NotFromCallback(absl::string_view call) const;
   // Fills in and validates the envelope as the gRPC path does.
   absl::Status Prepare(v1::Envelope* envelope) const;
   // Decides HTTP/1.1 or HTTP/2 once (HttpProtocol::kAuto).

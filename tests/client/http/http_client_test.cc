@@ -17,6 +17,7 @@
 #include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "tests/client/http/reference_agent.h"
+#include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -526,6 +527,73 @@ TEST_F(AsapHttpServerTest, V2ErrorsCarryTheirAsapCode) {
   v1::Envelope unhandled = EchoRequest("x");
   unhandled.set_payload_type("custom.unhandled");
   EXPECT_EQ(CodeOf(client->Send(unhandled)), ErrorCode::kHandlerNotFound);
+}
+
+TEST_F(AsapHttpServerTest, StreamErrorBeforeTheTaskKeepsItsCode) {
+  ClientOptions options = OptionsFor(url());
+  options.validate_before_send = false;
+  std::unique_ptr<AsapClient> client = ClientFor(options);
+  ASSERT_NE(client, nullptr);
+  v1::Envelope old = EchoRequest("x");
+  old.set_timestamp("2020-01-01T00:00:00Z");
+  // Answered as a JSON-RPC error, not as an event stream.
+  absl::StatusOr<v1::Envelope> final = client->SendStream(old, nullptr);
+  EXPECT_EQ(CodeOf(final), ErrorCode::kInvalidTimestamp) << final.status();
+}
+
+TEST_F(AsapHttpServerTest, SendAsyncFromItsOwnCallback) {
+  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(url()));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Send(EchoRequest("warm")).ok());
+  absl::Notification second_done;
+  absl::Status second;
+  absl::Status blocking_call;
+  client->SendAsync(EchoRequest("first"), [&](absl::StatusOr<v1::Envelope> r) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    // A call that would wait for this very thread is refused, not hung.
+    blocking_call = client->Send(EchoRequest("blocking")).status();
+    client->SendAsync(EchoRequest("second"),
+                      [&](absl::StatusOr<v1::Envelope> again) {
+                        second = again.status();
+                        second_done.Notify();
+                      });
+  });
+  second_done.WaitForNotification();
+  EXPECT_TRUE(second.ok()) << second;
+  EXPECT_EQ(blocking_call.code(), absl::StatusCode::kFailedPrecondition)
+      << blocking_call;
+}
+
+TEST(AsapHttpOpenerTest, SlowFirstCallDoesNotHoldTheOthers) {
+  absl::Notification release;
+  std::atomic<int> calls{0};
+  ServerOptions server_options;
+  server_options.http_address = "127.0.0.1:0";
+  std::unique_ptr<AsapServer> server =
+      testing::StartTestServer(testing::EchoAfter([&] {
+                                 if (calls.fetch_add(1) == 0)
+                                   release.WaitForNotification();
+                               }),
+                               std::move(server_options));
+  ASSERT_NE(server, nullptr);
+  ClientOptions options =
+      OptionsFor(absl::StrCat("http://127.0.0.1:", server->http_port()));
+  options.http.protocol = HttpProtocol::kHttp2;  // the first call opens h2c
+  std::unique_ptr<AsapClient> client = ClientFor(options);
+  ASSERT_NE(client, nullptr);
+  absl::Notification first_done;
+  client->SendAsync(EchoRequest("slow"), [&](absl::StatusOr<v1::Envelope> r) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    first_done.Notify();
+  });
+  // Answered while the first call's handler still waits: the others go as
+  // soon as the connection speaks HTTP/2, not when its first answer ends.
+  absl::StatusOr<v1::Envelope> second = client->Send(EchoRequest("quick"));
+  EXPECT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(first_done.HasBeenNotified());
+  release.Notify();
+  first_done.WaitForNotification();
+  EXPECT_EQ(client->http_stats().connections_opened, 1u);
 }
 
 }  // namespace
