@@ -38,6 +38,10 @@ class TlsTest : public ::testing::Test {
         "/bin/bash ", Runfile("tests/testing/make_test_certs.sh"), " ", *dir_);
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
   }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
   static std::string File(const std::string& name) {
     return absl::StrCat(*dir_, "/", name);
   }
