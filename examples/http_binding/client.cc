@@ -2,7 +2,8 @@
 // agent's gRPC address and against its HTTP binding, and only the target
 // differs.
 //
-//   bazel run //examples/http_binding:client -- 127.0.0.1:50051 http://127.0.0.1:8080
+//   bazel run //examples/http_binding:client -- 127.0.0.1:50051
+//   http://127.0.0.1:8080
 #include <iostream>
 #include <memory>
 #include <string>
@@ -77,7 +78,8 @@ absl::Status Exchange(const std::string& target) {
   int updates = 0;
   ASAP_ASSIGN_OR_RETURN(
       asap::v1::Envelope final,
-      client->SendStream(stream, [&](const asap::v1::Envelope&) { ++updates; }));
+      client->SendStream(stream,
+                         [&](const asap::v1::Envelope&) { ++updates; }));
   std::cout << target << ": stream of " << updates << " updates, then "
             << final.payload_type() << "\n";
 

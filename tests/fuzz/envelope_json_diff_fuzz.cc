@@ -10,12 +10,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "asap/envelope_json.h"
 #include "asap/errors.h"
 #include "asap/json.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "rapidjson/document.h"
-#include "asap/envelope_json.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

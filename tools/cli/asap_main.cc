@@ -180,8 +180,8 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
 
 int Serve(const Args& args) {
   if (absl::Status s =
-          CheckFlags(args, {"host", "port", "http-port", "manifest",
-                            "tls-cert", "tls-key", "tls-client-ca"});
+          CheckFlags(args, {"host", "port", "http-port", "manifest", "tls-cert",
+                            "tls-key", "tls-client-ca"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -230,9 +230,8 @@ int Serve(const Args& args) {
 }
 
 int Send(const Args& args) {
-  if (absl::Status s =
-          CheckFlags(args, {"target", "timeout", "compression", "ca", "cert",
-                            "key", "server-name"});
+  if (absl::Status s = CheckFlags(args, {"target", "timeout", "compression",
+                                         "ca", "cert", "key", "server-name"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
