@@ -28,6 +28,17 @@ void ReportIfBroken(const grpc::Status& status, ChannelPool::Lease* lease) {
   }
 }
 
+// The client's manifest cache: the shared one, a new one, or none.
+std::shared_ptr<ManifestCache> CacheFor(const ManifestCacheSettings& cache) {
+  if (!cache.enabled) return nullptr;
+  if (cache.shared_cache != nullptr) return cache.shared_cache;
+  ManifestCacheOptions options;
+  options.default_ttl = cache.ttl;
+  options.max_size = cache.max_size;
+  options.clock = cache.clock;
+  return std::make_shared<ManifestCache>(options);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
@@ -70,19 +81,7 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
         !s.ok()) {
       return s;
     }
-    const ManifestCacheSettings& cache = client->options_.manifest_cache;
-    if (cache.enabled) {
-      if (cache.shared_cache != nullptr) {
-        client->manifest_cache_ = cache.shared_cache;
-      } else {
-        ManifestCacheOptions cache_options;
-        cache_options.default_ttl = cache.ttl;
-        cache_options.max_size = cache.max_size;
-        cache_options.clock = cache.clock;
-        client->manifest_cache_ =
-            std::make_shared<ManifestCache>(cache_options);
-      }
-    }
+    client->manifest_cache_ = CacheFor(client->options_.manifest_cache);
     absl::StatusOr<std::unique_ptr<internal::HttpTransport>> http =
         internal::HttpTransport::Create(client->options_,
                                         client->manifest_cache_);
@@ -104,16 +103,8 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   }
   std::string target = client->options_.target;
   const ManifestCacheSettings& cache = client->options_.manifest_cache;
+  client->manifest_cache_ = CacheFor(cache);
   if (cache.enabled) {
-    if (cache.shared_cache != nullptr) {
-      client->manifest_cache_ = cache.shared_cache;
-    } else {
-      ManifestCacheOptions cache_options;
-      cache_options.default_ttl = cache.ttl;
-      cache_options.max_size = cache.max_size;
-      cache_options.clock = cache.clock;
-      client->manifest_cache_ = std::make_shared<ManifestCache>(cache_options);
-    }
     std::shared_ptr<ManifestCache> shared = client->manifest_cache_;
     settings.interceptors = [shared, target] {
       InterceptorFactories factories;
