@@ -1,9 +1,12 @@
 #include "asap/errors.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace asap {
@@ -11,6 +14,8 @@ namespace {
 
 // The absl::Status payload key under which the ASAP code travels in-process.
 constexpr char kPayloadUrl[] = "type.asap.dev/asap.ErrorCode";
+// ... and the retry-after hint, in milliseconds.
+constexpr char kRetryAfterUrl[] = "type.asap.dev/asap.RetryAfterMillis";
 
 struct CodeInfo {
   ErrorCode code;
@@ -41,6 +46,14 @@ constexpr CodeInfo kCodes[] = {
      absl::StatusCode::kResourceExhausted},
     {ErrorCode::kUnsupportedAuthScheme, "asap:auth/unsupported_scheme",
      absl::StatusCode::kUnauthenticated},
+    {ErrorCode::kUnauthenticated, "asap:auth/unauthenticated",
+     absl::StatusCode::kUnauthenticated},
+    {ErrorCode::kSenderMismatch, "asap:auth/sender_mismatch",
+     absl::StatusCode::kPermissionDenied},
+    {ErrorCode::kForbidden, "asap:auth/forbidden",
+     absl::StatusCode::kPermissionDenied},
+    {ErrorCode::kRateLimited, "asap:transport/rate_limited",
+     absl::StatusCode::kResourceExhausted},
     {ErrorCode::kPayloadTooLarge, "asap:transport/payload_too_large",
      absl::StatusCode::kResourceExhausted},
     {ErrorCode::kResourceExhausted, "asap:transport/resource_exhausted",
@@ -85,6 +98,28 @@ absl::Status AsapError(ErrorCode code, absl::string_view detail) {
   absl::Status status(info.status, absl::StrCat(info.name, ": ", detail));
   status.SetPayload(kPayloadUrl, absl::Cord(info.name));
   return status;
+}
+
+absl::Status WithRetryAfter(absl::Status status, absl::Duration delay) {
+  if (status.ok()) return status;
+  int64_t millis = std::max<int64_t>(0, absl::ToInt64Milliseconds(delay));
+  status.SetPayload(kRetryAfterUrl, absl::Cord(absl::StrCat(millis)));
+  return status;
+}
+
+std::optional<absl::Duration> RetryAfterOf(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kRetryAfterUrl);
+  int64_t millis = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &millis) ||
+      millis < 0) {
+    return std::nullopt;
+  }
+  return absl::Milliseconds(millis);
+}
+
+int64_t RetryAfterSeconds(absl::Duration delay) {
+  if (delay <= absl::ZeroDuration()) return 0;
+  return absl::ToInt64Seconds(absl::Ceil(delay, absl::Seconds(1)));
 }
 
 std::optional<ErrorCode> ErrorCodeOf(const absl::Status& status) {

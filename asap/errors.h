@@ -19,12 +19,14 @@
 #ifndef ASAP_ERRORS_H_
 #define ASAP_ERRORS_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace asap {
 
@@ -59,6 +61,17 @@ enum class ErrorCode {
   kThreadPoolExhausted,
   // asap:auth/unsupported_scheme, UNAUTHENTICATED.
   kUnsupportedAuthScheme,
+  // asap:auth/unauthenticated, UNAUTHENTICATED: the call carries no
+  // credentials, or credentials that are invalid, expired or not meant for
+  // this agent.
+  kUnauthenticated,
+  // asap:auth/sender_mismatch, PERMISSION_DENIED: an envelope's sender is not
+  // the authenticated identity of the call that carried it.
+  kSenderMismatch,
+  // asap:auth/forbidden, PERMISSION_DENIED: the authenticated caller may not
+  // use this route (for example the metrics of a server whose
+  // authentication is on).
+  kForbidden,
   // asap:transport/payload_too_large, RESOURCE_EXHAUSTED: a message over the
   // size limit, also after decompression.
   kPayloadTooLarge,
@@ -66,6 +79,9 @@ enum class ErrorCode {
   // one of its resource bounds (memory quota, nonce store, streams); the
   // call may succeed later.
   kResourceExhausted,
+  // asap:transport/rate_limited, RESOURCE_EXHAUSTED: the caller sent more
+  // than its rate limit allows; RetryAfterOf tells when to try again.
+  kRateLimited,
   // asap:transport/unsupported_encoding, UNIMPLEMENTED: a compression encoding
   // this peer does not support.
   kUnsupportedEncoding,
@@ -108,8 +124,21 @@ absl::Status AsapError(ErrorCode code, absl::string_view detail);
 // nullopt for an OK status.
 std::optional<ErrorCode> ErrorCodeOf(const absl::Status& status);
 
+// `status` with a hint that the call may succeed after `delay` (rate limits,
+// overload). Travels as gRPC trailing metadata `retry-after` and as HTTP's
+// Retry-After header, in whole seconds rounded up.
+absl::Status WithRetryAfter(absl::Status status, absl::Duration delay);
+// The hint WithRetryAfter attached, if any.
+std::optional<absl::Duration> RetryAfterOf(const absl::Status& status);
+
+// Whole seconds of a retry-after hint, rounded up (at least 1 for any
+// positive delay), as Retry-After headers carry it.
+int64_t RetryAfterSeconds(absl::Duration delay);
+
 // The trailing metadata key that carries the ASAP code on the wire.
 inline constexpr char kErrorCodeMetadataKey[] = "asap-error-code";
+// ... and the retry-after hint, in whole seconds.
+inline constexpr char kRetryAfterMetadataKey[] = "retry-after";
 
 }  // namespace asap
 

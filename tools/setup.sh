@@ -15,6 +15,8 @@ PACKAGES=(
   libboost1.81-dev libnghttp2-dev rapidjson-dev
   # The client side of the HTTP binding: libcurl (multi interface, HTTP/2).
   libcurl4-openssl-dev
+  # Security: JWT verification (libjwt) and TLS on the HTTP listener (OpenSSL).
+  libjwt-dev libssl-dev
   # The TLS tests make their keys and certificates with openssl.
   openssl ca-certificates
   curl nghttp2-client python3-httpx python3-h2 python3-brotli

@@ -35,6 +35,12 @@ _LIBRARIES = {
     # The client side of the HTTP binding: libcurl's multi interface
     # (HTTP/1.1 keep-alive pools, HTTP/2 multiplexing through nghttp2).
     "curl": (["libcurl"], [], "libcurl4-openssl-dev"),
+    # JSON Web Token verification (HS256, RS256, ES256) of the bearer-token
+    # authenticator.
+    "jwt": (["libjwt"], [], "libjwt-dev"),
+    # OpenSSL: TLS of the HTTP binding's listener (Asio SSL) and certificate
+    # inspection (the client certificate's SAN as an identity).
+    "openssl": (["libssl", "libcrypto"], [], "libssl-dev"),
     # jemalloc: faster malloc for protobuf-heavy binaries (benchmarks, CLI).
     "jemalloc": (["jemalloc"], [], "libjemalloc-dev"),
     # HTTP/2 framing and HPACK of the HTTP binding (h2c and, with TLS, h2).
