@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,11 @@ constexpr size_t kReadChunk = 16 * 1024;
 constexpr absl::Duration kLingerTime = absl::Seconds(1);
 // Most queued pieces of output gathered into one write.
 constexpr size_t kMaxBuffersPerWrite = 64;
+// On TLS, queued pieces up to this many bytes in all are copied into one
+// buffer for the write: an SSL stream encrypts each buffer of a sequence
+// into records of its own (a chunk's size line, its data and its CRLF would
+// each cost a record and a system call).
+constexpr size_t kTlsCoalesceBytes = 64 * 1024;
 
 constexpr absl::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -179,14 +185,15 @@ class Http1Connection final
       public std::enable_shared_from_this<Http1Connection<Stream>> {
  public:
   using Self = Http1Connection<Stream>;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   Http1Connection(Stream stream, ConnectionSlot slot, std::string received,
-                  std::string peer)
-      : stream_(std::move(stream)),
-        timer_(stream_.get_executor()),
-        slot_(std::move(slot)),
+                  ConnectionInfo info)
+      : slot_(std::move(slot)),
         options_(slot_.core().options()),
-        peer_(std::move(peer)) {
+        info_(std::move(info)),
+        stream_(std::move(stream)),
+        timer_(stream_.get_executor()) {
     asio::buffer_copy(buffer_.prepare(received.size()), asio::buffer(received));
     buffer_.commit(received.size());
   }
@@ -444,7 +451,7 @@ class Http1Connection final
           std::string(ToAbsl(field.value())));
     }
     request.body = std::move(message.body().data);
-    request.peer = peer_;
+    info_.FillRequest(request);
     request.http2 = false;
     version_ = message.version();
     keep_alive_ = message.keep_alive();
@@ -515,6 +522,16 @@ class Http1Connection final
     for (size_t i = 0; i < count; ++i) {
       buffers.push_back(asio::buffer(out_[i].bytes));
     }
+    if constexpr (kTls) {
+      if (count > 1 && asio::buffer_size(buffers) <= kTlsCoalesceBytes) {
+        coalesced_.clear();
+        for (const asio::const_buffer& buffer : buffers) {
+          coalesced_.append(static_cast<const char*>(buffer.data()),
+                            buffer.size());
+        }
+        buffers.assign(1, asio::buffer(coalesced_));
+      }
+    }
     // A client that stops reading must not hold the connection forever.
     timer_.Arm(options_.idle_timeout,
                [self = this->shared_from_this()] { self->Close(); });
@@ -559,23 +576,41 @@ class Http1Connection final
     phase_ = Phase::kClosing;
     timer_.Arm(kLingerTime,
                [self = this->shared_from_this()] { self->Close(); });
+    if constexpr (kTls) {
+      // close_notify first, so that the client can tell the end of the
+      // connection (and of a body that runs until it) from a truncation.
+      // The shutdown also waits for the client's close_notify; whatever it
+      // returns, the raw bytes that follow are dropped as on plaintext.
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](boost::system::error_code) {
+            if (self->closed_) return;
+            self->ShutdownSendAndDiscard();
+          });
+    } else {
+      ShutdownSendAndDiscard();
+    }
+  }
+
+  void ShutdownSendAndDiscard() {
     boost::system::error_code ignored;
     beast::get_lowest_layer(stream_).shutdown(asio::socket_base::shutdown_send,
                                               ignored);
     Discard();
   }
 
+  // Reads and drops what the client still sends, below TLS: after the last
+  // response nothing of it needs decrypting.
   void Discard() {
-    stream_.async_read_some(asio::buffer(discard_),
-                            [self = this->shared_from_this()](
-                                boost::system::error_code error, size_t) {
-                              if (self->closed_) return;
-                              if (error) {
-                                self->Close();
-                                return;
-                              }
-                              self->Discard();
-                            });
+    beast::get_lowest_layer(stream_).async_read_some(
+        asio::buffer(discard_), [self = this->shared_from_this()](
+                                    boost::system::error_code error, size_t) {
+          if (self->closed_) return;
+          if (error) {
+            self->Close();
+            return;
+          }
+          self->Discard();
+        });
   }
 
   void Close() {
@@ -594,11 +629,16 @@ class Http1Connection final
     socket.close(ignored);
   }
 
-  Stream stream_;
-  PhaseTimer timer_;
+  // First, so destroyed last: the slot keeps the ListenerCore, and with it
+  // the io_context of the stream and timer, alive until they are gone (the
+  // last reference may be dropped by an application thread after the
+  // listener itself is gone).
   ConnectionSlot slot_;
   const HttpListenerOptions& options_;
-  const std::string peer_;
+  // Before stream_: a TLS stream's context outlives it.
+  const ConnectionInfo info_;
+  Stream stream_;
+  PhaseTimer timer_;
 
   Phase phase_ = Phase::kWaiting;
   bool closed_ = false;
@@ -621,15 +661,23 @@ class Http1Connection final
   bool response_complete_ = false;
 
   std::deque<Output> out_;
+  std::string coalesced_;  // TLS: the pieces of the write in progress
   bool writing_ = false;
 };
 
 }  // namespace
 
 void ServeHttp1(boost::asio::ip::tcp::socket socket, ConnectionSlot slot,
-                std::string received, std::string peer) {
+                std::string received, ConnectionInfo info) {
   std::make_shared<Http1Connection<boost::asio::ip::tcp::socket>>(
-      std::move(socket), std::move(slot), std::move(received), std::move(peer))
+      std::move(socket), std::move(slot), std::move(received), std::move(info))
+      ->Start();
+}
+
+void ServeHttp1(TlsStream stream, ConnectionSlot slot, std::string received,
+                ConnectionInfo info) {
+  std::make_shared<Http1Connection<TlsStream>>(
+      std::move(stream), std::move(slot), std::move(received), std::move(info))
       ->Start();
 }
 

@@ -7,15 +7,19 @@
 #include <string>
 
 #include "server/http/http_connection.h"
+#include "server/http/tls_context.h"
 
 namespace asap {
 namespace http_internal {
 
 // Serves HTTP/1.x on `socket`, whose executor must be a strand of its own.
 // `received` holds the bytes already read from it (while the listener
-// looked for the HTTP/2 preface); `peer` names the client.
+// looked for the HTTP/2 preface); `info` describes the client.
 void ServeHttp1(boost::asio::ip::tcp::socket socket, ConnectionSlot slot,
-                std::string received, std::string peer);
+                std::string received, ConnectionInfo info);
+// The same over TLS, after the handshake.
+void ServeHttp1(TlsStream stream, ConnectionSlot slot, std::string received,
+                ConnectionInfo info);
 
 }  // namespace http_internal
 }  // namespace asap

@@ -86,12 +86,12 @@ class Http2Connection final
   using Self = Http2Connection<Stream>;
 
   Http2Connection(Stream stream, ConnectionSlot slot, std::string received,
-                  std::string peer)
-      : stream_(std::move(stream)),
-        sweep_timer_(stream_.get_executor()),
-        slot_(std::move(slot)),
+                  ConnectionInfo info)
+      : slot_(std::move(slot)),
         options_(slot_.core().options()),
-        peer_(std::move(peer)),
+        info_(std::move(info)),
+        stream_(std::move(stream)),
+        sweep_timer_(stream_.get_executor()),
         received_(std::move(received)) {}
 
   ~Http2Connection() override {
@@ -452,7 +452,7 @@ class Http2Connection final
     if (!request.header("host").has_value() && !stream->authority.empty()) {
       request.headers.emplace_back("host", stream->authority);
     }
-    request.peer = peer_;
+    info_.FillRequest(request);
     request.http2 = true;
     stream->head = request.method == "HEAD";
     slot_.core().CountRequest();
@@ -643,11 +643,16 @@ class Http2Connection final
     return static_cast<ssize_t>(copied);
   }
 
-  Stream stream_;
-  PhaseTimer sweep_timer_;
+  // First, so destroyed last: the slot keeps the ListenerCore, and with it
+  // the io_context of the stream and timer, alive until they are gone (the
+  // last reference may be dropped by an application thread after the
+  // listener itself is gone).
   ConnectionSlot slot_;
   const HttpListenerOptions& options_;
-  const std::string peer_;
+  // Before stream_: a TLS stream's context outlives it.
+  const ConnectionInfo info_;
+  Stream stream_;
+  PhaseTimer sweep_timer_;
   std::string received_;  // until Start feeds it to the session
 
   nghttp2_session* session_ = nullptr;
@@ -668,9 +673,16 @@ class Http2Connection final
 }  // namespace
 
 void ServeHttp2(boost::asio::ip::tcp::socket socket, ConnectionSlot slot,
-                std::string received, std::string peer) {
+                std::string received, ConnectionInfo info) {
   std::make_shared<Http2Connection<boost::asio::ip::tcp::socket>>(
-      std::move(socket), std::move(slot), std::move(received), std::move(peer))
+      std::move(socket), std::move(slot), std::move(received), std::move(info))
+      ->Start();
+}
+
+void ServeHttp2(TlsStream stream, ConnectionSlot slot, std::string received,
+                ConnectionInfo info) {
+  std::make_shared<Http2Connection<TlsStream>>(
+      std::move(stream), std::move(slot), std::move(received), std::move(info))
       ->Start();
 }
 

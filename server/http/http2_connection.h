@@ -8,6 +8,7 @@
 #include <string>
 
 #include "server/http/http_connection.h"
+#include "server/http/tls_context.h"
 
 namespace asap {
 namespace http_internal {
@@ -18,9 +19,13 @@ inline constexpr absl::string_view kHttp2Preface =
 
 // Serves HTTP/2 on `socket`, whose executor must be a strand of its own.
 // `received` holds the bytes already read from it, starting with the
-// preface; `peer` names the client.
+// preface, or nothing when ALPN chose "h2"; `info` describes the
+// client.
 void ServeHttp2(boost::asio::ip::tcp::socket socket, ConnectionSlot slot,
-                std::string received, std::string peer);
+                std::string received, ConnectionInfo info);
+// The same over TLS, after the handshake.
+void ServeHttp2(TlsStream stream, ConnectionSlot slot, std::string received,
+                ConnectionInfo info);
 
 }  // namespace http_internal
 }  // namespace asap

@@ -52,6 +52,26 @@ class ServerConnection {
 };
 
 class ListenerCore;
+class ServerTlsContext;
+
+// What a connection knows of its client, copied into every request it
+// hands to the application.
+struct ConnectionInfo {
+  std::string peer;  // PeerString
+  bool tls = false;
+  // HttpRequest::peer_certificate_uris: only from a verified certificate.
+  std::vector<std::string> peer_certificate_uris;
+  // The context of a TLS connection's stream, kept for the connection's
+  // life: ListenerCore::ReloadTls replaces the listener's, not this one.
+  std::shared_ptr<ServerTlsContext> tls_context;
+
+  // Sets the request fields that come from the connection.
+  void FillRequest(HttpRequest& request) const {
+    request.peer = peer;
+    request.tls = tls;
+    request.peer_certificate_uris = peer_certificate_uris;
+  }
+};
 
 // HttpListenerOptions::max_buffered_body_bytes: the bytes of request bodies
 // the transport is receiving or holding, across all of a listener's
@@ -159,6 +179,8 @@ class ListenerCore : public std::enable_shared_from_this<ListenerCore> {
   ListenerCore(HttpListenerOptions options, HttpApplication* app);
   ~ListenerCore();
 
+  // With options().tls enabled, builds the TLS context; before Bind.
+  absl::Status InitTls();
   // Binds and listens; then Run starts the accept loop and the threads.
   absl::Status Bind();
   void Run();
@@ -182,6 +204,14 @@ class ListenerCore : public std::enable_shared_from_this<ListenerCore> {
   void CountRefusedBusy() {
     refused_busy_.fetch_add(1, std::memory_order_relaxed);
   }
+  void CountTlsHandshakeFailure() {
+    tls_handshake_failures_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // HttpListener::ReloadTls.
+  absl::Status ReloadTls();
+  // The TLS context for connections accepted now; null without TLS.
+  std::shared_ptr<ServerTlsContext> tls_context() const;
   // Shared by the request bodies of all connections.
   const std::shared_ptr<BodyBudget>& body_budget() const {
     return body_budget_;
@@ -217,7 +247,12 @@ class ListenerCore : public std::enable_shared_from_this<ListenerCore> {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> http2_connections_{0};
   std::atomic<uint64_t> refused_busy_{0};
+  std::atomic<uint64_t> tls_handshake_failures_{0};
   const std::shared_ptr<BodyBudget> body_budget_;
+
+  // Replaced whole by ReloadTls; connections keep the one they started with.
+  mutable absl::Mutex tls_mu_;
+  std::shared_ptr<ServerTlsContext> tls_context_ ABSL_GUARDED_BY(tls_mu_);
 
   absl::Mutex shutdown_mu_;  // serializes Shutdown calls
   bool stopped_ ABSL_GUARDED_BY(shutdown_mu_) = false;

@@ -30,6 +30,15 @@ struct HttpRequest {
   std::string body;  // as received (still compressed if it was sent so)
   std::string peer;  // "ipv4:127.0.0.1:53422"
   bool http2 = false;
+  // True when the request arrived over TLS (HttpListenerOptions::tls).
+  bool tls = false;
+  // The URI subject alternative names (for example
+  // "urn:asap:agent:tls-client") of the client's certificate, set only when
+  // the listener requires client certificates (tls.client_ca_file) and this
+  // one was verified against those CAs; the same for every request of the
+  // connection. At most 16, each printable ASCII of at most 512 bytes
+  // (other entries are left out). Empty otherwise.
+  std::vector<std::string> peer_certificate_uris;
 
   // The first value of header `name` (lower case), if present.
   std::optional<absl::string_view> header(absl::string_view name) const {

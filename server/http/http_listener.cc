@@ -3,6 +3,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,6 +18,7 @@
 #include "server/http/http1_connection.h"
 #include "server/http/http2_connection.h"
 #include "server/http/http_connection.h"
+#include "server/http/tls_context.h"
 
 namespace asap {
 namespace http_internal {
@@ -32,49 +35,55 @@ constexpr absl::Duration kAcceptRetryDelay = absl::Milliseconds(50);
 constexpr absl::Duration kForcedCloseWait = absl::Seconds(5);
 
 // Reads the first bytes of a connection until they either are the HTTP/2
-// client preface or cannot be, then hands the socket (and the bytes) to the
-// HTTP/2 or the HTTP/1 connection.
+// client preface or cannot be, then hands the stream (and the bytes) to the
+// HTTP/2 or the HTTP/1 connection. With `http2_allowed` false (TLS with ALPN
+// "http/1.1") the first bytes only bound the wait for the first request by
+// header_timeout, and HTTP/1 gets the stream.
+template <typename Stream>
 class ProtocolSniffer final
     : public ServerConnection,
-      public std::enable_shared_from_this<ProtocolSniffer> {
+      public std::enable_shared_from_this<ProtocolSniffer<Stream>> {
  public:
-  ProtocolSniffer(tcp::socket socket, ConnectionSlot slot, std::string peer,
-                  std::shared_ptr<ListenerCore> core)
-      : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
+  ProtocolSniffer(Stream stream, ConnectionSlot slot, ConnectionInfo info,
+                  std::shared_ptr<ListenerCore> core, bool http2_allowed)
+      : core_(std::move(core)),
         slot_(std::move(slot)),
-        core_(std::move(core)),
-        peer_(std::move(peer)) {}
+        info_(std::move(info)),
+        http2_allowed_(http2_allowed),
+        stream_(std::move(stream)),
+        timer_(stream_.get_executor()) {}
 
   ~ProtocolSniffer() override { core_->Unregister(this); }
 
-  tcp::socket::executor_type executor() { return socket_.get_executor(); }
+  typename Stream::executor_type executor() { return stream_.get_executor(); }
 
   void Start() {
-    if (!core_->Register(this, weak_from_this())) {
+    if (!core_->Register(this, this->weak_from_this())) {
       Close();
       return;
     }
     // A client that connects and sends nothing is a slowloris too.
     timer_.Arm(core_->options().header_timeout,
-               [self = shared_from_this()] { self->Close(); });
+               [self = this->shared_from_this()] { self->Close(); });
     Read();
   }
 
   void BeginShutdown() override { ForceClose(); }
   void ForceClose() override {
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this()] { self->Close(); });
+    asio::post(stream_.get_executor(),
+               [self = this->shared_from_this()] { self->Close(); });
   }
 
  private:
+  using Serve = void (*)(Stream, ConnectionSlot, std::string, ConnectionInfo);
+
   void Read() {
     size_t old_size = received_.size();
     received_.resize(kHttp2Preface.size());
-    socket_.async_read_some(
+    stream_.async_read_some(
         asio::buffer(&received_[old_size], received_.size() - old_size),
-        [self = shared_from_this(), old_size](boost::system::error_code error,
-                                              size_t n) {
+        [self = this->shared_from_this(), old_size](
+            boost::system::error_code error, size_t n) {
           self->received_.resize(old_size + n);
           self->OnRead(error);
         });
@@ -87,7 +96,7 @@ class ProtocolSniffer final
       return;
     }
     absl::string_view preface_part = kHttp2Preface.substr(0, received_.size());
-    if (received_ != preface_part) {
+    if (!http2_allowed_ || received_ != preface_part) {
       HandOver(&ServeHttp1);
     } else if (received_.size() == kHttp2Preface.size()) {
       core_->CountHttp2Connection();
@@ -97,12 +106,11 @@ class ProtocolSniffer final
     }
   }
 
-  void HandOver(void (*serve)(tcp::socket, ConnectionSlot, std::string,
-                              std::string)) {
+  void HandOver(Serve serve) {
     closed_ = true;
     timer_.Cancel();
-    serve(std::move(socket_), std::move(slot_), std::move(received_),
-          std::move(peer_));
+    serve(std::move(stream_), std::move(slot_), std::move(received_),
+          std::move(info_));
   }
 
   void Close() {
@@ -110,17 +118,119 @@ class ProtocolSniffer final
     closed_ = true;
     timer_.Cancel();
     boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    auto& socket = boost::beast::get_lowest_layer(stream_);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
-  tcp::socket socket_;
-  PhaseTimer timer_;
-  ConnectionSlot slot_;
-  // Kept after slot_ moves on with the socket.
+  // First, so destroyed last: they keep the io_context of the stream and
+  // timer alive. core_ is kept after slot_ moves on with the stream.
   const std::shared_ptr<ListenerCore> core_;
-  std::string peer_;
+  ConnectionSlot slot_;
+  ConnectionInfo info_;
+  const bool http2_allowed_;
+  Stream stream_;
+  PhaseTimer timer_;
   std::string received_;
+  bool closed_ = false;
+};
+
+// The TLS handshake of a connection on a TLS listener, bounded by
+// header_timeout. Then ALPN decides: "h2" goes to HTTP/2; "http/1.1" to
+// HTTP/1 (through a ProtocolSniffer that only bounds the wait for the first
+// request); no ALPN to a ProtocolSniffer that also accepts the HTTP/2
+// preface (prior knowledge).
+class TlsHandshaker final : public ServerConnection,
+                            public std::enable_shared_from_this<TlsHandshaker> {
+ public:
+  TlsHandshaker(tcp::socket socket, std::shared_ptr<ServerTlsContext> context,
+                ConnectionSlot slot, std::string peer,
+                std::shared_ptr<ListenerCore> core)
+      : core_(std::move(core)),
+        slot_(std::move(slot)),
+        peer_(std::move(peer)),
+        context_(std::move(context)),
+        stream_(std::move(socket), context_->context()),
+        timer_(stream_.get_executor()) {}
+
+  ~TlsHandshaker() override { core_->Unregister(this); }
+
+  TlsStream::executor_type executor() { return stream_.get_executor(); }
+
+  void Start() {
+    if (!core_->Register(this, weak_from_this())) {
+      Close();
+      return;
+    }
+    timer_.Arm(core_->options().header_timeout, [self = shared_from_this()] {
+      if (self->closed_) return;
+      self->core_->CountTlsHandshakeFailure();
+      self->Close();
+    });
+    stream_.async_handshake(
+        asio::ssl::stream_base::server,
+        [self = shared_from_this()](boost::system::error_code error) {
+          self->OnHandshake(error);
+        });
+  }
+
+  void BeginShutdown() override { ForceClose(); }
+  void ForceClose() override {
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  void OnHandshake(boost::system::error_code error) {
+    if (closed_) return;
+    if (error) {
+      // Counted before the close: a client that sees the connection end
+      // sees the count too.
+      core_->CountTlsHandshakeFailure();
+      Close();
+      return;
+    }
+    closed_ = true;
+    timer_.Cancel();
+    SSL* ssl = stream_.native_handle();
+    ConnectionInfo info;
+    info.peer = std::move(peer_);
+    info.tls = true;
+    info.peer_certificate_uris =
+        VerifiedPeerCertificateUris(ssl, context_->verifies_clients());
+    info.tls_context = context_;
+    absl::string_view alpn = SelectedAlpn(ssl);
+    if (alpn == "h2") {
+      core_->CountHttp2Connection();
+      ServeHttp2(std::move(stream_), std::move(slot_), std::string(),
+                 std::move(info));
+      return;
+    }
+    auto sniffer = std::make_shared<ProtocolSniffer<TlsStream>>(
+        std::move(stream_), std::move(slot_), std::move(info), core_,
+        /*http2_allowed=*/alpn.empty());
+    sniffer->Start();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.Cancel();
+    boost::system::error_code ignored;
+    tcp::socket& socket = stream_.next_layer();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  // First, so destroyed last: they keep the io_context of the stream and
+  // timer alive.
+  const std::shared_ptr<ListenerCore> core_;
+  ConnectionSlot slot_;
+  std::string peer_;
+  // Before stream_, which is made from it.
+  const std::shared_ptr<ServerTlsContext> context_;
+  TlsStream stream_;
+  PhaseTimer timer_;
   bool closed_ = false;
 };
 
@@ -198,6 +308,34 @@ ListenerCore::ListenerCore(HttpListenerOptions options, HttpApplication* app)
           std::make_shared<BodyBudget>(options_.max_buffered_body_bytes)) {}
 
 ListenerCore::~ListenerCore() = default;
+
+absl::Status ListenerCore::InitTls() {
+  if (!options_.tls.enabled()) return absl::OkStatus();
+  return ReloadTls();
+}
+
+absl::Status ListenerCore::ReloadTls() {
+  if (!options_.tls.enabled()) {
+    return absl::FailedPreconditionError(
+        "the HTTP listener does not serve TLS (HttpListenerOptions::tls)");
+  }
+  absl::StatusOr<std::shared_ptr<ServerTlsContext>> context =
+      ServerTlsContext::Create(options_.tls);
+  if (!context.ok()) return context.status();
+  // The previous context is released outside the lock: open connections may
+  // still hold it.
+  std::shared_ptr<ServerTlsContext> previous = *std::move(context);
+  {
+    absl::MutexLock lock(&tls_mu_);
+    tls_context_.swap(previous);
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<ServerTlsContext> ListenerCore::tls_context() const {
+  absl::MutexLock lock(&tls_mu_);
+  return tls_context_;
+}
 
 absl::Status ListenerCore::Bind() {
   const std::string& address = options_.address;
@@ -289,10 +427,19 @@ void ListenerCore::OnAccepted(boost::system::error_code error,
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     tcp::endpoint peer = socket.remote_endpoint(ignored);
-    auto sniffer =
-        std::make_shared<ProtocolSniffer>(std::move(socket), std::move(*slot),
-                                          PeerString(peer), shared_from_this());
-    asio::post(sniffer->executor(), [sniffer] { sniffer->Start(); });
+    if (options_.tls.enabled()) {
+      auto handshaker = std::make_shared<TlsHandshaker>(
+          std::move(socket), tls_context(), std::move(*slot), PeerString(peer),
+          shared_from_this());
+      asio::post(handshaker->executor(), [handshaker] { handshaker->Start(); });
+    } else {
+      ConnectionInfo info;
+      info.peer = PeerString(peer);
+      auto sniffer = std::make_shared<ProtocolSniffer<tcp::socket>>(
+          std::move(socket), std::move(*slot), std::move(info),
+          shared_from_this(), /*http2_allowed=*/true);
+      asio::post(sniffer->executor(), [sniffer] { sniffer->Start(); });
+    }
   } else {
     // Over max_connections (or shutting down): closing at once costs the
     // least; the client sees a reset and may retry.
@@ -392,6 +539,8 @@ HttpListener::Stats ListenerCore::stats() const {
   stats.http2_connections = http2_connections_.load(std::memory_order_relaxed);
   stats.body_bytes_buffered = body_budget_->in_use();
   stats.requests_refused_busy = refused_busy_.load(std::memory_order_relaxed);
+  stats.tls_handshake_failures =
+      tls_handshake_failures_.load(std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
   stats.connections_open = open_;
   return stats;
@@ -406,6 +555,7 @@ absl::StatusOr<std::unique_ptr<HttpListener>> HttpListener::Start(
   }
   auto core =
       std::make_shared<http_internal::ListenerCore>(std::move(options), app);
+  if (absl::Status tls = core->InitTls(); !tls.ok()) return tls;
   absl::Status bound = core->Bind();
   if (!bound.ok()) return bound;
   core->Run();
@@ -429,6 +579,8 @@ std::string HttpListener::address() const {
 }
 
 void HttpListener::Shutdown(absl::Duration grace) { core_->Shutdown(grace); }
+
+absl::Status HttpListener::ReloadTls() { return core_->ReloadTls(); }
 
 HttpListener::Stats HttpListener::stats() const { return core_->stats(); }
 

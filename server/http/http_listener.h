@@ -1,20 +1,28 @@
 // The HTTP transport of the server: one TCP port that speaks HTTP/1.1 (and
-// 1.0) and HTTP/2 over cleartext with prior knowledge (h2c), and hands every
-// request to an HttpApplication (server/http/http_exchange.h).
+// 1.0) and HTTP/2, and hands every request to an HttpApplication
+// (server/http/http_exchange.h).
 //
-// The first bytes of a connection decide its protocol: the HTTP/2 client
-// preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") selects HTTP/2 (nghttp2),
-// anything else HTTP/1.1 (Boost.Beast). Every limit in HttpListenerOptions
-// holds whatever a client sends, so the memory one connection can make the
-// server hold is bounded.
+// Without TLS (the default), the first bytes of a connection decide its
+// protocol: the HTTP/2 client preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+// selects HTTP/2 with prior knowledge (h2c, nghttp2), anything else HTTP/1.1
+// (Boost.Beast). With HttpListenerOptions::tls, every connection starts with
+// a TLS handshake and ALPN decides: "h2" selects HTTP/2, "http/1.1" (or no
+// ALPN at all) HTTP/1.1, where a client without ALPN may still open with the
+// HTTP/2 preface. Every limit in HttpListenerOptions holds whatever a client
+// sends, so the memory one connection can make the server hold is bounded.
 //
 // Example:
 //
 //   asap::HttpListenerOptions options;
-//   options.address = "0.0.0.0:8080";
+//   options.address = "0.0.0.0:8443";
+//   options.tls.cert_file = "server.pem";  // optional: HTTPS (h2 and http/1.1)
+//   options.tls.key_file = "server.key";
 //   absl::StatusOr<std::unique_ptr<asap::HttpListener>> listener =
 //       asap::HttpListener::Start(options, &application);
 //   if (!listener.ok()) return listener.status();
+//   ...
+//   // After the certificate files were replaced:
+//   absl::Status reloaded = (*listener)->ReloadTls();
 //   ...
 //   (*listener)->Shutdown(absl::Seconds(5));
 #ifndef ASAP_SERVER_HTTP_HTTP_LISTENER_H_
@@ -25,8 +33,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "asap/tls_options.h"
 #include "server/http/http_exchange.h"
 
 namespace asap {
@@ -49,7 +59,8 @@ struct HttpListenerOptions {
   // decoded header list). Larger: 431.
   size_t max_header_bytes = 16 * 1024;
   // The whole request head must arrive within this, counted from its first
-  // byte (slowloris); else the connection is closed.
+  // byte (slowloris); else the connection is closed. On a TLS listener it
+  // also bounds each connection's handshake.
   absl::Duration header_timeout = absl::Seconds(10);
   // The whole request body must arrive within this, counted from the end of
   // the head; else the connection (HTTP/2: the stream) is closed.
@@ -79,6 +90,23 @@ struct HttpListenerOptions {
   // Unsent output of one streamed response; past it HttpExchange::Write
   // returns false and the stream (HTTP/1.1: the connection) is reset.
   size_t max_stream_buffer_bytes = 4 * 1024 * 1024;
+  // TLS on every connection when tls.enabled() (cert_file and key_file, PEM;
+  // the certificate file may carry the rest of the chain after it). TLS 1.2
+  // or newer, forward-secret AEAD cipher suites, no compression and no
+  // renegotiation; ALPN prefers "h2" to "http/1.1", and a client that offers
+  // ALPN without either fails the handshake. The handshake must complete
+  // within header_timeout; a client that fails it (plaintext HTTP, an old
+  // TLS version, no acceptable certificate) is closed with at most a TLS
+  // alert, never an HTTP answer, and counted in
+  // Stats::tls_handshake_failures.
+  // With tls.client_ca_file (PEM bundle), a client must present a
+  // certificate that chains to one of those CAs and is valid for client
+  // authentication, else the handshake fails; its URI subject alternative
+  // names then reach the application in HttpRequest::peer_certificate_uris.
+  // The files are read by Start (an unreadable or unusable file, or a key
+  // that does not match the certificate, is InvalidArgument) and again by
+  // ReloadTls.
+  ServerTlsOptions tls;
 };
 
 class HttpListener {
@@ -108,6 +136,19 @@ class HttpListener {
   // HttpApplication::Handle.
   void Shutdown(absl::Duration grace);
 
+  // Re-reads the files named in HttpListenerOptions::tls (certificate, key,
+  // client CAs) and uses them for the connections accepted from now on;
+  // connections already open keep the certificate and CAs they started with,
+  // and their requests in flight continue. On error (InvalidArgument naming
+  // the unreadable or unusable file, or a key that does not match the
+  // certificate) nothing changes and the previous files keep serving.
+  // FailedPrecondition on a listener without TLS. Thread-safe. Each file is
+  // read once, so a reload that runs between the replacement of the
+  // certificate and that of its key fails (the key does not match) and
+  // changes nothing; replacing each file by rename keeps a reload from ever
+  // seeing a file half written.
+  absl::Status ReloadTls();
+
   struct Stats {
     uint64_t connections_accepted = 0;  // including those refused at the limit
     uint64_t connections_open = 0;
@@ -117,6 +158,9 @@ class HttpListener {
     uint64_t body_bytes_buffered = 0;
     // Requests answered 503 because their body did not fit in it.
     uint64_t requests_refused_busy = 0;
+    // Connections closed because their TLS handshake failed or did not
+    // complete within header_timeout (TLS listeners only).
+    uint64_t tls_handshake_failures = 0;
   };
   Stats stats() const;
 
