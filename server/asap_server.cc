@@ -17,6 +17,7 @@
 #include "asap/manifest.h"
 #include "server/dispatcher.h"
 #include "server/grpc/asap_service.h"
+#include "server/grpc/reloadable_tls.h"
 #include "server/metrics.h"
 #include "server/nonce_store.h"
 #include "server/worker_pool.h"
@@ -24,31 +25,22 @@
 namespace asap {
 namespace {
 
-// Plaintext, or TLS 1.2+ with the server's certificate, requiring a client
-// certificate signed by client_ca_file when one is set.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
-    const ServerTlsOptions& tls) {
-  if (!tls.enabled()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions ssl;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  absl::StatusOr<std::string> cert =
-      ReadPemFile(tls.cert_file, "tls.cert_file");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPemFile(tls.key_file, "tls.key_file");
-  if (!key.ok()) return key.status();
-  pair.cert_chain = *std::move(cert);
-  pair.private_key = *std::move(key);
-  ssl.pem_key_cert_pairs.push_back(std::move(pair));
-  if (!tls.client_ca_file.empty()) {
-    absl::StatusOr<std::string> ca =
-        ReadPemFile(tls.client_ca_file, "tls.client_ca_file");
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *std::move(ca);
-    ssl.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+// Takes gRPC's reflection service out of one server: the reflection plugin
+// registers itself process-wide, so a server that must not describe itself
+// (authentication on, or enable_reflection false) removes it here.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                         return p->name() == "proto_server_reflection";
+                       }),
+        plugins->end());
   }
-  return grpc::SslServerCredentials(ssl);
-}
+};
 
 }  // namespace
 
@@ -81,10 +73,13 @@ class AsapServer::Impl {
                     options_.reject_replayed_nonces ? &nonces_ : nullptr,
                     [] { return absl::Now(); }),
         memory_(options_.limits.memory_quota_bytes),
-        workers_(HandlerThreads(options_)) {
+        workers_(HandlerThreads(options_)),
+        authenticator_(options_.auth),
+        rate_limiter_(options_.rate_limit) {
     dispatcher_.set_blocking_executor([this](std::function<void()> task) {
       workers_.Submit(std::move(task));
     });
+    dispatcher_.set_rate_limiter(&rate_limiter_);
   }
 
   ~Impl() {
@@ -106,10 +101,19 @@ class AsapServer::Impl {
     if (absl::Status s = ValidateServerTlsOptions(options_.tls); !s.ok()) {
       return s;
     }
-    if (options_.tls.enabled() && !options_.http_address.empty()) {
-      return absl::UnimplementedError(
-          "TLS is not available on the HTTP binding yet: serve it on its own "
-          "(no tls) or leave http_address empty");
+    if (options_.auth.client_certificates &&
+        options_.tls.client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "auth.client_certificates needs tls.client_ca_file: only a "
+          "verified client certificate names an agent");
+    }
+    if (options_.rate_limit.enabled) {
+      for (const RateLimit& limit : options_.rate_limit.limits) {
+        if (limit.count <= 0 || limit.period <= absl::ZeroDuration()) {
+          return absl::InvalidArgumentError(
+              "rate_limit: every limit needs a positive count and period");
+        }
+      }
     }
     const ServerLimits& limits = options_.limits;
     if (limits.max_json_values < 1 || limits.max_depth < 1 ||
@@ -139,6 +143,7 @@ class AsapServer::Impl {
     core.memory = &memory_;
     core.workers = &workers_;
     core.metrics = &metrics_;
+    core.authenticator = &authenticator_;
     core.max_message_bytes = static_cast<size_t>(options_.max_message_bytes);
     core.compression_threshold_bytes = options_.compression_threshold_bytes;
     core.manifest_max_age = options_.manifest_max_age;
@@ -153,11 +158,22 @@ class AsapServer::Impl {
     if (options_.enable_reflection) {
       grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     }
-    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-        ServerCredentials(options_.tls);
-    if (!credentials.ok()) return credentials.status();
+    // Plaintext, or TLS 1.2+ (gRPC's minimum) with the server's certificate,
+    // requiring a client certificate signed by client_ca_file when set.
+    std::shared_ptr<grpc::ServerCredentials> credentials =
+        grpc::InsecureServerCredentials();
+    if (options_.tls.enabled()) {
+      absl::StatusOr<std::unique_ptr<ReloadableTls>> tls =
+          ReloadableTls::Create(options_.tls);
+      if (!tls.ok()) return tls.status();
+      grpc_tls_ = *std::move(tls);
+      credentials = grpc_tls_->credentials();
+    }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(options_.address, *credentials, &port_);
+    if (!options_.enable_reflection || authenticator_.enabled()) {
+      builder.SetOption(std::make_unique<WithoutReflection>());
+    }
+    builder.AddListeningPort(options_.address, credentials, &port_);
     // Without this, gRPC binds with SO_REUSEPORT and a second server on a busy
     // port "succeeds" and steals half the connections.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -226,6 +242,7 @@ class AsapServer::Impl {
     HttpListenerOptions transport = options_.http_transport;
     transport.address = options_.http_address;
     transport.max_body_bytes = static_cast<size_t>(options_.max_message_bytes);
+    transport.tls = options_.tls;
     absl::StatusOr<std::unique_ptr<HttpListener>> listener =
         HttpListener::Start(std::move(transport), http_service_.get());
     if (!listener.ok()) {
@@ -237,6 +254,16 @@ class AsapServer::Impl {
       HttpListener::Stats stats = listener->stats();
       return std::make_pair(stats.connections_accepted, stats.connections_open);
     });
+    return absl::OkStatus();
+  }
+
+  absl::Status ReloadTls() {
+    if (grpc_tls_ == nullptr) {
+      return absl::FailedPreconditionError("the server does not serve TLS");
+    }
+    // Both listeners, or neither: the files are checked by the first.
+    if (absl::Status s = grpc_tls_->Reload(); !s.ok()) return s;
+    if (http_listener_ != nullptr) return http_listener_->ReloadTls();
     return absl::OkStatus();
   }
 
@@ -285,7 +312,10 @@ class AsapServer::Impl {
   // Destroyed after the gRPC server (declared before it): handlers still
   // queued when the server stops run before the threads are joined.
   WorkerPool workers_;
+  const Authenticator authenticator_;
+  RateLimiter rate_limiter_;
   std::unique_ptr<AsapGrpcService> service_;
+  std::unique_ptr<ReloadableTls> grpc_tls_;
   std::unique_ptr<grpc::ResourceQuota> transport_quota_;
   std::unique_ptr<grpc::Server> server_;
   // The HTTP binding: the listener goes first (declared last), then the
@@ -315,6 +345,7 @@ int AsapServer::http_port() const { return impl_->http_port(); }
 std::string AsapServer::http_address() const { return impl_->http_address(); }
 void AsapServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 void AsapServer::Wait() { impl_->Wait(); }
+absl::Status AsapServer::ReloadTls() { return impl_->ReloadTls(); }
 
 std::string AsapServer::MetricsText() const {
   return impl_->metrics().RenderPrometheus();

@@ -43,6 +43,8 @@
 #include "server/handler_registry.h"
 #include "server/http/http_listener.h"
 #include "server/http/json_rpc_service.h"
+#include "server/security/authenticator.h"
+#include "server/security/rate_limiter.h"
 
 namespace asap {
 
@@ -91,9 +93,10 @@ struct ServerLimits {
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see AsapServer::port()).
   std::string address = "127.0.0.1:0";
-  // TLS on the gRPC listener (and mutual TLS with client_ca_file). The HTTP
-  // binding cannot serve TLS yet: Start refuses both together rather than
-  // serve HTTP in plaintext next to a TLS gRPC port.
+  // TLS (1.2 or newer) on both listeners, and mutual TLS with
+  // client_ca_file; plaintext clients are then refused. The HTTP listener
+  // offers ALPN h2 and http/1.1, so HTTPS clients get HTTP/2. ReloadTls
+  // reads the files again.
   ServerTlsOptions tls;
   // host:port of the HTTP binding: ASAP's JSON-RPC over HTTP/1.1 and h2c,
   // what the Python reference and TypeScript clients speak (routes in
@@ -135,7 +138,22 @@ struct ServerOptions {
   int batch_workers = 0;
   // Resource bounds (memory, JSON size, streams, keepalive, nonces).
   ServerLimits limits;
-  // Serve grpc.health.v1.Health and server reflection.
+  // Authentication (server/security/authenticator.h): a bearer-token
+  // validator and/or client certificates. When on, every call on both
+  // bindings must authenticate (UNAUTHENTICATED / JSON-RPC -32600 with
+  // WWW-Authenticate: Bearer), every envelope's sender must be the caller
+  // (PERMISSION_DENIED asap:auth/sender_mismatch / -32602), reflection is
+  // off and the HTTP metrics route needs credentials too. The manifest and
+  // the health routes stay open. docs/SECURITY.md has the whole picture.
+  AuthOptions auth;
+  // Per-caller rate limits (server/security/rate_limiter.h), counted per
+  // envelope: per authenticated agent, else per client address. Off by
+  // default; when on, the reference's 10/s and 100/min unless set.
+  // Over the limit: RESOURCE_EXHAUSTED asap:transport/rate_limited with a
+  // `retry-after` trailer / HTTP 429 with Retry-After.
+  RateLimitOptions rate_limit;
+  // Serve grpc.health.v1.Health and server reflection (reflection is off
+  // whenever authentication is on: it would describe the agent to anyone).
   bool enable_health_service = true;
   bool enable_reflection = true;
   // gRPC server interceptors, run on every call in order (for example
@@ -185,6 +203,15 @@ class AsapServer {
 
   // Blocks until the server has shut down.
   void Wait();
+
+  // Reads the TLS files (ServerOptions::tls) again and serves the new
+  // certificate, key and client CAs on both listeners: connections opened
+  // from then on (on gRPC within a second) use them, connections and calls
+  // already in flight are not disturbed. When a file is unreadable or the
+  // key does not match the certificate, returns InvalidArgument and keeps
+  // serving the previous ones. FailedPrecondition without TLS. `asap serve`
+  // calls it on SIGHUP. Thread-safe.
+  absl::Status ReloadTls();
 
  private:
   class Impl;

@@ -50,7 +50,25 @@ EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
 }
 
 absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
-    v1::Envelope* request, absl::Time now) const {
+    v1::Envelope* request, const HandlerContext& context,
+    absl::Time now) const {
+  // Every envelope counts against its caller's rate limit, the envelopes of
+  // batches and streams included: the authenticated agent, or else the
+  // client's address.
+  if (rate_limiter_ != nullptr && rate_limiter_->enabled()) {
+    if (absl::Status status = rate_limiter_->Acquire(
+            context.identity().empty() ? PeerAddress(context.peer())
+                                       : context.identity());
+        !status.ok()) {
+      return status;
+    }
+  }
+  // An authenticated call speaks only for its own agent, envelope by
+  // envelope: one call cannot carry envelopes of another sender.
+  if (absl::Status status = CheckSender(*request, context.identity());
+      !status.ok()) {
+    return status;
+  }
   // ASAP v1.0 makes id and timestamp optional and generated: a sender that
   // leaves them out gets fresh ones, before anything reads them.
   FillEnvelopeDefaults(request, now);
@@ -103,7 +121,7 @@ void EnvelopeDispatcher::Dispatch(
     v1::Envelope* request, const HandlerContext* context, bool may_block,
     std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
   absl::Time now = now_();
-  absl::StatusOr<const HandlerEntry*> handler = Admit(request, now);
+  absl::StatusOr<const HandlerEntry*> handler = Admit(request, *context, now);
   if (!handler.ok()) {
     done(handler.status());
     return;
@@ -169,7 +187,7 @@ void EnvelopeDispatcher::DispatchStream(
     StreamEmit emit,
     std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
   absl::Time now = now_();
-  absl::StatusOr<const HandlerEntry*> handler = Admit(request, now);
+  absl::StatusOr<const HandlerEntry*> handler = Admit(request, *context, now);
   if (!handler.ok()) {
     done(handler.status());
     return;

@@ -14,6 +14,8 @@
 #include "server/handler_context.h"
 #include "server/handler_registry.h"
 #include "server/nonce_store.h"
+#include "server/security/authenticator.h"
+#include "server/security/rate_limiter.h"
 
 namespace asap {
 
@@ -36,8 +38,15 @@ class EnvelopeDispatcher {
     executor_ = std::move(executor);
   }
 
+  // Where every envelope's caller is counted (RateLimiter::Acquire with
+  // the context's identity, or its peer's address); null counts nothing.
+  // Not owned.
+  void set_rate_limiter(RateLimiter* limiter) { rate_limiter_ = limiter; }
+
   // Dispatches `*request` and calls `done` exactly once with the response
-  // envelope or the ASAP error: the validation error,
+  // envelope or the ASAP error: asap:transport/rate_limited past the
+  // caller's rate limit, asap:auth/sender_mismatch when the context has an
+  // identity the envelope's sender is not, the validation error,
   // asap:transport/handler_not_found when no handler takes its
   // payload_type, the handler's own error, or asap:internal/error when the
   // handler throws or its response is not a valid envelope. `request` gets
@@ -72,6 +81,7 @@ class EnvelopeDispatcher {
  private:
   // Validation, defaults and the replay check; the handler to run.
   absl::StatusOr<const HandlerEntry*> Admit(v1::Envelope* request,
+                                            const HandlerContext& context,
                                             absl::Time now) const;
   // Completes `response` and checks it; `what` ("returned an invalid
   // response") describes a failure in the error.
@@ -98,6 +108,7 @@ class EnvelopeDispatcher {
   NonceStore* nonces_;
   std::function<absl::Time()> now_;
   BlockingExecutor executor_;
+  RateLimiter* rate_limiter_ = nullptr;
 };
 
 }  // namespace asap

@@ -13,6 +13,7 @@
 #include "server/dispatcher.h"
 #include "server/memory_budget.h"
 #include "server/metrics.h"
+#include "server/security/authenticator.h"
 #include "server/worker_pool.h"
 
 namespace asap {
@@ -26,6 +27,9 @@ struct ServiceCore {
   // Where the binding records what it handles (server/metrics.h); null
   // records nothing.
   ServerMetrics* metrics = nullptr;
+  // Who is calling (server/security/authenticator.h); null or disabled:
+  // calls are not authenticated.
+  const Authenticator* authenticator = nullptr;
   size_t max_message_bytes = 10 * 1024 * 1024;
   size_t compression_threshold_bytes = 1024;
   absl::Duration manifest_max_age = absl::ZeroDuration();

@@ -4,10 +4,11 @@
 
 namespace asap {
 
-ShutdownSignals::ShutdownSignals() {
+ShutdownSignals::ShutdownSignals(bool with_reload) {
   sigemptyset(&set_);
   sigaddset(&set_, SIGINT);
   sigaddset(&set_, SIGTERM);
+  if (with_reload) sigaddset(&set_, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
 }
 

@@ -1,4 +1,5 @@
-// ShutdownSignals: wait for SIGINT or SIGTERM to shut a server down gracefully.
+// ShutdownSignals: wait for SIGINT or SIGTERM to shut a server down
+// gracefully (and, optionally, SIGHUP to reload its certificates).
 //
 //   int main() {
 //     asap::ShutdownSignals signals;   // first: before any thread starts
@@ -18,11 +19,14 @@ namespace asap {
 
 class ShutdownSignals {
  public:
-  ShutdownSignals();
+  // `with_reload`: SIGHUP is taken too, and Wait returns it (a server
+  // reloads its certificates then, AsapServer::ReloadTls, and waits again).
+  explicit ShutdownSignals(bool with_reload = false);
   ShutdownSignals(const ShutdownSignals&) = delete;
   ShutdownSignals& operator=(const ShutdownSignals&) = delete;
 
-  // Blocks until SIGINT or SIGTERM arrives; returns the signal number.
+  // Blocks until SIGINT or SIGTERM (or SIGHUP, with_reload) arrives;
+  // returns the signal number.
   int Wait();
 
  private:

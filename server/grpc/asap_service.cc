@@ -1,5 +1,6 @@
 #include "server/grpc/asap_service.h"
 
+#include <grpc/grpc_security_constants.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 
@@ -60,8 +61,9 @@ struct UnaryCall {
 }  // namespace
 
 void FillHandlerContext(grpc::CallbackServerContext* context,
-                        HandlerContext* out) {
+                        std::string identity, HandlerContext* out) {
   out->set_binding("grpc");
+  out->set_identity(std::move(identity));
   out->set_peer(context->peer());
   gpr_timespec deadline = context->raw_deadline();
   if (deadline.tv_sec != INT64_MAX) {
@@ -76,6 +78,47 @@ void FillHandlerContext(grpc::CallbackServerContext* context,
                       std::string(value.data(), value.size()));
   }
 }
+
+absl::StatusOr<std::string> AuthenticateCall(
+    const ServiceCore& core, const grpc::CallbackServerContext& context) {
+  if (core.authenticator == nullptr || !core.authenticator->enabled()) {
+    return std::string();
+  }
+  CallCredentials credentials;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it != metadata.end()) {
+    credentials.authorization =
+        absl::string_view(it->second.data(), it->second.size());
+  }
+  // gRPC lists every SAN of a verified client certificate (DNS, URI, ...)
+  // under one property; the authenticator picks the agent URN among them.
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const grpc::string_ref& san :
+         auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
+      if (credentials.certificate_uris.size() >= 16) break;
+      credentials.certificate_uris.emplace_back(san.data(), san.size());
+    }
+  }
+  return core.authenticator->Authenticate(credentials);
+}
+
+void AddAuthChallenge(grpc::CallbackServerContext* context) {
+  context->AddTrailingMetadata("www-authenticate", kWwwAuthenticate);
+}
+
+namespace {
+
+// A streaming call refused before it started: finishes at once.
+template <typename Reactor>
+class RefusedCall final : public Reactor {
+ public:
+  explicit RefusedCall(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
 
 class AsapGrpcService::Impl final : public RawAsapService {
  public:
@@ -101,6 +144,8 @@ class AsapGrpcService::Impl final : public RawAsapService {
                                         grpc::ByteBuffer* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     context->AddInitialMetadata(kAcceptEncodingMetadataKey, accept_encoding_);
+    // The manifest stays public: it is how a client learns which
+    // authentication schemes the agent wants.
     int64_t max_age = absl::ToInt64Seconds(core_.manifest_max_age);
     if (max_age > 0) {
       context->AddInitialMetadata("asap-manifest-max-age",
@@ -113,13 +158,27 @@ class AsapGrpcService::Impl final : public RawAsapService {
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SendBatch(
       grpc::CallbackServerContext* context) override {
-    return StartBatchStream(&core_, &watchdog_, context);
+    absl::StatusOr<std::string> identity = AuthenticateCall(core_, *context);
+    if (!identity.ok()) {
+      AddAuthChallenge(context);
+      return new RefusedCall<
+          grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>>(
+          ToGrpcStatus(identity.status(), context));
+    }
+    return StartBatchStream(&core_, &watchdog_, context, *std::move(identity));
   }
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* SendStream(
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override {
-    return StartSendStream(&core_, &watchdog_, context, request);
+    absl::StatusOr<std::string> identity = AuthenticateCall(core_, *context);
+    if (!identity.ok()) {
+      AddAuthChallenge(context);
+      return new RefusedCall<grpc::ServerWriteReactor<grpc::ByteBuffer>>(
+          ToGrpcStatus(identity.status(), context));
+    }
+    return StartSendStream(&core_, &watchdog_, context, request,
+                           *std::move(identity));
   }
 
  private:
@@ -138,6 +197,15 @@ class AsapGrpcService::Impl final : public RawAsapService {
     if (core_.metrics != nullptr) {
       call->in_flight = core_.metrics->TrackCall(ServerMetrics::kGrpc);
     }
+    // Before the request's bytes are even looked at.
+    absl::StatusOr<std::string> identity = AuthenticateCall(core_, *context);
+    if (!identity.ok()) {
+      RecordMetrics(*call, /*payload_type=*/"", identity.status(),
+                    /*response_wire=*/0, /*response_decoded=*/0);
+      AddAuthChallenge(context);
+      reactor->Finish(ToGrpcStatus(identity.status(), context));
+      return reactor;
+    }
     if (absl::Status status = Admit(*request, call.get()); !status.ok()) {
       // The envelope was not read: its payload type counts as "other".
       RecordMetrics(*call, /*payload_type=*/"", status, /*response_wire=*/0,
@@ -145,7 +213,7 @@ class AsapGrpcService::Impl final : public RawAsapService {
       reactor->Finish(ToGrpcStatus(status, context));
       return reactor;
     }
-    FillHandlerContext(context, &call->context);
+    FillHandlerContext(context, *std::move(identity), &call->context);
     UnaryCall* raw = call.release();
     core_.dispatcher->Dispatch(
         raw->envelope, &raw->context, /*may_block=*/false,

@@ -16,10 +16,21 @@
 
 namespace asap {
 
-// The handler context of a gRPC call: deadline, cancellation, peer, metadata.
-// `out` must not be used after the call has finished.
+// The handler context of a gRPC call: deadline, cancellation, peer,
+// metadata, and the caller's authenticated `identity` (empty: none). `out`
+// must not be used after the call has finished.
 void FillHandlerContext(grpc::CallbackServerContext* context,
-                        HandlerContext* out);
+                        std::string identity, HandlerContext* out);
+
+// Asks core.authenticator who is calling: the `authorization` metadata and,
+// on a TLS connection that verified a client certificate, its SANs. The
+// empty identity when authentication is off. A refusal is
+// UNAUTHENTICATED; the caller answers it with ToGrpcStatus after
+// AddAuthChallenge.
+absl::StatusOr<std::string> AuthenticateCall(
+    const ServiceCore& core, const grpc::CallbackServerContext& context);
+// Adds `www-authenticate: Bearer ...` to a refused call's trailers.
+void AddAuthChallenge(grpc::CallbackServerContext* context);
 
 class AsapGrpcService {
  public:

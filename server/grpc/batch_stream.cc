@@ -46,12 +46,12 @@ class BatchStream
       public StallWatchdog::Stream {
  public:
   BatchStream(const ServiceCore* core, StallWatchdog* watchdog,
-              grpc::CallbackServerContext* context)
+              grpc::CallbackServerContext* context, std::string identity)
       : core_(core),
         watchdog_(watchdog),
         context_(context),
         handler_context_(core->manifest) {
-    FillHandlerContext(context, &handler_context_);
+    FillHandlerContext(context, std::move(identity), &handler_context_);
     if (core->metrics != nullptr) {
       in_flight_ = core->metrics->TrackCall(ServerMetrics::kGrpc);
     }
@@ -469,8 +469,8 @@ void BatchStream::CancelIfStalled(absl::Time now, absl::Duration timeout) {
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StartBatchStream(
     const ServiceCore* core, StallWatchdog* watchdog,
-    grpc::CallbackServerContext* context) {
-  return new BatchStream(core, watchdog, context);
+    grpc::CallbackServerContext* context, std::string identity) {
+  return new BatchStream(core, watchdog, context, std::move(identity));
 }
 
 }  // namespace asap

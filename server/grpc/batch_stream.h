@@ -31,7 +31,7 @@ namespace asap {
 // Starts serving one SendBatch call; the reactor deletes itself when done.
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StartBatchStream(
     const ServiceCore* core, StallWatchdog* watchdog,
-    grpc::CallbackServerContext* context);
+    grpc::CallbackServerContext* context, std::string identity);
 
 // The BatchError form of a failed dispatch: the code and message a unary
 // Send would carry.

@@ -26,12 +26,12 @@ class SendStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                    public StallWatchdog::Stream {
  public:
   SendStream(const ServiceCore* core, StallWatchdog* watchdog,
-             grpc::CallbackServerContext* context)
+             grpc::CallbackServerContext* context, std::string identity)
       : core_(core),
         watchdog_(watchdog),
         context_(context),
         handler_context_(core->manifest) {
-    FillHandlerContext(context, &handler_context_);
+    FillHandlerContext(context, std::move(identity), &handler_context_);
     watchdog_->Add(this);
   }
 
@@ -309,8 +309,9 @@ void SendStream::CancelIfStalled(absl::Time now, absl::Duration timeout) {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSendStream(
     const ServiceCore* core, StallWatchdog* watchdog,
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  auto* stream = new SendStream(core, watchdog, context);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    std::string identity) {
+  auto* stream = new SendStream(core, watchdog, context, std::move(identity));
   stream->Start(*request);
   return stream;
 }

@@ -31,10 +31,12 @@ inline constexpr size_t kMaxQueuedEnvelopes = 64;
 inline constexpr size_t kMaxQueuedBytes = 4u << 20;
 
 // Starts serving one SendStream call; the reactor deletes itself when done.
-// `request` is read before this returns.
+// `request` is read before this returns. `identity` is the caller's
+// authenticated agent (empty: none).
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSendStream(
     const ServiceCore* core, StallWatchdog* watchdog,
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    std::string identity);
 
 }  // namespace asap
 

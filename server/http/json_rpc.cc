@@ -1,5 +1,6 @@
 #include "server/http/json_rpc.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -253,6 +254,10 @@ constexpr BandEntry kBand[] = {
     {ErrorCode::kDeadlineExceeded, -32029},
     {ErrorCode::kCancelled, -32030},
     {ErrorCode::kUnsupportedAuthScheme, -32040},
+    {ErrorCode::kUnauthenticated, -32041},
+    {ErrorCode::kSenderMismatch, -32042},
+    {ErrorCode::kForbidden, -32043},
+    {ErrorCode::kRateLimited, -32031},
 };
 
 int BandCode(ErrorCode code) {
@@ -391,6 +396,41 @@ DispatchErrorAnswer MapDispatchError(const absl::Status& status,
   ErrorCode code = ErrorCodeOf(status).value_or(ErrorCode::kInternal);
   absl::string_view name = ErrorCodeName(code);
   absl::string_view detail = Detail(status, code);
+  if (code == ErrorCode::kSenderMismatch ||
+      code == ErrorCode::kUnauthenticated ||
+      code == ErrorCode::kUnsupportedAuthScheme) {
+    bool denied = code == ErrorCode::kSenderMismatch;
+    answer.error =
+        Error(denied ? kJsonRpcInvalidParams : kJsonRpcInvalidRequest,
+              denied ? "Invalid params" : "Invalid Request",
+              absl::StrCat("{\"error\":", JsonQuote(detail),
+                           ",\"code\":", JsonQuote(name),
+                           ",\"status_code\":", denied ? 403 : 401, "}"));
+    return answer;
+  }
+  if (code == ErrorCode::kRateLimited) {
+    // The limit that was exceeded: the detail reads "rate limit exceeded:
+    // 10/s (limits 10/s,100/min)".
+    absl::string_view limit = detail;
+    if (size_t colon = limit.find(": "); colon != absl::string_view::npos) {
+      limit.remove_prefix(colon + 2);
+    }
+    limit = limit.substr(0, limit.find(" ("));
+    int64_t retry_after = std::max<int64_t>(
+        1, RetryAfterSeconds(RetryAfterOf(status).value_or(absl::Seconds(1))));
+    answer.error.code = 429;
+    answer.error.message = "Rate limit exceeded";
+    answer.error.data_json = absl::StrCat("{\"retry_after\":", retry_after,
+                                          ",\"limit\":", JsonQuote(limit),
+                                          ",\"code\":", JsonQuote(name), "}");
+    if (!in_batch) {
+      answer.http_status = 429;
+      answer.http_body = JsonRpcErrorResponse(answer.error, "null");
+      answer.http_headers.emplace_back("retry-after",
+                                       absl::StrCat(retry_after));
+    }
+    return answer;
+  }
   if (code == ErrorCode::kPayloadTooLarge && !in_batch) {
     answer.http_status = 413;
     answer.http_body = DetailBody(status.message());

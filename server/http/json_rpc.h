@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "asap/v1/envelope.pb.h"
+#include "server/http/http_exchange.h"
 
 namespace asap {
 
@@ -102,14 +103,21 @@ absl::StatusOr<JsonRpcBody> ParseJsonRpcBody(absl::string_view body,
 // The JSON-RPC error, or the HTTP answer, for an ASAP error status from
 // dispatching an envelope.
 struct DispatchErrorAnswer {
-  // 200 with `error`, or 413 / 503 with `http_body` (no JSON-RPC framing).
+  // 200 with `error`, or 413 / 429 / 503 with `http_body` and
+  // `http_headers` (Retry-After).
   int http_status = 200;
   JsonRpcError error;
   std::string http_body;
+  HttpHeaders http_headers;
 };
 
 // v1.0: invalid envelope / timestamp / nonce -32602, no handler -32601, a
 // handler failure -32603 {"error": "Internal server error"}, overload 503.
+// Both versions: a sender that is not the authenticated agent -32602 with
+// data {"error","code","status_code":403}; over the rate limit HTTP 429
+// with Retry-After and a JSON-RPC-shaped body {"error":{"code":429,
+// "data":{"retry_after","limit"}}} (in a batch, that error as the item's
+// answer).
 // v2: every ASAP error in the -32000..-32059 band (AsapJsonRpcCode) with
 // `data.code` the ASAP code; overload still 503. `in_batch` answers overload
 // as a JSON-RPC error too (an array has no per-item HTTP status).

@@ -102,9 +102,10 @@ bool MatchesEtag(absl::string_view if_none_match, absl::string_view etag) {
 
 void FillContext(const HttpRequest& request,
                  const std::shared_ptr<HttpExchange>& exchange,
-                 HandlerContext* context) {
+                 std::string identity, HandlerContext* context) {
   context->set_binding(kBinding);
   context->set_peer(request.peer);
+  context->set_identity(std::move(identity));
   for (const auto& [name, value] : request.headers) {
     context->add_metadata(name, value);
   }
@@ -145,6 +146,7 @@ struct JsonRpcService::RpcCall {
   std::vector<std::string> answers;
   int http_status = 200;
   std::string http_body;
+  HttpHeaders http_headers;
   std::atomic<size_t> pending{0};
 };
 
@@ -293,6 +295,15 @@ void JsonRpcService::Handle(HttpRequest request,
     if (core_.metrics == nullptr) {
       return exchange->Respond(Plain(404, DetailBody("Not Found")));
     }
+    // With authentication on, the metrics (payload types, peers' traffic)
+    // are for authenticated callers only.
+    if (absl::StatusOr<std::string> identity = Authenticate(request);
+        !identity.ok()) {
+      HttpResponse refused =
+          Plain(401, DetailBody(identity.status().message()));
+      refused.headers.emplace_back("www-authenticate", kWwwAuthenticate);
+      return exchange->Respond(std::move(refused));
+    }
     return Answer(*exchange, request, ProtocolVersion{}, 200,
                   "text/plain; version=0.0.4; charset=utf-8",
                   core_.metrics->RenderPrometheus());
@@ -336,6 +347,44 @@ void JsonRpcService::Answer(HttpExchange& exchange, const HttpRequest& request,
                                body.size(), decoded_bytes);
   }
   response.body = std::move(body);
+  exchange.Respond(std::move(response));
+}
+
+absl::StatusOr<std::string> JsonRpcService::Authenticate(
+    const HttpRequest& request) const {
+  if (core_.authenticator == nullptr || !core_.authenticator->enabled()) {
+    return std::string();
+  }
+  CallCredentials credentials;
+  credentials.authorization = request.header("authorization");
+  credentials.certificate_uris = request.peer_certificate_uris;
+  return core_.authenticator->Authenticate(credentials);
+}
+
+void JsonRpcService::RefuseUnauthenticated(HttpExchange& exchange,
+                                           const HttpRequest& request,
+                                           const ProtocolVersion& version,
+                                           const absl::Status& status,
+                                           absl::string_view id_json) {
+  if (core_.metrics != nullptr) {
+    core_.metrics->RecordEnvelope(kBinding, "", Outcome(status),
+                                  absl::ZeroDuration());
+  }
+  JsonRpcError error;
+  error.code = kJsonRpcInvalidRequest;
+  error.message = "Invalid Request";
+  error.data_json = absl::StrCat(
+      "{\"error\":", JsonQuote(status.message()), ",\"code\":",
+      JsonQuote(ErrorCodeName(
+          ErrorCodeOf(status).value_or(ErrorCode::kUnauthenticated))),
+      ",\"status_code\":401}");
+  HttpResponse response;
+  response.status = 200;
+  response.headers.emplace_back("content-type", std::string(kJsonType));
+  response.headers.emplace_back("www-authenticate", kWwwAuthenticate);
+  if (version.is_v2())
+    response.headers.emplace_back("asap-version", version.v2);
+  response.body = JsonRpcErrorResponse(error, id_json);
   exchange.Respond(std::move(response));
 }
 
@@ -449,11 +498,19 @@ void JsonRpcService::ProcessRpc(std::shared_ptr<RpcCall> call) {
                options_.max_batch_items, &call->hold);
   if (!body.has_value()) return;
   call->body = *std::move(body);
+  // Authentication comes after the JSON-RPC shape and before any envelope.
+  absl::StatusOr<std::string> identity = Authenticate(call->request);
+  if (!identity.ok()) {
+    return RefuseUnauthenticated(
+        *call->exchange, call->request, call->version, identity.status(),
+        call->body.is_batch ? "null" : call->body.items[0].id_json);
+  }
   if (core_.metrics != nullptr && call->body.is_batch) {
     core_.metrics->RecordBatch(kBinding, call->body.items.size());
   }
   call->context = std::make_unique<HandlerContext>(core_.manifest);
-  FillContext(call->request, call->exchange, call->context.get());
+  FillContext(call->request, call->exchange, *std::move(identity),
+              call->context.get());
   size_t count = call->body.items.size();
   call->answers.resize(count);
   call->pending.store(count + 1);
@@ -461,8 +518,12 @@ void JsonRpcService::ProcessRpc(std::shared_ptr<RpcCall> call) {
     if (call->pending.fetch_sub(1) != 1) return;
     call->hold = BodyHold();
     if (call->http_status != 200) {
-      return call->exchange->Respond(
-          Plain(call->http_status, std::move(call->http_body)));
+      HttpResponse response =
+          Plain(call->http_status, std::move(call->http_body));
+      for (auto& header : call->http_headers) {
+        response.headers.push_back(std::move(header));
+      }
+      return call->exchange->Respond(std::move(response));
     }
     std::string out;
     if (call->body.is_batch) {
@@ -499,7 +560,12 @@ void JsonRpcService::ProcessRpc(std::shared_ptr<RpcCall> call) {
                                  call->version, call->body.is_batch);
             if (answer.http_status != 200) {
               call->http_status = answer.http_status;
-              call->http_body = std::move(answer.http_body);
+              // A 429 is JSON-RPC-shaped: it answers the request's id.
+              call->http_body =
+                  answer.http_status == 429
+                      ? JsonRpcErrorResponse(answer.error, item.id_json)
+                      : std::move(answer.http_body);
+              call->http_headers = std::move(answer.http_headers);
             } else {
               call->answers[i] =
                   JsonRpcErrorResponse(answer.error, item.id_json);
@@ -518,9 +584,15 @@ void JsonRpcService::HandleStream(HttpRequest request,
                                   std::shared_ptr<HttpExchange> exchange) {
   if (std::optional<absl::string_view> last_event_id =
           request.header("last-event-id")) {
-    return ResumeStream(
-        *last_event_id,
-        NegotiateProtocolVersion(request.header("asap-version")), exchange);
+    ProtocolVersion version =
+        NegotiateProtocolVersion(request.header("asap-version"));
+    // Only the agent that opened a stream may resume it.
+    absl::StatusOr<std::string> identity = Authenticate(request);
+    if (!identity.ok()) {
+      return RefuseUnauthenticated(*exchange, request, version,
+                                   identity.status(), "null");
+    }
+    return ResumeStream(*last_event_id, version, exchange, *identity);
   }
   if (request.method != "POST") {
     return exchange->Respond(
@@ -559,17 +631,23 @@ void JsonRpcService::ProcessStream(std::shared_ptr<StreamCall> call) {
     return Answer(exchange, call->request, call->version, 200, kJsonType,
                   JsonRpcErrorResponse(*call->item.error, call->item.id_json));
   }
-  absl::StatusOr<std::string> stream_id = stream_log_.Open();
+  absl::StatusOr<std::string> identity = Authenticate(call->request);
+  if (!identity.ok()) {
+    return RefuseUnauthenticated(exchange, call->request, call->version,
+                                 identity.status(), call->item.id_json);
+  }
+  absl::StatusOr<std::string> stream_id = stream_log_.Open(*identity);
   if (!stream_id.ok()) {
     return exchange.Respond(Busy(stream_id.status().message()));
   }
   call->stream_id = *stream_id;
   // The response follows the log from its start, like a resume from 0.
   ResumeStream(absl::StrCat(call->stream_id, "-0"), call->version,
-               call->exchange);
+               call->exchange, *identity);
 
   call->context = std::make_unique<HandlerContext>(core_.manifest);
-  FillContext(call->request, call->exchange, call->context.get());
+  FillContext(call->request, call->exchange, *std::move(identity),
+              call->context.get());
   // The task outlives its first connection: a client that reconnects picks
   // it up from the log, so only shutdown cancels it.
   call->context->set_cancellation_check([] { return false; });
@@ -608,9 +686,10 @@ void JsonRpcService::ProcessStream(std::shared_ptr<StreamCall> call) {
       });
 }
 
-void JsonRpcService::ResumeStream(
-    absl::string_view last_event_id, const ProtocolVersion& version,
-    const std::shared_ptr<HttpExchange>& exchange) {
+void JsonRpcService::ResumeStream(absl::string_view last_event_id,
+                                  const ProtocolVersion& version,
+                                  const std::shared_ptr<HttpExchange>& exchange,
+                                  absl::string_view caller) {
   auto delivery = std::make_shared<StreamDelivery>(exchange, releases_);
   absl::StatusOr<std::unique_ptr<StreamLog::Subscription>> subscription =
       stream_log_.Subscribe(
@@ -618,7 +697,7 @@ void JsonRpcService::ResumeStream(
           [delivery](absl::string_view event_id, absl::string_view data) {
             delivery->OnEvent(event_id, data);
           },
-          [delivery] { delivery->OnEnd(); });
+          [delivery] { delivery->OnEnd(); }, caller);
   if (!subscription.ok()) {
     return exchange->Respond(
         Plain(404, DetailBody(absl::StrCat("Cannot resume from Last-Event-ID: ",

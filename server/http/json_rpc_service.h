@@ -78,9 +78,22 @@ class JsonRpcService : public HttpApplication {
   void HandleStream(HttpRequest request,
                     std::shared_ptr<HttpExchange> exchange);
   void ProcessStream(std::shared_ptr<StreamCall> call);
+  // `caller`: the authenticated agent resuming (empty: none); a stream
+  // opened by another agent is not found.
   void ResumeStream(absl::string_view last_event_id,
                     const ProtocolVersion& version,
-                    const std::shared_ptr<HttpExchange>& exchange);
+                    const std::shared_ptr<HttpExchange>& exchange,
+                    absl::string_view caller);
+  // The caller's identity from its Authorization header and client
+  // certificate (core_.authenticator); empty when authentication is off.
+  absl::StatusOr<std::string> Authenticate(const HttpRequest& request) const;
+  // The answer to a call that did not authenticate: HTTP 200, JSON-RPC
+  // -32600 with data {"error","code","status_code":401}, and
+  // WWW-Authenticate: Bearer.
+  void RefuseUnauthenticated(HttpExchange& exchange, const HttpRequest& request,
+                             const ProtocolVersion& version,
+                             const absl::Status& status,
+                             absl::string_view id_json);
   void HandleManifest(const HttpRequest& request, HttpExchange& exchange);
   // `batch`: the answer to a v2 batch array, compressed for speed.
   void Answer(HttpExchange& exchange, const HttpRequest& request,

@@ -16,9 +16,13 @@
 namespace asap {
 
 struct StreamLog::Subscription::Stream {
-  explicit Stream(std::string stream_id) : id(std::move(stream_id)) {}
+  Stream(std::string stream_id, std::string owner_identity)
+      : id(std::move(stream_id)), owner(std::move(owner_identity)) {}
 
   const std::string id;
+  // The authenticated agent that opened the stream; empty: anyone with the
+  // id may resume it.
+  const std::string owner;
   // Callbacks run with `mu` held: that orders each stream's deliveries and
   // makes replay and live delivery one sequence.
   absl::Mutex mu;
@@ -123,7 +127,7 @@ std::shared_ptr<StreamLog::Stream> StreamLog::FindLocked(absl::string_view id) {
   return it == streams_.end() ? nullptr : it->second;
 }
 
-absl::StatusOr<std::string> StreamLog::Open() {
+absl::StatusOr<std::string> StreamLog::Open(std::string owner) {
   absl::StatusOr<std::string> id = RandomStreamId();
   if (!id.ok()) return id.status();
   absl::Time now = now_();
@@ -134,7 +138,7 @@ absl::StatusOr<std::string> StreamLog::Open() {
                      absl::StrCat("the server holds ", streams_.size(),
                                   " streams, its limit"));
   }
-  streams_.emplace(*id, std::make_shared<Stream>(*id));
+  streams_.emplace(*id, std::make_shared<Stream>(*id, std::move(owner)));
   return id;
 }
 
@@ -218,8 +222,8 @@ void StreamLog::Finish(absl::string_view id) {
 }
 
 absl::StatusOr<std::unique_ptr<StreamLog::Subscription>> StreamLog::Subscribe(
-    absl::string_view last_event_id, EventCallback on_event,
-    EndCallback on_end) {
+    absl::string_view last_event_id, EventCallback on_event, EndCallback on_end,
+    absl::string_view caller) {
   std::optional<EventPosition> position = ParseEventId(last_event_id);
   if (!position.has_value()) {
     return absl::NotFoundError(absl::StrCat("'", last_event_id.substr(0, 64),
@@ -236,7 +240,8 @@ absl::StatusOr<std::unique_ptr<StreamLog::Subscription>> StreamLog::Subscribe(
     return absl::NotFoundError(
         absl::StrCat("no stream '", position->stream_id, "' (or it expired)"));
   };
-  if (stream == nullptr) return not_found();
+  // Another agent's stream is answered as if it did not exist.
+  if (stream == nullptr || stream->owner != caller) return not_found();
   absl::MutexLock lock(&stream->mu);
   if (stream->dropped) return not_found();
   if (position->seq > stream->events.size()) {

@@ -83,7 +83,9 @@ class StreamLog {
   // Opens a stream and returns its id: 128 random bits from the kernel, as
   // 32 lower-case hex digits. Returns asap:transport/resource_exhausted
   // when max_streams streams are held (expired ones are dropped first).
-  absl::StatusOr<std::string> Open();
+  // `owner` is the authenticated agent that opens it (empty: none); only
+  // the same caller may then Subscribe.
+  absl::StatusOr<std::string> Open(std::string owner = "");
 
   // Appends an event to stream `id` and returns its event id,
   // "<stream id>-<seq>" with seq counted from 1; subscribers get it before
@@ -104,11 +106,12 @@ class StreamLog {
   // before this returns, when it already is). Callbacks run on the
   // subscribing or appending thread, one at a time per stream, and must not
   // call into the log or destroy the subscription. Errors: NotFound for a
-  // malformed id or an unknown or expired stream, OutOfRange for a seq past
-  // the stream's last event.
+  // malformed id, an unknown or expired stream, or one whose owner is not
+  // `caller` (the authenticated agent resuming; empty: none), OutOfRange
+  // for a seq past the stream's last event.
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(
       absl::string_view last_event_id, EventCallback on_event,
-      EndCallback on_end);
+      EndCallback on_end, absl::string_view caller = "");
 
  private:
   using Stream = Subscription::Stream;

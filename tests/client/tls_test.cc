@@ -167,15 +167,15 @@ TEST_F(TlsTest, BadTlsOptionsAreRefusedUpFront) {
                 .code(),
             absl::StatusCode::kInvalidArgument);
 
-  // TLS cannot cover the HTTP binding yet: refused, not served in plaintext.
-  ServerOptions both;
-  both.tls.cert_file = File("server.pem");
-  both.tls.key_file = File("server.key");
-  both.http_address = "127.0.0.1:0";
-  EXPECT_EQ(AsapServer::Start(std::move(both), examples::EchoHandlers())
+  // A key that is not the certificate's.
+  ServerOptions mismatched;
+  mismatched.tls.cert_file = File("server.pem");
+  mismatched.tls.key_file = File("client.key");
+  mismatched.http_address = "127.0.0.1:0";
+  EXPECT_EQ(AsapServer::Start(std::move(mismatched), examples::EchoHandlers())
                 .status()
                 .code(),
-            absl::StatusCode::kUnimplemented);
+            absl::StatusCode::kInvalidArgument);
 
   ClientOptions client = Options("127.0.0.1:1");
   client.tls.ca_file = File("nothing.pem");
@@ -256,6 +256,49 @@ TEST_F(HttpsTest, PlaintextToTheTlsPortFails) {
   options.tls = ClientTlsOptions();
   options.http.retry.max_retries = 0;
   EXPECT_EQ(CodeOf(SendOnce(options)), ErrorCode::kUnavailable);
+}
+
+TEST_F(TlsTest, ReloadTlsKeepsServingAndRefusesBadFiles) {
+  // The server reads copies of the files, so they can be swapped here.
+  const std::string cert = File("reload.pem");
+  const std::string key = File("reload.key");
+  auto copy = [](const std::string& from, const std::string& to) {
+    const std::string command = absl::StrCat("cp ", from, " ", to);
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  };
+  copy(File("server.pem"), cert);
+  copy(File("server.key"), key);
+  ServerOptions options;
+  options.http_address = "127.0.0.1:0";
+  options.tls.cert_file = cert;
+  options.tls.key_file = key;
+  std::unique_ptr<AsapServer> server =
+      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+  ASSERT_NE(server, nullptr);
+  auto call = [&](const std::string& target) {
+    ClientOptions client = Options(target);
+    absl::StatusOr<std::unique_ptr<AsapClient>> created =
+        AsapClient::Create(std::move(client));
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return created.status();
+    return (*created)->Send(EchoRequest("reload")).status();
+  };
+  const std::string https =
+      absl::StrCat("https://localhost:", server->http_port());
+  ASSERT_TRUE(call(server->address()).ok());
+  ASSERT_TRUE(call(https).ok());
+  EXPECT_TRUE(server->ReloadTls().ok());
+  // A key that is not the certificate's is refused, and the old pair keeps
+  // serving new connections.
+  copy(File("client.key"), key);
+  absl::Status refused = server->ReloadTls();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_TRUE(call(server->address()).ok());
+  EXPECT_TRUE(call(https).ok());
+  std::unique_ptr<AsapServer> plain =
+      testing::StartTestServer(examples::EchoHandlers());
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->ReloadTls().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
