@@ -3,9 +3,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asap/compression/codec.h"
 #include "asap/errors.h"
@@ -23,12 +25,49 @@ namespace {
 
 // Marks the connection broken when the call shows the peer is unreachable.
 void ReportIfBroken(const grpc::Status& status, ChannelPool::Lease* lease) {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  // A failed token provider is not the connection's fault.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      !absl::StartsWith(status.error_message(),
+                        "Getting metadata from plugin")) {
     lease->ReportFailure();
   }
 }
 
 // The client's manifest cache: the shared one, a new one, or none.
+// The client's bearer token as gRPC call credentials: asked for on every
+// call, on gRPC's thread for blocking plugins.
+class TokenPlugin final : public grpc::MetadataCredentialsPlugin {
+ public:
+  explicit TokenPlugin(std::shared_ptr<TokenProvider> provider)
+      : provider_(std::move(provider)) {}
+  bool IsBlocking() const override { return true; }
+  const char* GetType() const override { return "asap-bearer-token"; }
+  grpc::Status GetMetadata(
+      grpc::string_ref /*service_url*/, grpc::string_ref /*method_name*/,
+      const grpc::AuthContext& /*channel_auth_context*/,
+      std::multimap<std::string, std::string>* metadata) override {
+    absl::StatusOr<std::string> header = BearerAuthorization(*provider_);
+    if (!header.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          std::string(header.status().message()));
+    }
+    metadata->emplace("authorization", *std::move(header));
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::shared_ptr<TokenProvider> provider_;
+};
+
+// Null without a provider. The minimum security level is none, so loopback
+// and plaintext test targets work too; docs/SECURITY.md says to use TLS.
+std::shared_ptr<grpc::CallCredentials> CallCredentialsFor(
+    const std::shared_ptr<TokenProvider>& provider) {
+  if (provider == nullptr) return nullptr;
+  return grpc::experimental::MetadataCredentialsFromPlugin(
+      std::make_unique<TokenPlugin>(provider), GRPC_SECURITY_NONE);
+}
+
 std::shared_ptr<ManifestCache> CacheFor(const ManifestCacheSettings& cache) {
   if (!cache.enabled) return nullptr;
   if (cache.shared_cache != nullptr) return cache.shared_cache;
@@ -106,9 +145,14 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   client->manifest_cache_ = CacheFor(cache);
   if (cache.enabled) {
     std::shared_ptr<ManifestCache> shared = client->manifest_cache_;
-    settings.interceptors = [shared, target] {
+    // Two identities sharing a cache never share an entry.
+    std::string key = target;
+    if (client->options_.token_provider != nullptr) {
+      absl::StrAppend(&key, "#", client->options_.token_provider->CacheKey());
+    }
+    settings.interceptors = [shared, key] {
       InterceptorFactories factories;
-      factories.push_back(MakeManifestCacheInterceptorFactory(shared, target));
+      factories.push_back(MakeManifestCacheInterceptorFactory(shared, key));
       return factories;
     };
   }
@@ -135,7 +179,9 @@ struct AsapClient::SendCall {
 };
 
 AsapClient::AsapClient(ClientOptions options)
-    : options_(std::move(options)), calls_(internal::CallTracker::Create()) {}
+    : options_(std::move(options)),
+      calls_(internal::CallTracker::Create(
+          CallCredentialsFor(options_.token_provider))) {}
 
 AsapClient::~AsapClient() {
   // The transport stays (a call made meanwhile is cancelled by it) until the
@@ -225,19 +271,45 @@ absl::StatusOr<v1::Envelope> AsapClient::FinishSend(
 
 absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
   if (http_ != nullptr) return http_->Send(std::move(envelope));
-  absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
-  if (!call.ok()) return call.status();
-  SendCall& c = **call;
-  if (absl::Status status = StartSend(std::move(envelope), &c); !status.ok()) {
-    return status;
+  const absl::Time give_up = absl::Now() + options_.timeout;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
+    if (!call.ok()) return call.status();
+    SendCall& c = **call;
+    if (absl::Status status = StartSend(std::move(envelope), &c);
+        !status.ok()) {
+      return status;
+    }
+    auto stub = v1::AsapService::NewStub(c.lease->channel());
+    grpc::Status status =
+        c.compressed_request.has_value()
+            ? stub->SendCompressed(c.call.context(), *c.compressed_request,
+                                   &c.compressed_response)
+            : stub->Send(c.call.context(), c.request, &c.response);
+    absl::StatusOr<v1::Envelope> result = FinishSend(c, status);
+    std::optional<absl::Duration> wait =
+        RateLimitWait(result.status(), attempt, give_up);
+    if (!wait.has_value()) return result;
+    // The agent refused the envelope before reading it: the same one
+    // (same id) goes again once the agent said it may.
+    envelope = std::move(c.request);
+    call->reset();
+    absl::SleepFor(*wait);
   }
-  auto stub = v1::AsapService::NewStub(c.lease->channel());
-  grpc::Status status =
-      c.compressed_request.has_value()
-          ? stub->SendCompressed(c.call.context(), *c.compressed_request,
-                                 &c.compressed_response)
-          : stub->Send(c.call.context(), c.request, &c.response);
-  return FinishSend(c, status);
+}
+
+std::optional<absl::Duration> AsapClient::RateLimitWait(
+    const absl::Status& status, int attempt, absl::Time give_up) const {
+  if (ErrorCodeOf(status) != ErrorCode::kRateLimited ||
+      attempt >= options_.rate_limit_retries) {
+    return std::nullopt;
+  }
+  std::optional<absl::Duration> wait = RetryAfterOf(status);
+  if (!wait.has_value() || *wait > options_.http.retry.max_retry_after ||
+      absl::Now() + *wait >= give_up) {
+    return std::nullopt;
+  }
+  return wait;
 }
 
 void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {

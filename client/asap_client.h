@@ -53,6 +53,7 @@
 #include "client/compression_options.h"
 #include "client/http/http_options.h"
 #include "client/manifest_cache.h"
+#include "client/token_provider.h"
 
 namespace asap {
 namespace internal {
@@ -122,6 +123,16 @@ struct ClientOptions {
   HttpClientOptions http;
   // TLS: for gRPC targets when tls.enabled, for https:// targets always.
   ClientTlsOptions tls;
+  // A Send refused for the agent's rate limit (asap:transport/rate_limited
+  // with a retry-after) is sent again after the wait the agent asked for,
+  // at most this many times, never past `timeout` nor for a wait longer
+  // than http.retry.max_retry_after. Other calls return the error, whose
+  // RetryAfterOf (asap/errors.h) tells the wait. Over HTTP,
+  // http.retry.max_retries governs the same retries for every call.
+  int rate_limit_retries = 3;
+  // Bearer tokens for agents that require authentication
+  // (client/token_provider.h); null sends none.
+  std::shared_ptr<TokenProvider> token_provider;
 };
 
 class AsapClient {
@@ -241,6 +252,12 @@ class AsapClient {
   void NoteAdvertisement(const grpc::ClientContext& context,
                          bool authoritative);
   std::string server_encodings() const;
+
+  // How long to wait before resending a Send the agent refused with a
+  // rate limit (attempt counts from 0); nullopt: do not resend.
+  std::optional<absl::Duration> RateLimitWait(const absl::Status& status,
+                                              int attempt,
+                                              absl::Time give_up) const;
 
   const ClientOptions options_;
   // Calls in flight, cancelled and waited for by the destructor. Shared with

@@ -346,6 +346,17 @@ void HttpTransport::DecideProtocol(absl::Time deadline) {
   if (decided == 2) engine_->SetCapacity(H2cCapacity());
 }
 
+void HttpTransport::AddAuthorization(HttpRequest* request) {
+  if (options_.token_provider == nullptr) return;
+  absl::StatusOr<std::string> header =
+      BearerAuthorization(*options_.token_provider);
+  // Without a token the agent refuses the call with its own
+  // asap:auth/unauthenticated, which is what the caller then sees.
+  if (header.ok()) {
+    request->headers.push_back(absl::StrCat("Authorization: ", *header));
+  }
+}
+
 HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
                                     absl::Time deadline, int level) {
   HttpRequest request;
@@ -356,6 +367,7 @@ HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
   request.max_response_bytes =
       static_cast<size_t>(options_.max_message_bytes) + 64 * 1024;
   request.headers.push_back("Content-Type: application/json");
+  AddAuthorization(&request);
   const CompressionOptions& compression = options_.compression;
   request.headers.push_back(absl::StrCat(
       "Accept-Encoding: ",
@@ -490,7 +502,15 @@ absl::StatusOr<std::string> HttpTransport::Body(
     body = *std::move(decoded);
   }
   if (response->status != 200) {
-    return HttpStatusError(response->status, body, url);
+    absl::Status error = HttpStatusError(response->status, body, url);
+    const std::string* retry_after = response->Header("retry-after");
+    if (response->status == 429 && retry_after != nullptr) {
+      if (std::optional<absl::Duration> wait =
+              ParseRetryAfter(*retry_after, absl::Now())) {
+        error = WithRetryAfter(std::move(error), *wait);
+      }
+    }
+    return error;
   }
   return body;
 }
@@ -928,6 +948,7 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
   if (stale != nullptr) {
     request.headers.push_back(absl::StrCat("If-None-Match: ", stale->etag));
   }
+  AddAuthorization(&request);
   absl::Notification answered;
   absl::StatusOr<HttpResponse> response = Cancelled();
   const std::string url = request.url;
@@ -969,7 +990,11 @@ absl::StatusOr<v1::Manifest> HttpTransport::GetManifest() {
   }
   absl::StatusOr<std::shared_ptr<const v1::Manifest>> manifest =
       cache_->GetOrRevalidate(
-          absl::StrCat(base_url_, kManifestPath),
+          // Two identities sharing a cache never share an entry.
+          options_.token_provider == nullptr
+              ? absl::StrCat(base_url_, kManifestPath)
+              : absl::StrCat(base_url_, kManifestPath, "#",
+                             options_.token_provider->CacheKey()),
           [&](const ManifestCache::Validator* stale)
               -> absl::StatusOr<ManifestCache::FetchResult> {
             ManifestCache::FetchResult result;

@@ -78,6 +78,8 @@ class HttpTransport {
   int H2cCapacity() const;
   // A POST of `json` to `path`, compressed when worth it (at `level`, or
   // the configured one when -1).
+  // Adds `Authorization: Bearer ...` from options_.token_provider, if any.
+  void AddAuthorization(HttpRequest* request);
   HttpRequest JsonPost(absl::string_view path, std::string json,
                        absl::Time deadline, int level = -1);
   // Runs `request` (holding one engine slot, released before `done`),

@@ -114,6 +114,19 @@ absl::Status ErrorFromValue(const rapidjson::Value& error) {
       return AsapError(*asap_code, detail);
     }
   }
+  // The reference's authentication errors carry the HTTP status they stand
+  // for.
+  if (data != nullptr) {
+    const rapidjson::Value* status_code = Member(*data, "status_code");
+    if (status_code != nullptr && status_code->IsInt()) {
+      if (status_code->GetInt() == 401) {
+        return AsapError(ErrorCode::kUnauthenticated, detail);
+      }
+      if (status_code->GetInt() == 403) {
+        return AsapError(ErrorCode::kSenderMismatch, detail);
+      }
+    }
+  }
   switch (code) {
     case kParseError:
     case kInvalidRequest:
@@ -122,7 +135,7 @@ absl::Status ErrorFromValue(const rapidjson::Value& error) {
     case kMethodNotFound:
       return AsapError(ErrorCode::kHandlerNotFound, detail);
     case 429:
-      return AsapError(ErrorCode::kResourceExhausted, detail);
+      return AsapError(ErrorCode::kRateLimited, detail);
     default:
       return AsapError(ErrorCode::kInternal, detail);
   }
@@ -255,7 +268,7 @@ absl::Status HttpStatusError(int status, absl::string_view body,
       absl::Status from_body = ErrorFromValue(*error);
       if (status == 429) {
         // Rate limited, whatever code the body gives.
-        return AsapError(ErrorCode::kResourceExhausted,
+        return AsapError(ErrorCode::kRateLimited,
                          absl::StrCat(detail, ": ", from_body.message()));
       }
       absl::StrAppend(&detail, ": ", from_body.message());
@@ -275,7 +288,7 @@ absl::Status HttpStatusError(int status, absl::string_view body,
     case 400:
       return AsapError(ErrorCode::kCorruptBody, detail);
     case 429:
-      return AsapError(ErrorCode::kResourceExhausted, detail);
+      return AsapError(ErrorCode::kRateLimited, detail);
     default:
       break;
   }

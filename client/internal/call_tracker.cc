@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
 
@@ -35,15 +37,31 @@ absl::Status CallTracker::Call::Error(const grpc::Status& status) const {
                      "the AsapClient was destroyed while the call was in "
                      "flight");
   }
+  // gRPC reports a failed call-credentials plugin (the token provider) as
+  // UNAVAILABLE; the provider's own error says what went wrong.
+  constexpr absl::string_view kPluginFailed =
+      "Getting metadata from plugin failed with error: ";
+  const std::string text = status.error_message();  // returned by value
+  absl::string_view message = text;
+  if (absl::ConsumePrefix(&message, kPluginFailed) &&
+      absl::StartsWith(message, "asap:")) {
+    return FromGrpcStatus(
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(message)),
+        nullptr);
+  }
   return FromGrpcStatus(status, context_.get());
 }
 
-std::shared_ptr<CallTracker> CallTracker::Create() {
-  return std::shared_ptr<CallTracker>(new CallTracker());
+std::shared_ptr<CallTracker> CallTracker::Create(
+    std::shared_ptr<grpc::CallCredentials> credentials) {
+  std::shared_ptr<CallTracker> tracker(new CallTracker());
+  tracker->credentials_ = std::move(credentials);
+  return tracker;
 }
 
 absl::StatusOr<CallTracker::Call> CallTracker::Begin() {
   auto context = std::make_shared<grpc::ClientContext>();
+  if (credentials_ != nullptr) context->set_credentials(credentials_);
   {
     absl::MutexLock lock(&mu_);
     if (closed_) {

@@ -5,6 +5,7 @@
 #define ASAP_CLIENT_INTERNAL_CALL_TRACKER_H_
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/support/status.h>
 
 #include <memory>
@@ -48,7 +49,10 @@ class CallTracker : public std::enable_shared_from_this<CallTracker> {
     std::shared_ptr<grpc::ClientContext> context_;
   };
 
-  static std::shared_ptr<CallTracker> Create();
+  // `credentials` (may be null) go on every call's context: the client's
+  // bearer token, as gRPC call credentials.
+  static std::shared_ptr<CallTracker> Create(
+      std::shared_ptr<grpc::CallCredentials> credentials = nullptr);
 
   // Registers a new call. asap:transport/cancelled once Close() was called.
   absl::StatusOr<Call> Begin();
@@ -70,6 +74,7 @@ class CallTracker : public std::enable_shared_from_this<CallTracker> {
   absl::flat_hash_map<grpc::ClientContext*,
                       std::shared_ptr<grpc::ClientContext>>
       calls_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<grpc::CallCredentials> credentials_;
 };
 
 }  // namespace asap::internal

@@ -518,34 +518,31 @@ TEST_F(HostileServerTest, RedirectsAreNotFollowed) {
 
 TEST_F(HostileServerTest, RetryAfterOfThirtyYearsFailsAtOnce) {
   const int64_t before = Requests("retry-after-huge");
-  ExpectFailsPromptly(Send("retry-after-huge"), ErrorCode::kResourceExhausted);
+  ExpectFailsPromptly(Send("retry-after-huge"), ErrorCode::kRateLimited);
   EXPECT_EQ(Requests("retry-after-huge") - before, 1);
 }
 
 TEST_F(HostileServerTest, RetryAfterTheYear9999FailsAtOnce) {
   const int64_t before = Requests("retry-after-date");
-  ExpectFailsPromptly(Send("retry-after-date"), ErrorCode::kResourceExhausted);
+  ExpectFailsPromptly(Send("retry-after-date"), ErrorCode::kRateLimited);
   EXPECT_EQ(Requests("retry-after-date") - before, 1);
 }
 
 TEST_F(HostileServerTest, RetryAfterPastInt64FailsAtOnce) {
   const int64_t before = Requests("retry-after-overflow");
-  ExpectFailsPromptly(Send("retry-after-overflow"),
-                      ErrorCode::kResourceExhausted);
+  ExpectFailsPromptly(Send("retry-after-overflow"), ErrorCode::kRateLimited);
   EXPECT_EQ(Requests("retry-after-overflow") - before, 1);
 }
 
 TEST_F(HostileServerTest, NegativeRetryAfterFallsBackToBackoff) {
   const int64_t before = Requests("retry-after-negative");
-  ExpectFailsPromptly(Send("retry-after-negative"),
-                      ErrorCode::kResourceExhausted);
+  ExpectFailsPromptly(Send("retry-after-negative"), ErrorCode::kRateLimited);
   EXPECT_EQ(Requests("retry-after-negative") - before, 1 + kMaxRetries);
 }
 
 TEST_F(HostileServerTest, GarbageRetryAfterFallsBackToBackoff) {
   const int64_t before = Requests("retry-after-garbage");
-  ExpectFailsPromptly(Send("retry-after-garbage"),
-                      ErrorCode::kResourceExhausted);
+  ExpectFailsPromptly(Send("retry-after-garbage"), ErrorCode::kRateLimited);
   EXPECT_EQ(Requests("retry-after-garbage") - before, 1 + kMaxRetries);
 }
 

@@ -154,8 +154,7 @@ TEST_F(ReferenceAgentTest, RetryAfterPastTheLimitFailsAtOnce) {
   ASSERT_NE(client, nullptr);
   agent_->Fault(R"({"status": 429, "retry_after": 30, "count": 1})");
   absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"));
-  EXPECT_EQ(CodeOf(response), ErrorCode::kResourceExhausted)
-      << response.status();
+  EXPECT_EQ(CodeOf(response), ErrorCode::kRateLimited) << response.status();
   EXPECT_EQ(client->http_stats().retries, 0u);
 }
 

@@ -239,7 +239,7 @@ INSTANTIATE_TEST_SUITE_P(
         {"RateLimitedInJsonRpcBody",
          ErrorAnswer(429, R"({"retry_after":1,"limit":"10/second"})", "1",
                      "Rate limit exceeded"),
-         ErrorCode::kResourceExhausted},
+         ErrorCode::kRateLimited},
         {"UnknownCodeIsInternal", ErrorAnswer(-1, ""), ErrorCode::kInternal},
         {"CodeMissingIsInternal",
          R"({"jsonrpc":"2.0","error":{"message":"x"},"id":1})",
@@ -645,7 +645,7 @@ TEST(JsonRpcBatchAnswerTest, SingleErrorFailsTheWholeBatchWithItsCode) {
                    "null"),
        ErrorCode::kPayloadTooLarge},
       {ErrorAnswer(429, R"({"retry_after":1})", "null"),
-       ErrorCode::kResourceExhausted},
+       ErrorCode::kRateLimited},
   };
   for (const Case& c : cases) {
     BatchOr batch = ParseJsonRpcBatchAnswer(c.body, 1, 3);
@@ -823,10 +823,10 @@ INSTANTIATE_TEST_SUITE_P(
          R"({"jsonrpc":"2.0","id":"req-1","error":{"code":429,)"
          R"("message":"Rate limit exceeded",)"
          R"("data":{"retry_after":1,"limit":"10/second"}}})",
-         ErrorCode::kResourceExhausted, "Rate limit exceeded"},
-        {"RateLimitedEmptyBody", 429, "", ErrorCode::kResourceExhausted, ""},
+         ErrorCode::kRateLimited, "Rate limit exceeded"},
+        {"RateLimitedEmptyBody", 429, "", ErrorCode::kRateLimited, ""},
         {"RateLimitedDetail", 429, R"({"detail":"slow down"})",
-         ErrorCode::kResourceExhausted, "slow down"},
+         ErrorCode::kRateLimited, "slow down"},
         {"InternalServerError", 500, "Internal Server Error",
          ErrorCode::kUnavailable, "500"},
         {"BadGateway", 502, "<html>Bad Gateway</html>", ErrorCode::kUnavailable,
@@ -867,7 +867,7 @@ TEST(HttpStatusErrorDeepTest, DeeplyNestedJsonRpcErrorData) {
                    Repeat("[", kDepth), Repeat("]", kDepth), "}}");
   for (int status : {429, 503}) {
     absl::Status error = HttpStatusError(status, body, kUrl);
-    EXPECT_EQ(ErrorCodeOf(error), status == 429 ? ErrorCode::kResourceExhausted
+    EXPECT_EQ(ErrorCodeOf(error), status == 429 ? ErrorCode::kRateLimited
                                                 : ErrorCode::kUnavailable);
     EXPECT_LT(error.message().size(), 1000u);
   }
