@@ -47,8 +47,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
     int64_t seconds = 0;
     // A hostile server's hint is bounded: at most an hour.
     if (it != trailers.end() &&
-        absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
-                         &seconds) &&
+        absl::SimpleAtoi(
+            absl::string_view(it->second.data(), it->second.size()),
+            &seconds) &&
         seconds >= 0 && seconds <= 3600) {
       retry_after = absl::Seconds(seconds);
     }

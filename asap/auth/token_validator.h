@@ -45,8 +45,8 @@ class TokenValidator {
 // A validator that asks each of `validators` in order: the first identity
 // wins; when all of them refuse, the refusal of the one that recognizes the
 // token best (TokenValidator::Recognizes; the first among equals) is
-// returned (for a server that accepts both a token file and JWTs). InvalidArgument when `validators`
-// is empty or holds a null pointer.
+// returned (for a server that accepts both a token file and JWTs).
+// InvalidArgument when `validators` is empty or holds a null pointer.
 absl::StatusOr<std::unique_ptr<TokenValidator>> AnyOfValidators(
     std::vector<std::unique_ptr<TokenValidator>> validators);
 

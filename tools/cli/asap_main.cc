@@ -2,8 +2,12 @@
 //
 //   asap serve    [--host H] [--port N] [--http-port N] [--manifest FILE]
 //                 [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+//                 [--auth-tokens FILE] [--jwt-key FILE [--jwt-issuer ISS]
+//                 [--jwt-audience AUD]] [--auth-client-certs true]
+//                 [--rate-limit 10/s,100/min]
 //                 run an echo agent (gRPC, and the HTTP binding with
-//                 --http-port; TLS, and mutual TLS, on gRPC)
+//                 --http-port; TLS and mutual TLS on both; SIGHUP reloads
+//                 the certificates)
 //   asap send     --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
 //                 [--compression none|gzip|br] FILE|-
 //   asap manifest --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
@@ -11,7 +15,8 @@
 // A target HOST:PORT is called over gRPC, http://HOST:PORT over ASAP's
 // JSON-RPC HTTP binding (any ASAP agent, the Python reference included).
 // send and manifest take --ca PEM, --cert PEM --key PEM and --server-name
-// NAME for TLS; https:// targets are the HTTP binding over TLS.
+// NAME for TLS (https:// targets are the HTTP binding over TLS), and
+// --token TOKEN or --token-file FILE for agents that require a bearer token.
 //   asap validate [--check-time] FILE|-
 //
 // Every failure is one line on stderr with the gRPC and ASAP codes, and a
@@ -26,9 +31,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "asap/auth/jwt_validator.h"
+#include "asap/auth/static_token_validator.h"
 #include "asap/envelope.h"
 #include "asap/errors.h"
 #include "asap/json.h"
@@ -46,6 +54,9 @@ constexpr char kUsage[] =
     "  asap serve    [--host HOST] [--port N] [--http-port N] "
     "[--manifest FILE]\n"
     "                [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]\n"
+    "                [--auth-tokens FILE] [--jwt-key FILE [--jwt-issuer ISS] "
+    "[--jwt-audience AUD]]\n"
+    "                [--auth-client-certs true] [--rate-limit 10/s,100/min]\n"
     "  asap send     --target HOST:PORT|http://HOST:PORT "
     "[--timeout SECONDS]\n"
     "                [--compression none|gzip|br] [TLS] FILE|-\n"
@@ -53,6 +64,7 @@ constexpr char kUsage[] =
     "[--timeout SECONDS] [TLS]\n"
     "  TLS: [--ca PEM] [--cert PEM --key PEM] [--server-name NAME]; https:// "
     "targets and any of these use TLS\n"
+    "  auth: [--token TOKEN | --token-file FILE] (Authorization: Bearer)\n"
     "  asap validate [--check-time] FILE|-\n";
 
 // Parsed command line: --name value / --name=value flags and positionals.
@@ -175,17 +187,78 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
                         !options.tls.cert_file.empty() ||
                         !options.tls.server_name.empty() ||
                         absl::StartsWith(options.target, "https://");
+  std::string token = Flag(args, "token");
+  if (std::string path = Flag(args, "token-file"); !path.empty()) {
+    if (!token.empty()) {
+      return absl::InvalidArgumentError(
+          "--token and --token-file are alternatives");
+    }
+    absl::StatusOr<std::string> text = ReadInput(path);
+    if (!text.ok()) return text.status();
+    token = std::string(absl::StripAsciiWhitespace(*text));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file ", path, " is empty"));
+    }
+  }
+  if (!token.empty()) options.token_provider = StaticToken(std::move(token));
   return AsapClient::Create(std::move(options));
 }
 
+// The authentication and rate-limit flags of serve.
+absl::Status AuthFlags(const Args& args, ServerOptions* options) {
+  std::vector<std::unique_ptr<TokenValidator>> validators;
+  if (std::string path = Flag(args, "auth-tokens"); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<StaticTokenValidator>> table =
+        StaticTokenValidator::FromFile(path);
+    if (!table.ok()) return table.status();
+    validators.push_back(*std::move(table));
+  }
+  std::string jwt_key = Flag(args, "jwt-key");
+  if (!jwt_key.empty()) {
+    JwtOptions jwt;
+    jwt.issuer = Flag(args, "jwt-issuer");
+    jwt.audience = Flag(args, "jwt-audience");
+    absl::StatusOr<std::unique_ptr<JwtValidator>> verifier =
+        JwtValidator::FromKeyFile(jwt_key, std::move(jwt));
+    if (!verifier.ok()) return verifier.status();
+    validators.push_back(*std::move(verifier));
+  } else if (!Flag(args, "jwt-issuer").empty() ||
+             !Flag(args, "jwt-audience").empty()) {
+    return absl::InvalidArgumentError(
+        "--jwt-issuer and --jwt-audience need --jwt-key");
+  }
+  if (!validators.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenValidator>> any =
+        AnyOfValidators(std::move(validators));
+    if (!any.ok()) return any.status();
+    options->auth.token_validator = *std::move(any);
+  }
+  std::string client_certs = Flag(args, "auth-client-certs", "false");
+  if (client_certs != "true" && client_certs != "false") {
+    return absl::InvalidArgumentError(
+        "--auth-client-certs must be true or false");
+  }
+  options->auth.client_certificates = client_certs == "true";
+  if (std::string limits = Flag(args, "rate-limit"); !limits.empty()) {
+    absl::StatusOr<std::vector<RateLimit>> parsed = ParseRateLimits(limits);
+    if (!parsed.ok()) return parsed.status();
+    options->rate_limit.enabled = !parsed->empty();
+    options->rate_limit.limits = *std::move(parsed);
+  }
+  return absl::OkStatus();
+}
+
 int Serve(const Args& args) {
-  if (absl::Status s =
-          CheckFlags(args, {"host", "port", "http-port", "manifest", "tls-cert",
-                            "tls-key", "tls-client-ca"});
+  if (absl::Status s = CheckFlags(
+          args, {"host", "port", "http-port", "manifest", "tls-cert", "tls-key",
+                 "tls-client-ca", "auth-tokens", "jwt-key", "jwt-issuer",
+                 "jwt-audience", "auth-client-certs", "rate-limit"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
-  ShutdownSignals signals;  // before gRPC starts any thread
+  // Before gRPC starts any thread; SIGHUP reloads the certificates.
+  ShutdownSignals signals(/*with_reload=*/true);
   int port = 0;
   if (!absl::SimpleAtoi(Flag(args, "port", "0"), &port) || port < 0 ||
       port > 65535) {
@@ -207,6 +280,9 @@ int Serve(const Args& args) {
   options.tls.cert_file = Flag(args, "tls-cert");
   options.tls.key_file = Flag(args, "tls-key");
   options.tls.client_ca_file = Flag(args, "tls-client-ca");
+  if (absl::Status s = AuthFlags(args, &options); !s.ok()) {
+    return Fail("serve", s);
+  }
   options.manifest = examples::EchoManifest("");
   if (std::string path = Flag(args, "manifest"); !path.empty()) {
     absl::StatusOr<std::string> text = ReadInput(path);
@@ -222,6 +298,16 @@ int Serve(const Args& args) {
     std::cout << "http listening on " << (*server)->http_address() << std::endl;
   }
   int signal = signals.Wait();
+  while (signal == SIGHUP) {
+    absl::Status reloaded = (*server)->ReloadTls();
+    if (reloaded.ok()) {
+      std::cerr << "asap serve: SIGHUP, certificates reloaded\n";
+    } else {
+      std::cerr << "asap serve: SIGHUP, kept the old certificates: "
+                << reloaded.message() << "\n";
+    }
+    signal = signals.Wait();
+  }
   std::cerr << "asap serve: signal " << signal
             << ", finishing calls in flight\n";
   (*server)->Shutdown(absl::Seconds(5));
@@ -230,8 +316,9 @@ int Serve(const Args& args) {
 }
 
 int Send(const Args& args) {
-  if (absl::Status s = CheckFlags(args, {"target", "timeout", "compression",
-                                         "ca", "cert", "key", "server-name"});
+  if (absl::Status s =
+          CheckFlags(args, {"target", "timeout", "compression", "ca", "cert",
+                            "key", "server-name", "token", "token-file"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -249,8 +336,9 @@ int Send(const Args& args) {
 }
 
 int Manifest(const Args& args) {
-  if (absl::Status s = CheckFlags(
-          args, {"target", "timeout", "ca", "cert", "key", "server-name"});
+  if (absl::Status s =
+          CheckFlags(args, {"target", "timeout", "ca", "cert", "key",
+                            "server-name", "token", "token-file"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
