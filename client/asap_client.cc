@@ -40,7 +40,7 @@ class TokenPlugin final : public grpc::MetadataCredentialsPlugin {
  public:
   explicit TokenPlugin(std::shared_ptr<TokenProvider> provider)
       : provider_(std::move(provider)) {}
-  bool IsBlocking() const override { return true; }
+  bool IsBlocking() const override { return provider_->MayBlock(); }
   const char* GetType() const override { return "asap-bearer-token"; }
   grpc::Status GetMetadata(
       grpc::string_ref /*service_url*/, grpc::string_ref /*method_name*/,

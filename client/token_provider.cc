@@ -14,6 +14,7 @@ class Static final : public TokenProvider {
  public:
   explicit Static(std::string token) : token_(std::move(token)) {}
   absl::StatusOr<std::string> Token() override { return token_; }
+  bool MayBlock() const override { return false; }
 
  private:
   const std::string token_;

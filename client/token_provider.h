@@ -39,6 +39,11 @@ class TokenProvider {
   // ManifestCache: calls with different keys never share an entry. The
   // default is a digest of the current token.
   virtual std::string CacheKey();
+
+  // False when Token() never waits (a token in memory): gRPC then asks for
+  // it inline instead of handing every call to a thread that may block,
+  // which saves a thread switch per call.
+  virtual bool MayBlock() const { return true; }
 };
 
 // A provider that always gives `token`.

@@ -23,11 +23,15 @@ AuthOptions WithTokens() {
   return options;
 }
 
-CallCredentials Bearer(const std::string& value) {
+// Credentials whose Authorization value lives as long as they do (the
+// struct only views it).
+struct OwnedCredentials {
+  explicit OwnedCredentials(std::string value) : text(std::move(value)) {
+    credentials.authorization = text;
+  }
+  std::string text;
   CallCredentials credentials;
-  credentials.authorization = value;
-  return credentials;
-}
+};
 
 TEST(AuthenticatorTest, OffAuthenticatesNobodyAndRefusesNobody) {
   Authenticator authenticator{AuthOptions{}};
@@ -39,12 +43,14 @@ TEST(AuthenticatorTest, OffAuthenticatesNobodyAndRefusesNobody) {
 
 TEST(AuthenticatorTest, BearerTokenGivesItsAgent) {
   Authenticator authenticator(WithTokens());
+  OwnedCredentials bearer(std::string("Bearer ") + kToken);
   absl::StatusOr<std::string> who =
-      authenticator.Authenticate(Bearer(std::string("Bearer ") + kToken));
+      authenticator.Authenticate(bearer.credentials);
   ASSERT_TRUE(who.ok()) << who.status();
   EXPECT_EQ(*who, kAlice);
   // The scheme is case-insensitive; surrounding spaces are ignored.
-  who = authenticator.Authenticate(Bearer(std::string("  bearer   ") + kToken));
+  OwnedCredentials spaced(std::string("  bearer   ") + kToken);
+  who = authenticator.Authenticate(spaced.credentials);
   ASSERT_TRUE(who.ok()) << who.status();
 }
 
@@ -86,7 +92,8 @@ TEST(AuthenticatorTest, ClientCertificateNamesTheAgent) {
   ASSERT_TRUE(who.ok()) << who.status();
   EXPECT_EQ(*who, "urn:asap:agent:tls-client");
   // A token for another agent on the same call is refused.
-  credentials.authorization = std::string("Bearer ") + kToken;
+  const std::string alice = std::string("Bearer ") + kToken;
+  credentials.authorization = alice;
   EXPECT_EQ(authenticator.Authenticate(credentials).status().code(),
             absl::StatusCode::kUnauthenticated);
   // Two agents in one certificate are ambiguous.
