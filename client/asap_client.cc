@@ -1,12 +1,16 @@
 #include "client/asap_client.h"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asap/compression/codec.h"
@@ -21,16 +25,136 @@
 #include "client/manifest_cache_interceptor.h"
 
 namespace asap {
+namespace internal {
+
+// The retry budget of one client, and the waits between attempts, which
+// Close() cuts short so that the client's destructor never waits out a
+// backoff.
+class RetryControl : public std::enable_shared_from_this<RetryControl> {
+ public:
+  explicit RetryControl(const RetryOptions& options)
+      : ratio_(options.budget_ratio),
+        capacity_(options.budget_tokens),
+        tokens_(options.budget_tokens) {}
+
+  // A new call (not a retry) adds its share to the budget.
+  void OnCall() {
+    absl::MutexLock lock(&mu_);
+    tokens_ = std::min(capacity_, tokens_ + ratio_);
+  }
+
+  // Takes a token for one retry; false (and counted) when none is left.
+  bool TryRetry() {
+    absl::MutexLock lock(&mu_);
+    if (tokens_ < 1) {
+      ++stats_.budget_refusals;
+      return false;
+    }
+    tokens_ -= 1;
+    ++stats_.retries;
+    return true;
+  }
+
+  void CountRateLimitRetry() {
+    absl::MutexLock lock(&mu_);
+    ++stats_.rate_limit_retries;
+  }
+
+  AsapClient::RetryStats stats() const {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
+
+  // Blocks for `wait`; false when Close() was called before or meanwhile.
+  bool Sleep(absl::Duration wait) {
+    absl::Time until = absl::Now() + wait;
+    absl::MutexLock lock(&mu_);
+    while (!closed_ && absl::Now() < until) cv_.WaitWithDeadline(&mu_, until);
+    return !closed_;
+  }
+
+  // Runs `f(true)` on a gRPC thread after `wait`, or `f(false)` once Close()
+  // is called (at once, on this thread, if it already was).
+  void After(absl::Duration wait, std::function<void(bool)> f) {
+    auto alarm = std::make_shared<grpc::Alarm>();
+    {
+      absl::MutexLock lock(&mu_);
+      if (!closed_) alarms_.emplace(alarm.get(), alarm);
+    }
+    if (alarm.use_count() == 1) {
+      f(false);
+      return;
+    }
+    alarm->Set(absl::ToChronoTime(absl::Now() + wait),
+               [self = shared_from_this(), key = alarm.get(),
+                f = std::move(f)](bool ok) {
+                 std::shared_ptr<grpc::Alarm> fired;
+                 {
+                   absl::MutexLock lock(&self->mu_);
+                   auto it = self->alarms_.find(key);
+                   if (it != self->alarms_.end()) {
+                     fired = std::move(it->second);
+                     self->alarms_.erase(it);
+                   }
+                 }
+                 f(ok);
+               });
+    // Close() may have run before the alarm was set, when cancelling it did
+    // nothing.
+    bool closed;
+    {
+      absl::MutexLock lock(&mu_);
+      closed = closed_;
+    }
+    if (closed) alarm->Cancel();
+  }
+
+  // Ends every wait now (Sleep returns false, alarms fire with false), and
+  // every later one at once. Idempotent.
+  void Close() {
+    std::vector<std::shared_ptr<grpc::Alarm>> pending;
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+      cv_.SignalAll();
+      for (auto& [key, alarm] : alarms_) pending.push_back(alarm);
+    }
+    for (const std::shared_ptr<grpc::Alarm>& alarm : pending) alarm->Cancel();
+  }
+
+ private:
+  const double ratio_;
+  const double capacity_;
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
+  double tokens_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  AsapClient::RetryStats stats_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<grpc::Alarm*, std::shared_ptr<grpc::Alarm>> alarms_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
+
 namespace {
 
-// Marks the connection broken when the call shows the peer is unreachable.
-void ReportIfBroken(const grpc::Status& status, ChannelPool::Lease* lease) {
-  // A failed token provider is not the connection's fault.
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-      !absl::StartsWith(status.error_message(),
-                        "Getting metadata from plugin")) {
-    lease->ReportFailure();
+absl::Status ShuttingDown() {
+  return AsapError(ErrorCode::kCancelled, "the client is shutting down");
+}
+
+// Whether an attempt that failed with `status` may be sent again: gRPC could
+// not reach a working agent. A token provider's failure surfaces as
+// UNAVAILABLE too, and a certificate that does not verify fails the same way
+// every time: neither is retried.
+bool RetryableFailure(const grpc::Status& status, const absl::Status& error) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+      ErrorCodeOf(error) != ErrorCode::kUnavailable) {
+    return false;
   }
+  const std::string& message = status.error_message();
+  return !absl::StartsWith(message, "Getting metadata from plugin") &&
+         !absl::StrContains(message, "CERTIFICATE_VERIFY_FAILED") &&
+         !absl::StrContains(message, "Ssl handshake failed");
 }
 
 // The client's manifest cache: the shared one, a new one, or none.
@@ -111,6 +235,14 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
                        compression.level));
     }
   }
+  const RetryOptions& retry = options.retry;
+  if (retry.max_retries < 0 || retry.initial_backoff < absl::ZeroDuration() ||
+      retry.max_backoff < retry.initial_backoff || retry.budget_ratio < 0 ||
+      retry.budget_tokens < 0) {
+    return absl::InvalidArgumentError(
+        "ClientOptions.retry: max_retries, budget_ratio and budget_tokens "
+        "must not be negative, 0 <= initial_backoff <= max_backoff");
+  }
   if (absl::Status s = ValidateClientTlsOptions(options.tls); !s.ok()) {
     return s;
   }
@@ -181,13 +313,15 @@ struct AsapClient::SendCall {
 AsapClient::AsapClient(ClientOptions options)
     : options_(std::move(options)),
       calls_(internal::CallTracker::Create(
-          CallCredentialsFor(options_.token_provider))) {}
+          CallCredentialsFor(options_.token_provider))),
+      retries_(std::make_shared<internal::RetryControl>(options_.retry)) {}
 
 AsapClient::~AsapClient() {
   // The transport stays (a call made meanwhile is cancelled by it) until the
   // members go.
   if (http_ != nullptr) http_->Shutdown();
   calls_->Close();
+  retries_->Close();
   if (pool_ != nullptr) pool_->Close();
   calls_->WaitUntilIdle();
 }
@@ -227,9 +361,9 @@ absl::StatusOr<std::unique_ptr<AsapClient::SendCall>> AsapClient::BeginSend() {
   return std::make_unique<SendCall>(*std::move(registered));
 }
 
-absl::Status AsapClient::StartSend(v1::Envelope envelope, SendCall* call) {
+absl::Status AsapClient::StartSend(v1::Envelope envelope, absl::Time deadline,
+                                   SendCall* call) {
   if (absl::Status status = Prepare(&envelope); !status.ok()) return status;
-  absl::Time deadline = absl::Now() + options_.timeout;
   absl::StatusOr<std::optional<v1::CompressedEnvelope>> compressed =
       internal::EncodeRequestBody(envelope, options_.compression,
                                   server_encodings());
@@ -240,12 +374,24 @@ absl::Status AsapClient::StartSend(v1::Envelope envelope, SendCall* call) {
   call->request = std::move(envelope);
   call->compressed_request = *std::move(compressed);
   call->call.context()->set_deadline(absl::ToChronoTime(deadline));
+  retries_->OnCall();
+  return absl::OkStatus();
+}
+
+absl::Status AsapClient::NextAttempt(SendCall* call, absl::Time deadline) {
+  // The new registration begins before the old one ends, so the destructor
+  // waits for this call throughout.
+  absl::StatusOr<internal::CallTracker::Call> next = calls_->Begin();
+  if (!next.ok()) return next.status();
+  call->call = *std::move(next);
+  call->call.context()->set_deadline(absl::ToChronoTime(deadline));
+  call->response.Clear();
+  call->compressed_response.Clear();
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Envelope> AsapClient::FinishSend(
     SendCall& call, const grpc::Status& status) {
-  ReportIfBroken(status, &*call.lease);
   bool compressed = call.compressed_request.has_value();
   NoteAdvertisement(*call.call.context(), status.ok() && !compressed);
   // A failed call's error goes back as it is: resending (say, uncompressed)
@@ -271,15 +417,16 @@ absl::StatusOr<v1::Envelope> AsapClient::FinishSend(
 
 absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
   if (http_ != nullptr) return http_->Send(std::move(envelope));
-  const absl::Time give_up = absl::Now() + options_.timeout;
-  for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
-    if (!call.ok()) return call.status();
-    SendCall& c = **call;
-    if (absl::Status status = StartSend(std::move(envelope), &c);
-        !status.ok()) {
-      return status;
-    }
+  absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
+  if (!call.ok()) return call.status();
+  SendCall& c = **call;
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  if (absl::Status status = StartSend(std::move(envelope), deadline, &c);
+      !status.ok()) {
+    return status;
+  }
+  RetryCounts counts;
+  while (true) {
     auto stub = v1::AsapService::NewStub(c.lease->channel());
     grpc::Status status =
         c.compressed_request.has_value()
@@ -287,15 +434,55 @@ absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
                                    &c.compressed_response)
             : stub->Send(c.call.context(), c.request, &c.response);
     absl::StatusOr<v1::Envelope> result = FinishSend(c, status);
-    std::optional<absl::Duration> wait =
-        RateLimitWait(result.status(), attempt, give_up);
+    std::optional<absl::Duration> wait = RetryWait(
+        status, result.status(), /*rate_limits=*/true, deadline, &counts);
     if (!wait.has_value()) return result;
-    // The agent refused the envelope before reading it: the same one
-    // (same id) goes again once the agent said it may.
-    envelope = std::move(c.request);
-    call->reset();
-    absl::SleepFor(*wait);
+    // The same envelope (same id) goes again.
+    if (!retries_->Sleep(*wait)) return ShuttingDown();
+    if (absl::Status next = NextAttempt(&c, deadline); !next.ok()) {
+      return next;
+    }
   }
+}
+
+std::optional<absl::Duration> AsapClient::RetryWait(const grpc::Status& status,
+                                                    const absl::Status& error,
+                                                    bool rate_limits,
+                                                    absl::Time deadline,
+                                                    RetryCounts* counts) const {
+  if (status.ok()) return std::nullopt;
+  if (rate_limits) {
+    std::optional<absl::Duration> wait =
+        RateLimitWait(error, counts->rate_limited, deadline);
+    if (wait.has_value()) {
+      ++counts->rate_limited;
+      retries_->CountRateLimitRetry();
+      return wait;
+    }
+  }
+  const RetryOptions& retry = options_.retry;
+  if (counts->unavailable >= retry.max_retries ||
+      !RetryableFailure(status, error)) {
+    return std::nullopt;
+  }
+  absl::Duration wait = retry.initial_backoff;
+  for (int i = 0; i < counts->unavailable && wait < retry.max_backoff; ++i) {
+    wait *= 2;
+  }
+  wait = std::min(retry.max_backoff, wait);
+  wait = std::min(
+      retry.max_backoff,
+      wait + absl::Milliseconds(absl::Uniform<double>(
+                 absl::BitGen(), 0, 0.2 * absl::ToDoubleMilliseconds(wait))));
+  if (absl::Now() + wait >= deadline || !retries_->TryRetry()) {
+    return std::nullopt;
+  }
+  ++counts->unavailable;
+  return wait;
+}
+
+AsapClient::RetryStats AsapClient::retry_stats() const {
+  return retries_->stats();
 }
 
 std::optional<absl::Duration> AsapClient::RateLimitWait(
@@ -312,6 +499,15 @@ std::optional<absl::Duration> AsapClient::RateLimitWait(
   return wait;
 }
 
+// A SendAsync between its attempts: owned by the RPC in flight or by the
+// alarm of its next retry.
+struct AsapClient::AsyncSend {
+  std::unique_ptr<SendCall> call;
+  SendCallback done;
+  absl::Time deadline;
+  RetryCounts counts;
+};
+
 void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
   if (http_ != nullptr)
     return http_->SendAsync(std::move(envelope), std::move(done));
@@ -320,25 +516,26 @@ void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
     done(started.status());
     return;
   }
+  const absl::Time deadline = absl::Now() + options_.timeout;
   // On an error before the RPC, `done` runs while the call is still
   // registered, as it would from the RPC's callback.
-  if (absl::Status status = StartSend(std::move(envelope), started->get());
+  if (absl::Status status =
+          StartSend(std::move(envelope), deadline, started->get());
       !status.ok()) {
     done(status);
     return;
   }
-  SendCall* call = started->release();
-  auto on_done = [this, call,
-                  done = std::move(done)](grpc::Status status) mutable {
-    std::unique_ptr<SendCall> owned(call);
-    absl::StatusOr<v1::Envelope> result = FinishSend(*owned, status);
-    // The registration ends last, once `done` has run and is destroyed: the
-    // destructor waits for that. Everything else (the stream first) goes back
-    // before `done`, so a callback that sends again finds the stream free.
-    internal::CallTracker::Call registration = std::move(owned->call);
-    SendCallback user_done = std::move(done);
-    owned.reset();
-    user_done(std::move(result));
+  auto send = std::make_unique<AsyncSend>();
+  send->call = *std::move(started);
+  send->done = std::move(done);
+  send->deadline = deadline;
+  StartAsyncAttempt(std::move(send));
+}
+
+void AsapClient::StartAsyncAttempt(std::unique_ptr<AsyncSend> send) {
+  SendCall* call = send->call.get();
+  auto on_done = [this, send = send.release()](grpc::Status status) {
+    OnAsyncDone(std::unique_ptr<AsyncSend>(send), status);
   };
   auto stub = v1::AsapService::NewStub(call->lease->channel());
   if (call->compressed_request.has_value()) {
@@ -349,6 +546,41 @@ void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
     stub->async()->Send(call->call.context(), &call->request, &call->response,
                         std::move(on_done));
   }
+}
+
+void AsapClient::OnAsyncDone(std::unique_ptr<AsyncSend> send,
+                             const grpc::Status& status) {
+  absl::StatusOr<v1::Envelope> result = FinishSend(*send->call, status);
+  std::optional<absl::Duration> wait =
+      RetryWait(status, result.status(), /*rate_limits=*/true, send->deadline,
+                &send->counts);
+  if (!wait.has_value()) {
+    CompleteAsync(std::move(send), std::move(result));
+    return;
+  }
+  // The wait runs on a gRPC alarm, not on a thread; the call stays
+  // registered meanwhile, and the destructor fires the alarm early.
+  retries_->After(*wait, [this, send = send.release()](bool ok) {
+    std::unique_ptr<AsyncSend> owned(send);
+    absl::Status next =
+        ok ? NextAttempt(owned->call.get(), owned->deadline) : ShuttingDown();
+    if (next.ok()) {
+      StartAsyncAttempt(std::move(owned));
+    } else {
+      CompleteAsync(std::move(owned), next);
+    }
+  });
+}
+
+void AsapClient::CompleteAsync(std::unique_ptr<AsyncSend> send,
+                               absl::StatusOr<v1::Envelope> result) {
+  // The registration ends last, once `done` has run and is destroyed: the
+  // destructor waits for that. Everything else (the stream first) goes back
+  // before `done`, so a callback that sends again finds the stream free.
+  internal::CallTracker::Call registration = std::move(send->call->call);
+  SendCallback user_done = std::move(send->done);
+  send.reset();
+  user_done(std::move(result));
 }
 
 namespace {
@@ -375,30 +607,49 @@ absl::StatusOr<v1::Envelope> AsapClient::SendStream(
   SendCall& c = **call;
   // SendStream has no compressed form: the request goes as it is (gRPC's
   // own compression still applies).
-  if (absl::Status status = StartSend(std::move(envelope), &c); !status.ok()) {
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  if (absl::Status status = StartSend(std::move(envelope), deadline, &c);
+      !status.ok()) {
     return status;
   }
-  auto stub = v1::AsapService::NewStub(c.lease->channel());
-  std::unique_ptr<grpc::ClientReader<v1::Envelope>> reader =
-      stub->SendStream(c.call.context(), c.request);
-  std::optional<v1::Envelope> final;
-  v1::Envelope received;
-  while (reader->Read(&received)) {
-    if (TakeFinalMark(&received)) {
-      final = std::move(received);
-    } else if (!final.has_value() && on_intermediate) {
-      on_intermediate(received);
+  RetryCounts counts;
+  while (true) {
+    auto stub = v1::AsapService::NewStub(c.lease->channel());
+    std::unique_ptr<grpc::ClientReader<v1::Envelope>> reader =
+        stub->SendStream(c.call.context(), c.request);
+    std::optional<v1::Envelope> final;
+    bool received_any = false;
+    v1::Envelope received;
+    while (reader->Read(&received)) {
+      received_any = true;
+      if (TakeFinalMark(&received)) {
+        final = std::move(received);
+      } else if (!final.has_value() && on_intermediate) {
+        on_intermediate(received);
+      }
+      received.Clear();
     }
-    received.Clear();
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) {
+      absl::Status error = c.call.Error(status);
+      // Once the handler has said something, the stream is not started over.
+      std::optional<absl::Duration> wait =
+          received_any ? std::nullopt
+                       : RetryWait(status, error, /*rate_limits=*/false,
+                                   deadline, &counts);
+      if (!wait.has_value()) return error;
+      if (!retries_->Sleep(*wait)) return ShuttingDown();
+      if (absl::Status next = NextAttempt(&c, deadline); !next.ok()) {
+        return next;
+      }
+      continue;
+    }
+    if (!final.has_value()) {
+      return AsapError(ErrorCode::kInternal,
+                       "the stream ended without a final envelope");
+    }
+    return *std::move(final);
   }
-  grpc::Status status = reader->Finish();
-  ReportIfBroken(status, &*c.lease);
-  if (!status.ok()) return c.call.Error(status);
-  if (!final.has_value()) {
-    return AsapError(ErrorCode::kInternal,
-                     "the stream ended without a final envelope");
-  }
-  return *std::move(final);
 }
 
 absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
@@ -470,18 +721,30 @@ absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {
   absl::Time deadline = absl::Now() + options_.timeout;
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
-  grpc::ClientContext* context = call->context();
-  context->set_deadline(absl::ToChronoTime(deadline));
-  v1::Manifest manifest;
-  grpc::Status status =
-      v1::AsapService::NewStub(lease->channel())
-          ->GetManifest(context, v1::GetManifestRequest(), &manifest);
-  ReportIfBroken(status, &*lease);
-  // The manifest cache answers most GetManifest calls itself, with no
-  // metadata: only a header that is there counts.
-  NoteAdvertisement(*context, /*authoritative=*/false);
-  if (!status.ok()) return call->Error(status);
-  return manifest;
+  call->context()->set_deadline(absl::ToChronoTime(deadline));
+  retries_->OnCall();
+  RetryCounts counts;
+  while (true) {
+    grpc::ClientContext* context = call->context();
+    v1::Manifest manifest;
+    grpc::Status status =
+        v1::AsapService::NewStub(lease->channel())
+            ->GetManifest(context, v1::GetManifestRequest(), &manifest);
+    // The manifest cache answers most GetManifest calls itself, with no
+    // metadata: only a header that is there counts.
+    NoteAdvertisement(*context, /*authoritative=*/false);
+    if (status.ok()) return manifest;
+    absl::Status error = call->Error(status);
+    // Reading the manifest changes nothing: it is retried like a Send.
+    std::optional<absl::Duration> wait =
+        RetryWait(status, error, /*rate_limits=*/false, deadline, &counts);
+    if (!wait.has_value()) return error;
+    if (!retries_->Sleep(*wait)) return ShuttingDown();
+    absl::StatusOr<internal::CallTracker::Call> next = calls_->Begin();
+    if (!next.ok()) return next.status();
+    *call = *std::move(next);
+    call->context()->set_deadline(absl::ToChronoTime(deadline));
+  }
 }
 
 ChannelPool::Stats AsapClient::pool_stats() const {

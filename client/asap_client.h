@@ -36,6 +36,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,7 @@ namespace asap {
 namespace internal {
 class CallTracker;
 class HttpTransport;
+class RetryControl;
 }  // namespace internal
 
 // How the client caches the agent's manifest (client/manifest_cache.h,
@@ -98,6 +100,33 @@ struct BatchOptions {
   int window = 2000;
 };
 
+// Retries of gRPC calls that did not reach a working agent: the call failed
+// with UNAVAILABLE (asap:transport/unavailable: connection refused or reset,
+// no address ready, a server draining, a gateway's 502/503/504). Send,
+// SendAsync and GetManifest are retried, and SendStream while it has
+// received nothing (SendBatch is not); the
+// same envelope (same id) is sent again, so an agent that remembers ids
+// runs it once. Errors the agent gave after reading the envelope (invalid,
+// unauthenticated, forbidden, a handler's own error other than UNAVAILABLE)
+// and deadlines are never retried. The wait before retry n (from 0) is
+// initial_backoff * 2^n plus up to 20% jitter, at most max_backoff, and no
+// retry starts past the call's deadline. A call waiting to be retried keeps
+// its pool stream. HTTP targets retry by ClientOptions::http.retry instead.
+//
+// The retry budget keeps retries from multiplying the load on agents that
+// are failing: a bucket of `budget_tokens` tokens, full at first, gains
+// `budget_ratio` of a token per call and loses one per retry; with less
+// than one token left a failed call is not retried. So retries are at most
+// budget_tokens + budget_ratio * calls (10 + 20% by default).
+struct RetryOptions {
+  // Retries after the first attempt; 0 disables retries.
+  int max_retries = 3;
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  double budget_ratio = 0.2;
+  int budget_tokens = 10;
+};
+
 struct ClientOptions {
   // The agent. A gRPC target: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
   // "unix:/path", ...; or the base URL of its HTTP binding:
@@ -123,12 +152,17 @@ struct ClientOptions {
   HttpClientOptions http;
   // TLS: for gRPC targets when tls.enabled, for https:// targets always.
   ClientTlsOptions tls;
-  // A Send refused for the agent's rate limit (asap:transport/rate_limited
-  // with a retry-after) is sent again after the wait the agent asked for,
-  // at most this many times, never past `timeout` nor for a wait longer
-  // than http.retry.max_retry_after. Other calls return the error, whose
-  // RetryAfterOf (asap/errors.h) tells the wait. Over HTTP,
-  // http.retry.max_retries governs the same retries for every call.
+  // gRPC targets: retries of calls that could not reach the agent (see
+  // RetryOptions).
+  RetryOptions retry;
+  // A Send or SendAsync refused for the agent's rate limit
+  // (asap:transport/rate_limited with a retry-after) is sent again after the
+  // wait the agent asked for, at most this many times, never past `timeout`
+  // nor for a wait longer than http.retry.max_retry_after. These retries are
+  // counted apart from `retry` and take nothing from its budget. Other calls
+  // return the error, whose RetryAfterOf (asap/errors.h) tells the wait.
+  // Over HTTP, http.retry.max_retries governs the same retries for every
+  // call.
   int rate_limit_retries = 3;
   // Bearer tokens for agents that require authentication
   // (client/token_provider.h); null sends none.
@@ -137,7 +171,8 @@ struct ClientOptions {
 
 class AsapClient {
  public:
-  // InvalidArgument for an empty target or invalid pool options. Does not
+  // InvalidArgument for an empty target or invalid pool or retry options.
+  // Does not
   // connect: the first call does.
   static absl::StatusOr<std::unique_ptr<AsapClient>> Create(
       ClientOptions options);
@@ -157,7 +192,9 @@ class AsapClient {
   // and timestamp when empty. Errors: the ASAP error of local validation or of
   // the server (asap/grpc_status.h), asap:transport/unavailable when the agent
   // cannot be reached, asap:transport/deadline_exceeded after `timeout`,
-  // asap:transport/pool_exhausted when the pool has no capacity.
+  // asap:transport/pool_exhausted when the pool has no capacity. An attempt
+  // that could not reach a working agent is retried (ClientOptions::retry)
+  // with the same envelope.
   absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope);
 
   // Callback form of Send: returns at once (after waiting for pool capacity,
@@ -201,6 +238,15 @@ class AsapClient {
   // Pool counters (connections opened, waits, ...).
   ChannelPool::Stats pool_stats() const;
 
+  // gRPC targets: the retries made (ClientOptions::retry and rate-limit
+  // resends) and those the retry budget refused.
+  struct RetryStats {
+    uint64_t retries = 0;             // calls sent again after UNAVAILABLE
+    uint64_t rate_limit_retries = 0;  // sent again after rate_limited
+    uint64_t budget_refusals = 0;     // retryable failures not retried
+  };
+  RetryStats retry_stats() const;
+
   // Compression counters: bodies compressed and their sizes.
   struct CompressionStats {
     uint64_t requests_compressed = 0;
@@ -234,6 +280,12 @@ class AsapClient {
 
  private:
   struct SendCall;
+  struct AsyncSend;
+  // Retries one call has made so far.
+  struct RetryCounts {
+    int unavailable = 0;
+    int rate_limited = 0;
+  };
 
   explicit AsapClient(ClientOptions options);
   absl::Status Prepare(v1::Envelope* envelope) const;
@@ -241,8 +293,18 @@ class AsapClient {
   // is being destroyed).
   absl::StatusOr<std::unique_ptr<SendCall>> BeginSend();
   // Everything the Send needs before its RPC starts: the envelope prepared
-  // and encoded, a stream leased, the deadline set.
-  absl::Status StartSend(v1::Envelope envelope, SendCall* call);
+  // and encoded, a stream leased, `deadline` set.
+  absl::Status StartSend(v1::Envelope envelope, absl::Time deadline,
+                         SendCall* call);
+  // Readies `call` for another attempt: a fresh registration and context
+  // (a gRPC context serves one RPC), the same request and stream.
+  absl::Status NextAttempt(SendCall* call, absl::Time deadline);
+  // Starts one attempt of a SendAsync; OnAsyncDone gets its result.
+  void StartAsyncAttempt(std::unique_ptr<AsyncSend> send);
+  void OnAsyncDone(std::unique_ptr<AsyncSend> send, const grpc::Status& status);
+  // Runs the SendAsync callback with `result` and ends the call.
+  static void CompleteAsync(std::unique_ptr<AsyncSend> send,
+                            absl::StatusOr<v1::Envelope> result);
   // The result of a finished Send RPC (decoded, counted, advertisement noted).
   absl::StatusOr<v1::Envelope> FinishSend(SendCall& call,
                                           const grpc::Status& status);
@@ -258,12 +320,23 @@ class AsapClient {
   std::optional<absl::Duration> RateLimitWait(const absl::Status& status,
                                               int attempt,
                                               absl::Time give_up) const;
+  // How long to wait before sending again a call whose attempt failed with
+  // `status` (`error` as the client reports it), counting the retry in
+  // `counts` and the budget; nullopt: do not retry. `rate_limits`: whether
+  // rate-limit refusals are resent too.
+  std::optional<absl::Duration> RetryWait(const grpc::Status& status,
+                                          const absl::Status& error,
+                                          bool rate_limits, absl::Time deadline,
+                                          RetryCounts* counts) const;
 
   const ClientOptions options_;
   // Calls in flight, cancelled and waited for by the destructor. Shared with
   // the calls, so that one ending while the destructor returns touches no
   // freed memory.
   const std::shared_ptr<internal::CallTracker> calls_;
+  // The retry budget and the waits between attempts (interrupted by the
+  // destructor).
+  const std::shared_ptr<internal::RetryControl> retries_;
   std::shared_ptr<ManifestCache> manifest_cache_;
   std::unique_ptr<ChannelPool> pool_;
   // Set for an http:// target; every call goes there instead.

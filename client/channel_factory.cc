@@ -7,6 +7,10 @@
 
 namespace asap {
 
+const char kAsapServiceConfig[] =
+    R"({"loadBalancingConfig":[{"round_robin":{}}],)"
+    R"("healthCheckConfig":{"serviceName":""}})";
+
 std::shared_ptr<grpc::Channel> CreateAsapChannel(
     const std::string& target, int pool_index,
     const ChannelSettings& settings) {
@@ -18,6 +22,11 @@ std::shared_ptr<grpc::Channel> CreateAsapChannel(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Every address of the target gets calls in turn, except those whose
+  // grpc.health.v1 status is not SERVING. The resolver's own service config
+  // (DNS TXT records) is ignored, so this one always applies.
+  args.SetServiceConfigJSON(kAsapServiceConfig);
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
   if (!settings.accept_grpc_compression) {
     args.SetInt(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
                 1 << GRPC_COMPRESS_NONE);

@@ -44,7 +44,18 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
 // pool is local to the channel, so channels of different indexes never share a
 // connection (gRPC shares one connection between equal channels otherwise).
 // Reconnection backoff is short (100 ms initial, 2 s max) so a restarted peer
-// is reached again quickly.
+// is reached again quickly; gRPC reconnects by itself, with that backoff, so
+// a dead peer costs one connection attempt per backoff period, not one per
+// call.
+//
+// A target with several addresses ("ipv4:10.0.0.1:50051,10.0.0.2:50051", or
+// a DNS name with several A/AAAA records) is balanced with `round_robin`:
+// the channel connects to every address and spreads calls over those that
+// are connected and whose grpc.health.v1 status (service "") is SERVING, as
+// kAsapServiceConfig says. A server shutting down reports NOT_SERVING and
+// stops getting calls; one without the health service counts as serving
+// when the client finds the Watch method unimplemented.
+extern const char kAsapServiceConfig[];
 std::shared_ptr<grpc::Channel> CreateAsapChannel(
     const std::string& target, int pool_index, const ChannelSettings& settings);
 

@@ -56,7 +56,7 @@ struct ChannelPool::State {
     absl::Time idle_since = absl::InfinitePast();
   };
 
-  void Release(int slot_index, uint64_t generation, bool failed);
+  void Release(int slot_index, uint64_t generation);
   void CloseIdleLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   const ChannelPoolOptions options;
@@ -81,8 +81,7 @@ ChannelPool::Lease::Lease(Lease&& other) noexcept
     : state_(std::move(other.state_)),
       slot_(other.slot_),
       generation_(other.generation_),
-      channel_(std::move(other.channel_)),
-      failed_(other.failed_) {}
+      channel_(std::move(other.channel_)) {}
 
 ChannelPool::Lease& ChannelPool::Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
@@ -91,7 +90,6 @@ ChannelPool::Lease& ChannelPool::Lease::operator=(Lease&& other) noexcept {
     slot_ = other.slot_;
     generation_ = other.generation_;
     channel_ = std::move(other.channel_);
-    failed_ = other.failed_;
   }
   return *this;
 }
@@ -100,7 +98,7 @@ ChannelPool::Lease::~Lease() { Release(); }
 
 void ChannelPool::Lease::Release() {
   if (state_ == nullptr) return;
-  state_->Release(slot_, generation_, failed_);
+  state_->Release(slot_, generation_);
   state_ = nullptr;
 }
 
@@ -201,28 +199,18 @@ void ChannelPool::Close() {
   state_->cv.SignalAll();
 }
 
-void ChannelPool::State::Release(int slot_index, uint64_t generation,
-                                 bool failed) {
+void ChannelPool::State::Release(int slot_index, uint64_t generation) {
   absl::MutexLock lock(&mu);
   --stats.in_flight;
   Slot& slot = slots[slot_index];
-  if (slot.generation != generation || slot.channel == nullptr) {
-    cv.Signal();
-    return;  // The connection was replaced while this call ran.
+  if (slot.generation == generation && slot.channel != nullptr) {
+    --slot.in_flight;
+    if (slot.in_flight == 0) slot.idle_since = absl::Now();
   }
-  --slot.in_flight;
-  if (failed) {
-    // Drop the broken connection: calls still running on it finish on their
-    // own reference; the next Acquire opens a fresh one in this slot.
-    slot.channel.reset();
-    slot.in_flight = 0;
-    slot.generation = next_generation++;
-    --stats.open_connections;
-    ++stats.connections_replaced;
-  } else if (slot.in_flight == 0) {
-    slot.idle_since = absl::Now();
-  }
-  cv.Signal();
+  // Every waiter re-checks: whoever finds a free stream takes it, the others
+  // wait again. Waking only one could leave a stream free while another
+  // waiter that fits sleeps until its deadline.
+  cv.SignalAll();
 }
 
 void ChannelPool::State::CloseIdleLocked(absl::Time now) {
@@ -234,6 +222,8 @@ void ChannelPool::State::CloseIdleLocked(absl::Time now) {
       slot.channel.reset();
       slot.generation = next_generation++;
       --stats.open_connections;
+      // A closed slot may be opened by a waiter.
+      cv.SignalAll();
     }
   }
 }

@@ -7,7 +7,9 @@
 // goes to the least loaded connection that has a free stream; connections are
 // opened lazily as concurrency grows and reused afterwards; when every
 // connection is at `max_streams_per_connection`, a call waits up to
-// `pool_timeout` and then fails with asap:transport/pool_exhausted.
+// `pool_timeout` and then fails with asap:transport/pool_exhausted. For a
+// target with several addresses, "connection" above means one channel: it
+// holds a TCP connection to each address and balances its calls over them.
 //
 //   asap::ChannelPoolOptions options;     // defaults: 100, 100, 5 s
 //   absl::StatusOr<std::unique_ptr<asap::ChannelPool>> pool =
@@ -16,7 +18,12 @@
 //   if (!lease.ok()) return lease.status();      // pool exhausted
 //   auto stub = asap::v1::AsapService::NewStub(lease->channel());
 //   ... // the call; the lease returns the stream to the pool when destroyed
-//   lease->ReportFailure();   // if the call failed with UNAVAILABLE
+//
+// A channel is never replaced because a call on it failed: when its peer is
+// unreachable gRPC reconnects by itself with exponential backoff
+// (CreateAsapChannel), while a fresh channel per failure would make every
+// call a new connection attempt to a dead peer. Each channel balances its
+// calls over all the target's addresses (see CreateAsapChannel).
 #ifndef ASAP_CLIENT_CHANNEL_POOL_H_
 #define ASAP_CLIENT_CHANNEL_POOL_H_
 
@@ -73,9 +80,10 @@ class ChannelPool {
     ~Lease();
 
     const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-    // Marks the connection as broken (the call failed with UNAVAILABLE): it is
-    // replaced by a new one and not handed out again.
-    void ReportFailure() { failed_ = true; }
+    // Does nothing: kept for callers written when a failed call replaced its
+    // channel. gRPC's own reconnection (with backoff) now repairs a broken
+    // connection, so the channel stays in the pool.
+    void ReportFailure() {}
 
    private:
     friend class ChannelPool;
@@ -87,14 +95,13 @@ class ChannelPool {
     int slot_;
     uint64_t generation_;
     std::shared_ptr<grpc::Channel> channel_;
-    bool failed_ = false;
   };
 
   // Counters for tests and benchmarks.
   struct Stats {
     int open_connections = 0;           // channels currently in the pool
     uint64_t connections_opened = 0;    // channels ever created
-    uint64_t connections_replaced = 0;  // broken channels replaced
+    uint64_t connections_replaced = 0;  // always 0 (see Lease::ReportFailure)
     uint64_t leases = 0;                // calls served
     uint64_t waits = 0;                 // calls that had to wait for capacity
     uint64_t timeouts = 0;              // calls that failed with pool_exhausted
