@@ -70,7 +70,10 @@ class AsapServer::Impl {
                 NonceStoreOptions{options_.limits.max_nonce_bytes,
                                   options_.limits.max_nonces}),
         dispatcher_(&options_.manifest, &handlers_, options_.validation,
-                    options_.reject_replayed_nonces ? &nonces_ : nullptr,
+                    !options_.reject_replayed_nonces ? nullptr
+                    : options_.replay_store != nullptr
+                        ? options_.replay_store.get()
+                        : static_cast<ReplayStore*>(&nonces_),
                     [] { return absl::Now(); }),
         memory_(options_.limits.memory_quota_bytes),
         workers_(HandlerThreads(options_)),
@@ -80,6 +83,16 @@ class AsapServer::Impl {
       workers_.Submit(std::move(task));
     });
     dispatcher_.set_rate_limiter(&rate_limiter_);
+    if (options_.idempotency_store != nullptr) {
+      EnvelopeDispatcher::IdempotencyOptions idempotency;
+      idempotency.window =
+          options_.validation.max_age + options_.validation.max_future;
+      idempotency.max_response_bytes =
+          static_cast<size_t>(std::max(options_.max_message_bytes, 0));
+      dispatcher_.set_idempotency_store(options_.idempotency_store.get(),
+                                        idempotency);
+    }
+    dispatcher_.set_require_identity(authenticator_.enabled());
   }
 
   ~Impl() {
@@ -261,10 +274,13 @@ class AsapServer::Impl {
     if (grpc_tls_ == nullptr) {
       return absl::FailedPreconditionError("the server does not serve TLS");
     }
-    // Both listeners, or neither: the files are checked by the first.
-    if (absl::Status s = grpc_tls_->Reload(); !s.ok()) return s;
-    if (http_listener_ != nullptr) return http_listener_->ReloadTls();
-    return absl::OkStatus();
+    // The HTTP listener builds its whole TLS context from the files before
+    // it switches, so it goes first: when it refuses them, neither listener
+    // changes.
+    if (http_listener_ != nullptr) {
+      if (absl::Status s = http_listener_->ReloadTls(); !s.ok()) return s;
+    }
+    return grpc_tls_->Reload();
   }
 
   int port() const { return port_; }

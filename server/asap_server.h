@@ -45,6 +45,8 @@
 #include "server/http/json_rpc_service.h"
 #include "server/security/authenticator.h"
 #include "server/security/rate_limiter.h"
+#include "server/state/idempotency_store.h"
+#include "server/state/replay_store.h"
 
 namespace asap {
 
@@ -130,6 +132,18 @@ struct ServerOptions {
   // Refuse an envelope whose extensions.nonce was seen within the timestamp
   // window (asap:protocol/invalid_nonce).
   bool reject_replayed_nonces = true;
+  // Where nonces are remembered (with reject_replayed_nonces). Null: in this
+  // process (NonceStore, sized by limits.max_nonce_bytes and max_nonces).
+  // Replicas behind a load balancer share one, for example RedisReplayStore
+  // (server/state/redis_stores.h), so a replay is refused on every replica.
+  std::shared_ptr<ReplayStore> replay_store;
+  // Where handler responses are kept by sender and envelope id, so that a
+  // retried envelope runs its handler once and gets the first response
+  // again, on whichever replica shares the store (EnvelopeDispatcher::
+  // set_idempotency_store has the rules). Null (the default): none, every
+  // envelope runs its handler. InMemoryIdempotencyStore covers one replica,
+  // RedisIdempotencyStore all of them.
+  std::shared_ptr<IdempotencyStore> idempotency_store;
   // Threads that run blocking handlers (unary calls, and SendBatch frames,
   // whose envelopes run concurrently on them); 0 = 8 per core, at least 16.
   // Async handlers (HandlerRegistry::RegisterAsync) need none.

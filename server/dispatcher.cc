@@ -1,5 +1,6 @@
 #include "server/dispatcher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "asap/errors.h"
 
 namespace asap {
@@ -33,7 +35,7 @@ void MarkFinal(v1::Envelope* envelope, bool final) {
 EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
                                        const HandlerRegistry* handlers,
                                        ValidationOptions validation,
-                                       NonceStore* nonces,
+                                       ReplayStore* nonces,
                                        std::function<absl::Time()> now)
     : manifest_(manifest),
       handlers_(handlers),
@@ -49,9 +51,15 @@ EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
   completed_response_validation_.check_timestamp_format = false;
 }
 
-absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
-    v1::Envelope* request, const HandlerContext& context,
-    absl::Time now) const {
+absl::Status EnvelopeDispatcher::CheckCaller(
+    const v1::Envelope& request, const HandlerContext& context) const {
+  // With authentication on, an envelope from the network without an
+  // identity is refused, whatever path brought it here.
+  if (require_identity_ && context.identity().empty() &&
+      context.binding() != "in-process") {
+    return AsapError(ErrorCode::kUnauthenticated,
+                     "the call carries no authenticated identity");
+  }
   // Every envelope counts against its caller's rate limit, the envelopes of
   // batches and streams included: the authenticated agent, or else the
   // client's address.
@@ -65,9 +73,16 @@ absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
   }
   // An authenticated call speaks only for its own agent, envelope by
   // envelope: one call cannot carry envelopes of another sender.
-  if (absl::Status status = CheckSender(*request, context.identity());
-      !status.ok()) {
-    return status;
+  return CheckSender(request, context.identity());
+}
+
+absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
+    v1::Envelope* request, const HandlerContext& context,
+    absl::Time now) const {
+  if (!context.caller_checked()) {
+    if (absl::Status status = CheckCaller(*request, context); !status.ok()) {
+      return status;
+    }
   }
   // ASAP v1.0 makes id and timestamp optional and generated: a sender that
   // leaves them out gets fresh ones, before anything reads them.
@@ -85,17 +100,25 @@ absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
                      "' (this agent handles: ",
                      absl::StrJoin(handlers_->payload_types(), ", "), ")"));
   }
-  if (nonces_ != nullptr && request->has_extensions()) {
-    auto it = request->extensions().fields().find("nonce");
-    if (it != request->extensions().fields().end()) {
-      if (absl::Status status =
-              nonces_->CheckAndRemember(it->second.string_value(), now);
-          !status.ok()) {
-        return status;
-      }
+  // With an idempotency store, the nonce is checked once the envelope's id
+  // is known to be new (RunOnce): a retry of an answered envelope, nonce and
+  // all, gets its answer instead of a replay refusal.
+  if (idempotency_ == nullptr || handler->streaming) {
+    if (absl::Status status = CheckNonce(*request, now); !status.ok()) {
+      return status;
     }
   }
   return handler;
+}
+
+absl::Status EnvelopeDispatcher::CheckNonce(const v1::Envelope& request,
+                                            absl::Time now) const {
+  if (nonces_ == nullptr || !request.has_extensions()) {
+    return absl::OkStatus();
+  }
+  auto it = request.extensions().fields().find("nonce");
+  if (it == request.extensions().fields().end()) return absl::OkStatus();
+  return nonces_->CheckAndRemember(it->second.string_value(), now);
 }
 
 absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Complete(
@@ -130,6 +153,107 @@ void EnvelopeDispatcher::Dispatch(
 }
 
 void EnvelopeDispatcher::Run(
+    const HandlerEntry* handler, v1::Envelope* request,
+    const HandlerContext* context, absl::Time now, bool may_block,
+    std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  if (idempotency_ == nullptr || handler->streaming) {
+    RunHandler(handler, request, context, now, may_block, std::move(done));
+    return;
+  }
+  RunOnce(handler, request, context, now, may_block, std::move(done));
+}
+
+void EnvelopeDispatcher::RunOnce(
+    const HandlerEntry* handler, v1::Envelope* request,
+    const HandlerContext* context, absl::Time now, bool may_block,
+    std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  using Claim = IdempotencyStore::Claim;
+  using ClaimState = IdempotencyStore::ClaimState;
+  const IdempotencyOptions& options = idempotency_options_;
+  std::string key = IdempotencyKey(request->sender(), request->id());
+  // The claim lasts as long as the caller waits for the handler, so a
+  // retry after the caller gave up finds the claim gone or the response.
+  absl::Time deadline = context->deadline();
+  absl::Duration lease = deadline == absl::InfiniteFuture()
+                             ? options.default_lease
+                             : std::max(deadline - now, absl::Seconds(1));
+  lease = std::min(lease, options.window);
+  absl::Time give_up =
+      deadline == absl::InfiniteFuture() ? now + lease : deadline;
+  // Claims the key; with `may_wait`, polls while another call holds it.
+  auto claim = [this, key, lease, give_up, context,
+                request](bool may_wait) -> absl::StatusOr<Claim> {
+    while (true) {
+      absl::StatusOr<Claim> result = idempotency_->TryClaim(key, lease, now_());
+      if (!result.ok() || result->state != ClaimState::kBusy || !may_wait) {
+        return result;
+      }
+      if (now_() + idempotency_options_.poll_interval >= give_up ||
+          context->IsCancelled()) {
+        return AsapError(ErrorCode::kUnavailable,
+                         absl::StrCat("envelope '", request->id().substr(0, 64),
+                                      "' is in progress elsewhere, retry"));
+      }
+      absl::SleepFor(idempotency_options_.poll_interval);
+    }
+  };
+  // Answers from the store, or runs the handler and records its response.
+  auto proceed = [this, handler, request, context, now, key](
+                     absl::StatusOr<Claim> result, bool may_block,
+                     std::function<void(absl::StatusOr<v1::Envelope>)> done) {
+    if (!result.ok()) {
+      done(result.status());
+      return;
+    }
+    if (result->state == ClaimState::kDone) {
+      v1::Envelope response;
+      if (!response.ParseFromString(result->response)) {
+        done(AsapError(
+            ErrorCode::kInternal,
+            absl::StrCat("the stored response to envelope '",
+                         request->id().substr(0, 64), "' cannot be parsed")));
+        return;
+      }
+      done(std::move(response));
+      return;
+    }
+    // A new envelope: now its nonce must be new too.
+    if (absl::Status nonce = CheckNonce(*request, now); !nonce.ok()) {
+      (void)idempotency_->Abandon(key, result->token);
+      done(nonce);
+      return;
+    }
+    RunHandler(
+        handler, request, context, now, may_block,
+        [this, key, token = std::move(result->token),
+         done = std::move(done)](absl::StatusOr<v1::Envelope> response) {
+          // A store that fails here costs only the record: the response
+          // still goes back, and a retry runs the handler again.
+          if (response.ok()) {
+            std::string bytes = response->SerializeAsString();
+            if (bytes.size() <= idempotency_options_.max_response_bytes) {
+              (void)idempotency_->Complete(key, token, bytes, now_());
+            } else {
+              (void)idempotency_->Abandon(key, token);
+            }
+          } else {
+            (void)idempotency_->Abandon(key, token);
+          }
+          done(std::move(response));
+        });
+  };
+  absl::StatusOr<Claim> first = claim(/*may_wait=*/may_block);
+  if (!may_block && first.ok() && first->state == ClaimState::kBusy) {
+    // Waiting blocks: on the blocking executor, not the binding's thread.
+    executor_([claim, proceed, done = std::move(done)]() mutable {
+      proceed(claim(/*may_wait=*/true), /*may_block=*/true, std::move(done));
+    });
+    return;
+  }
+  proceed(std::move(first), may_block, std::move(done));
+}
+
+void EnvelopeDispatcher::RunHandler(
     const HandlerEntry* handler, v1::Envelope* request,
     const HandlerContext* context, absl::Time now, bool may_block,
     std::function<void(absl::StatusOr<v1::Envelope>)> done) const {

@@ -1,6 +1,7 @@
 // EnvelopeDispatcher: what the server does with one envelope, whichever RPC
 // or binding carried it: fill in id and timestamp when absent, validate,
-// refuse replays, find the handler, run it, complete and check the response.
+// refuse replays, find the handler, run it (once per sender and id when an
+// idempotency store is set), complete and check the response.
 #ifndef ASAP_SERVER_DISPATCHER_H_
 #define ASAP_SERVER_DISPATCHER_H_
 
@@ -16,6 +17,8 @@
 #include "server/nonce_store.h"
 #include "server/security/authenticator.h"
 #include "server/security/rate_limiter.h"
+#include "server/state/idempotency_store.h"
+#include "server/state/replay_store.h"
 
 namespace asap {
 
@@ -29,8 +32,40 @@ class EnvelopeDispatcher {
   // may be null (no replay check). `now` gives the current time.
   EnvelopeDispatcher(const v1::Manifest* manifest,
                      const HandlerRegistry* handlers,
-                     ValidationOptions validation, NonceStore* nonces,
+                     ValidationOptions validation, ReplayStore* nonces,
                      std::function<absl::Time()> now);
+
+  // How the dispatcher uses an idempotency store.
+  struct IdempotencyOptions {
+    // How long a completed response is kept: the timestamp window.
+    absl::Duration window = absl::Seconds(330);
+    // The claim's lease when the call has no deadline (with one: until the
+    // deadline, at most `window`). A handler running longer than its lease
+    // may run again for a retry that arrives after the lease.
+    absl::Duration default_lease = absl::Seconds(60);
+    // How often a call whose id is claimed elsewhere looks again.
+    absl::Duration poll_interval = absl::Milliseconds(20);
+    // Largest response stored (the server's max_message_bytes); a bigger
+    // one is answered but not stored.
+    size_t max_response_bytes = 10 * 1024 * 1024;
+  };
+
+  // Runs the handler at most once per (sender, id) within the window:
+  // before a non-streaming handler runs, the envelope's key
+  // (IdempotencyKey) is claimed in `store`. A response already stored is
+  // the answer, without running the handler; a claim held by another call
+  // is waited for (polling) until that call completes or this call's
+  // deadline (without one: the lease), then the answer is
+  // asap:transport/unavailable "in progress elsewhere, retry". Successful
+  // responses are stored; a handler error releases the claim and is not
+  // stored, so a retry runs the handler again. Streaming handlers are not
+  // recorded (their intermediates cannot be replayed). Null (the default):
+  // no idempotency. Not owned; must outlive the dispatcher.
+  void set_idempotency_store(IdempotencyStore* store,
+                             IdempotencyOptions options) {
+    idempotency_ = store;
+    idempotency_options_ = options;
+  }
 
   // Where blocking handlers run when Dispatch is called with
   // `may_block` = false; by default on the calling thread.
@@ -42,6 +77,16 @@ class EnvelopeDispatcher {
   // the context's identity, or its peer's address); null counts nothing.
   // Not owned.
   void set_rate_limiter(RateLimiter* limiter) { rate_limiter_ = limiter; }
+  // With authentication on: an envelope whose context (from a binding, not
+  // in-process) has no identity is refused, asap:auth/unauthenticated.
+  void set_require_identity(bool require) { require_identity_ = require; }
+
+  // The caller's part of admitting `request`: the identity requirement, the
+  // rate limit (one token taken) and the sender check. Dispatch does it
+  // unless the binding did it already (HandlerContext::caller_checked), for
+  // example before holding resources for a stream. Thread-safe.
+  absl::Status CheckCaller(const v1::Envelope& request,
+                           const HandlerContext& context) const;
 
   // Dispatches `*request` and calls `done` exactly once with the response
   // envelope or the ASAP error: asap:transport/rate_limited past the
@@ -83,16 +128,28 @@ class EnvelopeDispatcher {
   absl::StatusOr<const HandlerEntry*> Admit(v1::Envelope* request,
                                             const HandlerContext& context,
                                             absl::Time now) const;
+  // The replay check of `request`'s extensions.nonce, if it has one.
+  absl::Status CheckNonce(const v1::Envelope& request, absl::Time now) const;
   // Completes `response` and checks it; `what` ("returned an invalid
   // response") describes a failure in the error.
   absl::StatusOr<v1::Envelope> Complete(
       const v1::Envelope& request, absl::Time now,
       absl::StatusOr<v1::Envelope> response,
       absl::string_view what = "returned an invalid response") const;
-  // Runs an admitted request's handler, whatever its form.
+  // Runs an admitted request's handler, whatever its form, through the
+  // idempotency store when there is one.
   void Run(const HandlerEntry* handler, v1::Envelope* request,
            const HandlerContext* context, absl::Time now, bool may_block,
            std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
+  // Claims the request's key (waiting while it is busy, when `may_wait`)
+  // and answers from the store or runs the handler.
+  void RunOnce(const HandlerEntry* handler, v1::Envelope* request,
+               const HandlerContext* context, absl::Time now, bool may_block,
+               std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
+  // Runs an admitted request's handler, whatever its form.
+  void RunHandler(const HandlerEntry* handler, v1::Envelope* request,
+                  const HandlerContext* context, absl::Time now, bool may_block,
+                  std::function<void(absl::StatusOr<v1::Envelope>)> done) const;
   // Runs a streaming handler with `emit` (null: intermediates are dropped).
   void RunStreaming(
       const HandlerEntry* handler, v1::Envelope* request,
@@ -105,10 +162,13 @@ class EnvelopeDispatcher {
   const ValidationOptions validation_;
   ValidationOptions response_validation_;
   ValidationOptions completed_response_validation_;
-  NonceStore* nonces_;
+  ReplayStore* nonces_;
+  IdempotencyStore* idempotency_ = nullptr;
+  IdempotencyOptions idempotency_options_;
   std::function<absl::Time()> now_;
   BlockingExecutor executor_;
   RateLimiter* rate_limiter_ = nullptr;
+  bool require_identity_ = false;
 };
 
 }  // namespace asap

@@ -77,6 +77,10 @@ class HandlerContext {
     metadata_.emplace_back(std::move(key), std::move(value));
   }
   void set_identity(std::string identity) { identity_ = std::move(identity); }
+  // The binding already ran EnvelopeDispatcher::CheckCaller for the one
+  // envelope of this context (rate limit taken, sender checked).
+  void set_caller_checked(bool checked) { caller_checked_ = checked; }
+  bool caller_checked() const { return caller_checked_; }
 
  private:
   const v1::Manifest* manifest_;
@@ -86,6 +90,7 @@ class HandlerContext {
   absl::string_view binding_ = "in-process";
   Metadata metadata_;
   std::string identity_;
+  bool caller_checked_ = false;
 };
 
 }  // namespace asap

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/state/replay_store.h"
 
 namespace asap {
 
@@ -28,7 +29,8 @@ struct NonceStoreOptions {
   size_t max_entries = 200000;
 };
 
-class NonceStore {
+// The in-memory ReplayStore: the nonces of one process.
+class NonceStore final : public ReplayStore {
  public:
   // Nonces are remembered for `window`: an envelope older than the validation
   // window is rejected anyway, so a nonce need not be kept longer.
@@ -38,7 +40,8 @@ class NonceStore {
   // OK and remembers `nonce` when it was not seen within the window;
   // asap:protocol/invalid_nonce for a replay or a nonce that is too long;
   // asap:transport/resource_exhausted when the store is full. Thread-safe.
-  absl::Status CheckAndRemember(const std::string& nonce, absl::Time now);
+  absl::Status CheckAndRemember(const std::string& nonce,
+                                absl::Time now) override;
 
   size_t size() const;
 

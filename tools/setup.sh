@@ -17,6 +17,9 @@ PACKAGES=(
   libcurl4-openssl-dev
   # Security: JWT verification (libjwt) and TLS on the HTTP listener (OpenSSL).
   libjwt-dev libssl-dev
+  # Shared state across replicas: the Redis client (hiredis) of the replay and
+  # idempotency stores, and redis-server, which their tests start.
+  libhiredis-dev redis-server
   # The TLS tests make their keys and certificates with openssl.
   openssl ca-certificates
   curl nghttp2-client python3-httpx python3-h2 python3-brotli

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@
 #include "server/grpc/request_bytes.h"
 #include "server/grpc/send_stream.h"
 #include "server/metrics.h"
+#include "server/security/certificate_uris.h"
 
 namespace asap {
 namespace {
@@ -71,9 +73,10 @@ void FillHandlerContext(grpc::CallbackServerContext* context,
   }
   out->set_cancellation_check([context] { return context->IsCancelled(); });
   for (const auto& [key, value] : context->client_metadata()) {
-    if (absl::EndsWith(absl::string_view(key.data(), key.size()), "-bin")) {
-      continue;
-    }
+    absl::string_view name(key.data(), key.size());
+    // The caller's credentials stay with the server: a handler that passed
+    // its metadata on would replay them.
+    if (absl::EndsWith(name, "-bin") || name == "authorization") continue;
     out->add_metadata(std::string(key.data(), key.size()),
                       std::string(value.data(), value.size()));
   }
@@ -91,14 +94,16 @@ absl::StatusOr<std::string> AuthenticateCall(
     credentials.authorization =
         absl::string_view(it->second.data(), it->second.size());
   }
-  // gRPC lists every SAN of a verified client certificate (DNS, URI, ...)
-  // under one property; the authenticator picks the agent URN among them.
+  // gRPC lists every SAN of a verified client certificate (DNS, e-mail,
+  // URI, IP) under one property, which cannot tell a URI from a DNS name
+  // spelled like one; the URI SANs are read from the certificate itself.
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
-    for (const grpc::string_ref& san :
-         auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
-      if (credentials.certificate_uris.size() >= 16) break;
-      credentials.certificate_uris.emplace_back(san.data(), san.size());
+    std::vector<grpc::string_ref> pem =
+        auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (!pem.empty()) {
+      credentials.certificate_uris = CertificateUrisFromPem(
+          absl::string_view(pem.front().data(), pem.front().size()));
     }
   }
   return core.authenticator->Authenticate(credentials);

@@ -4,6 +4,7 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -61,6 +62,32 @@ absl::Status WriteAtomically(const std::string& path, const std::string& data) {
   return absl::OkStatus();
 }
 
+// InvalidArgument unless `pem` holds at least one certificate and nothing
+// that fails to parse as one.
+absl::Status CheckCertificates(const std::string& pem,
+                               absl::string_view option) {
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  int certificates = 0;
+  ERR_clear_error();
+  while (bio != nullptr) {
+    std::unique_ptr<X509, X509Free> certificate(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (certificate == nullptr) break;
+    ++certificates;
+  }
+  // The loop ends at the end of the data (PEM_R_NO_START_LINE) or at a
+  // block that is not a certificate.
+  unsigned long error = ERR_peek_last_error();
+  ERR_clear_error();
+  if (certificates == 0 ||
+      (error != 0 && ERR_GET_REASON(error) != PEM_R_NO_START_LINE)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, ": not a bundle of PEM certificates"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckKeyMatchesCertificate(const std::string& cert_pem,
@@ -110,16 +137,16 @@ absl::StatusOr<std::unique_ptr<ReloadableTls>> ReloadableTls::Create(
     result->dir_ = pattern;
     if (absl::Status s = result->Copy(); !s.ok()) return s;
   }
-  const std::string& dir = result->dir_;
+  const std::string live = result->dir_ + "/live";
   const ServerTlsOptions& options = result->tls_;
   auto provider =
       options.client_ca_file.empty()
           ? std::make_shared<
                 grpc::experimental::FileWatcherCertificateProvider>(
-                dir + "/key.pem", dir + "/cert.pem", kRefreshSeconds)
+                live + "/key.pem", live + "/cert.pem", kRefreshSeconds)
           : std::make_shared<
                 grpc::experimental::FileWatcherCertificateProvider>(
-                dir + "/key.pem", dir + "/cert.pem", dir + "/ca.pem",
+                live + "/key.pem", live + "/cert.pem", live + "/ca.pem",
                 kRefreshSeconds);
   grpc::experimental::TlsServerCredentialsOptions credentials(provider);
   credentials.watch_identity_key_cert_pairs();
@@ -140,10 +167,19 @@ absl::StatusOr<std::unique_ptr<ReloadableTls>> ReloadableTls::Create(
 ReloadableTls::~ReloadableTls() {
   absl::MutexLock lock(&mu_);
   if (dir_.empty()) return;
-  for (const char* name : {"/key.pem", "/cert.pem", "/ca.pem"}) {
-    unlink((dir_ + name).c_str());
-  }
+  unlink((dir_ + "/live").c_str());
+  RemoveGeneration(generation_ - 1);
+  RemoveGeneration(generation_);
   rmdir(dir_.c_str());
+}
+
+void ReloadableTls::RemoveGeneration(int generation) {
+  if (generation < 1) return;
+  std::string dir = absl::StrCat(dir_, "/", generation);
+  for (const char* name : {"/key.pem", "/cert.pem", "/ca.pem"}) {
+    unlink((dir + name).c_str());
+  }
+  rmdir(dir.c_str());
 }
 
 absl::Status ReloadableTls::Reload() {
@@ -165,17 +201,42 @@ absl::Status ReloadableTls::Copy() {
     absl::StatusOr<std::string> read =
         ReadPemFile(tls_.client_ca_file, "tls.client_ca_file");
     if (!read.ok()) return read.status();
+    if (absl::Status s = CheckCertificates(*read, "tls.client_ca_file");
+        !s.ok()) {
+      return s;
+    }
     ca = *std::move(read);
   }
-  // The certificate goes first: gRPC reads the key and the certificate
-  // together, and the next refresh mends a read between the two renames.
-  if (absl::Status s = WriteAtomically(dir_ + "/cert.pem", *cert); !s.ok()) {
-    return s;
+  // Each set of files goes into a directory of its own, and one rename of
+  // the `live` link switches gRPC to all of them at once: it never sees a
+  // key from one set with a certificate from another.
+  const int generation = generation_ + 1;
+  const std::string dir = absl::StrCat(dir_, "/", generation);
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(
+        absl::StrCat("cannot make ", dir, ": ", strerror(errno)));
   }
-  if (absl::Status s = WriteAtomically(dir_ + "/key.pem", *key); !s.ok()) {
-    return s;
+  absl::Status written = WriteAtomically(dir + "/cert.pem", *cert);
+  if (written.ok()) written = WriteAtomically(dir + "/key.pem", *key);
+  if (written.ok() && !ca.empty()) {
+    written = WriteAtomically(dir + "/ca.pem", ca);
   }
-  if (!ca.empty()) return WriteAtomically(dir_ + "/ca.pem", ca);
+  const std::string link = dir_ + "/live.new";
+  unlink(link.c_str());
+  if (written.ok() &&
+      (symlink(absl::StrCat(generation).c_str(), link.c_str()) != 0 ||
+       rename(link.c_str(), (dir_ + "/live").c_str()) != 0)) {
+    written = absl::InternalError(
+        absl::StrCat("cannot switch to ", dir, ": ", strerror(errno)));
+  }
+  if (!written.ok()) {
+    RemoveGeneration(generation);
+    return written;
+  }
+  // The set before the previous one is read by no one any more: gRPC reads
+  // the live set, and at most one refresh may still be reading the previous.
+  RemoveGeneration(generation_ - 1);
+  generation_ = generation;
   return absl::OkStatus();
 }
 

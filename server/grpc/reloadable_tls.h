@@ -7,7 +7,9 @@
 // each); instead the server copies them, once checked, into a private
 // directory that gRPC watches, and Reload copies them again. gRPC picks the
 // copies up within kRefreshSeconds: handshakes after that use the new
-// certificate, connections and calls already open keep theirs.
+// certificate, connections and calls already open keep theirs. Files that
+// do not check out (unreadable, a key that is not the certificate's, a CA
+// bundle that holds no certificate) are refused before anything changes.
 #ifndef ASAP_SERVER_GRPC_RELOADABLE_TLS_H_
 #define ASAP_SERVER_GRPC_RELOADABLE_TLS_H_
 
@@ -52,7 +54,13 @@ class ReloadableTls {
 
   const ServerTlsOptions tls_;
   absl::Mutex mu_;
-  std::string dir_;  // the private copies: key.pem, cert.pem, ca.pem
+  // Removes the copies of `generation` (the directory dir_/<generation>).
+  void RemoveGeneration(int generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The private copies: dir_/<generation>/{key,cert,ca}.pem, and the link
+  // dir_/live to the current generation, which gRPC watches.
+  std::string dir_;
+  int generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
 };
 

@@ -107,6 +107,9 @@ void FillContext(const HttpRequest& request,
   context->set_peer(request.peer);
   context->set_identity(std::move(identity));
   for (const auto& [name, value] : request.headers) {
+    // The caller's credentials stay with the server: a handler that passed
+    // its metadata on would replay them.
+    if (name == "authorization") continue;
     context->add_metadata(name, value);
   }
   std::weak_ptr<HttpExchange> weak = exchange;
@@ -636,6 +639,31 @@ void JsonRpcService::ProcessStream(std::shared_ptr<StreamCall> call) {
     return RefuseUnauthenticated(exchange, call->request, call->version,
                                  identity.status(), call->item.id_json);
   }
+  call->context = std::make_unique<HandlerContext>(core_.manifest);
+  FillContext(call->request, call->exchange, *identity, call->context.get());
+  // The caller's rate limit and sender are checked before the stream holds
+  // a place in the log, and refused as on POST /asap (429, -32602).
+  if (absl::Status admitted =
+          core_.dispatcher->CheckCaller(call->item.envelope, *call->context);
+      !admitted.ok()) {
+    DispatchErrorAnswer answer =
+        MapDispatchError(admitted, call->item.envelope, call->version,
+                         /*in_batch=*/false);
+    if (answer.http_status != 200) {
+      HttpResponse response =
+          Plain(answer.http_status,
+                answer.http_status == 429
+                    ? JsonRpcErrorResponse(answer.error, call->item.id_json)
+                    : std::move(answer.http_body));
+      for (auto& header : answer.http_headers) {
+        response.headers.push_back(std::move(header));
+      }
+      return exchange.Respond(std::move(response));
+    }
+    return Answer(exchange, call->request, call->version, 200, kJsonType,
+                  JsonRpcErrorResponse(answer.error, call->item.id_json));
+  }
+  call->context->set_caller_checked(true);
   absl::StatusOr<std::string> stream_id = stream_log_.Open(*identity);
   if (!stream_id.ok()) {
     return exchange.Respond(Busy(stream_id.status().message()));
@@ -644,10 +672,6 @@ void JsonRpcService::ProcessStream(std::shared_ptr<StreamCall> call) {
   // The response follows the log from its start, like a resume from 0.
   ResumeStream(absl::StrCat(call->stream_id, "-0"), call->version,
                call->exchange, *identity);
-
-  call->context = std::make_unique<HandlerContext>(core_.manifest);
-  FillContext(call->request, call->exchange, *std::move(identity),
-              call->context.get());
   // The task outlives its first connection: a client that reconnects picks
   // it up from the log, so only shutdown cancels it.
   call->context->set_cancellation_check([] { return false; });

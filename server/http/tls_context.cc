@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/security/certificate_uris.h"
 
 namespace asap {
 namespace http_internal {
@@ -118,13 +119,6 @@ int SelectApplicationProtocol(SSL*, const unsigned char** out,
     return SSL_TLSEXT_ERR_OK;
   }
   return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
-
-bool IsPrintableAscii(absl::string_view text) {
-  for (char c : text) {
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -243,35 +237,10 @@ absl::string_view SelectedAlpn(const SSL* ssl) {
 
 std::vector<std::string> VerifiedPeerCertificateUris(const SSL* ssl,
                                                      bool verified_context) {
-  std::vector<std::string> uris;
   if (!verified_context || SSL_get_verify_result(ssl) != X509_V_OK) {
-    return uris;
+    return {};
   }
-  X509* certificate = SSL_get0_peer_certificate(ssl);
-  if (certificate == nullptr) return uris;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
-  if (names == nullptr) return uris;
-  int count = sk_GENERAL_NAME_num(names);
-  for (int i = 0; i < count && uris.size() < kMaxPeerCertificateUris; ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-    if (name->type != GEN_URI) continue;
-    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-    int length = ASN1_STRING_length(uri);
-    if (length <= 0 ||
-        static_cast<size_t>(length) > kMaxPeerCertificateUriBytes) {
-      continue;
-    }
-    absl::string_view text(
-        reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-        static_cast<size_t>(length));
-    // No NUL, space or control byte that could make one name look like
-    // another.
-    if (!IsPrintableAscii(text)) continue;
-    uris.emplace_back(text);
-  }
-  GENERAL_NAMES_free(names);
-  return uris;
+  return CertificateUris(SSL_get0_peer_certificate(ssl));
 }
 
 }  // namespace http_internal

@@ -25,11 +25,6 @@ namespace http_internal {
 // The stream of a connection on a TLS listener.
 using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
-// Bounds on the client certificate URIs handed to the application: at most
-// this many, each at most this long (longer ones are skipped, not cut).
-inline constexpr size_t kMaxPeerCertificateUris = 16;
-inline constexpr size_t kMaxPeerCertificateUriBytes = 512;
-
 // An immutable server TLS context: TLS 1.2 or newer, forward-secret AEAD
 // cipher suites, no compression, no renegotiation, ALPN choosing "h2" over
 // "http/1.1" (a client offering neither fails the handshake), and, with
@@ -67,9 +62,8 @@ absl::string_view SelectedAlpn(const SSL* ssl);
 
 // The URI subject alternative names of the client certificate of `ssl`'s
 // completed handshake, when `verified_context` (the client certificate was
-// required and checked) and the check passed; otherwise empty. At most
-// kMaxPeerCertificateUris, each printable ASCII of at most
-// kMaxPeerCertificateUriBytes; other entries are skipped.
+// required and checked) and the check passed; otherwise empty. Bounded as
+// CertificateUris (server/security/certificate_uris.h) says.
 std::vector<std::string> VerifiedPeerCertificateUris(const SSL* ssl,
                                                      bool verified_context);
 

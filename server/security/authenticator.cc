@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asap/errors.h"
+#include "asap/ids.h"
 
 namespace asap {
 namespace {
@@ -20,6 +21,10 @@ absl::StatusOr<std::string> CertificateIdentity(
   std::string found;
   for (const std::string& uri : uris) {
     if (!absl::StartsWith(uri, kAgentUrnPrefix)) continue;
+    if (!IsAgentUrn(uri)) {
+      return AsapError(ErrorCode::kUnauthenticated,
+                       "the client certificate names a malformed agent URN");
+    }
     if (!found.empty() && found != uri) {
       return AsapError(ErrorCode::kUnauthenticated,
                        "the client certificate names more than one agent");
@@ -27,6 +32,16 @@ absl::StatusOr<std::string> CertificateIdentity(
     found = uri;
   }
   return found;
+}
+
+// A scheme is shown in a refusal only when it looks like one (a short word),
+// never a token sent without a scheme.
+bool ShowableScheme(absl::string_view scheme) {
+  if (scheme.empty() || scheme.size() > 16) return false;
+  for (char c : scheme) {
+    if (!absl::ascii_isalpha(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
 }
 
 // The printable start of a value from the network, for messages.
@@ -71,8 +86,10 @@ absl::StatusOr<std::string> Authenticator::Authenticate(
   absl::string_view scheme = value.substr(0, space);
   if (!absl::EqualsIgnoreCase(scheme, "bearer")) {
     return AsapError(ErrorCode::kUnsupportedAuthScheme,
-                     absl::StrCat("authorization scheme \"", Shown(scheme),
-                                  "\" is not supported; use Bearer"));
+                     ShowableScheme(scheme)
+                         ? absl::StrCat("authorization scheme \"", scheme,
+                                        "\" is not supported; use Bearer")
+                         : "the Authorization value is not \"Bearer <token>\"");
   }
   if (options_.token_validator == nullptr) {
     return AsapError(ErrorCode::kUnsupportedAuthScheme,
@@ -87,6 +104,13 @@ absl::StatusOr<std::string> Authenticator::Authenticate(
   }
   absl::StatusOr<std::string> identity =
       options_.token_validator->Validate(token);
+  // A validator that "accepts" a token without naming an agent must not
+  // turn the sender check off (an empty identity means "not
+  // authenticated").
+  if (identity.ok() && !IsAgentUrn(*identity)) {
+    return AsapError(ErrorCode::kUnauthenticated,
+                     "the token does not name an agent");
+  }
   if (!identity.ok()) {
     // Whatever the validator said, the caller sees an authentication error.
     if (ErrorCodeOf(identity.status()) != ErrorCode::kUnauthenticated) {

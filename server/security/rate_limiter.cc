@@ -175,10 +175,25 @@ uint64_t RateLimiter::refused() const {
 std::string PeerAddress(absl::string_view peer) {
   for (absl::string_view prefix : {"ipv4:", "ipv6:"}) {
     if (!absl::ConsumePrefix(&peer, prefix)) continue;
+    // gRPC percent-encodes the brackets of an IPv6 peer ("ipv6:%5B::1%5D:p").
+    std::string host;
     if (absl::ConsumePrefix(&peer, "[")) {
-      return std::string(peer.substr(0, peer.find(']')));
+      host = std::string(peer.substr(0, peer.find(']')));
+    } else if (absl::ConsumePrefix(&peer, "%5B") ||
+               absl::ConsumePrefix(&peer, "%5b")) {
+      size_t end = peer.find("%5D");
+      if (end == absl::string_view::npos) end = peer.find("%5d");
+      host = std::string(peer.substr(0, end));
+    } else {
+      host = std::string(peer.substr(0, peer.rfind(':')));
     }
-    return std::string(peer.substr(0, peer.rfind(':')));
+    // An IPv4 client on a dual-stack socket is the same client.
+    absl::string_view mapped = host;
+    if (absl::ConsumePrefix(&mapped, "::ffff:") &&
+        mapped.find('.') != absl::string_view::npos) {
+      return std::string(mapped);
+    }
+    return host;
   }
   return std::string(peer);
 }

@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/server/reflection.grpc.pb.h"
+#include "tests/testing/auth_fixtures.h"
 #include "tests/testing/jwt_minter.h"
 #include "tests/testing/test_server.h"
 
@@ -32,11 +33,13 @@ using ::asap::examples::EchoedText;
 using ::asap::examples::EchoRequest;
 using ::testing::HasSubstr;
 
-constexpr char kAlice[] = "urn:asap:agent:alice";
-constexpr char kBob[] = "urn:asap:agent:bob";
-constexpr char kAliceToken[] = "alice-static-token-0123456789";
-constexpr char kBobToken[] = "bob-static-token-0123456789ab";
-constexpr char kIssuer[] = "https://issuer.test";
+using ::asap::testing::kAlice;
+using ::asap::testing::kAliceToken;
+using ::asap::testing::kBob;
+using ::asap::testing::kBobToken;
+using ::asap::testing::kIssuer;
+using ::asap::testing::RawAnswer;
+
 constexpr char kAudience[] = "asap-auth-test";
 
 enum class Binding { kGrpc, kHttp };
@@ -47,27 +50,9 @@ std::string Name(Binding binding) {
 
 // The server's validators: a static token table and HS256 JWTs.
 std::shared_ptr<const TokenValidator> Validators(const std::string& secret) {
-  std::vector<std::unique_ptr<TokenValidator>> validators;
-  absl::StatusOr<std::unique_ptr<StaticTokenValidator>> table =
-      StaticTokenValidator::FromText(
-          absl::StrCat(kAliceToken, " ", kAlice, "\n", kBobToken, " ", kBob,
-                       "\n"),
-          "test tokens");
-  EXPECT_TRUE(table.ok()) << table.status();
-  validators.push_back(*std::move(table));
-  JwtOptions jwt;
-  jwt.algorithm = JwtOptions::Algorithm::kHS256;
-  jwt.key = secret;
-  jwt.issuer = kIssuer;
-  jwt.audience = kAudience;
-  absl::StatusOr<std::unique_ptr<JwtValidator>> verifier =
-      JwtValidator::Create(std::move(jwt));
-  EXPECT_TRUE(verifier.ok()) << verifier.status();
-  validators.push_back(*std::move(verifier));
-  absl::StatusOr<std::unique_ptr<TokenValidator>> any =
-      AnyOfValidators(std::move(validators));
-  EXPECT_TRUE(any.ok()) << any.status();
-  return std::shared_ptr<const TokenValidator>(*std::move(any));
+  testing::TestKeys keys;
+  keys.hs256_secret = secret;
+  return testing::TestValidators(keys, kAudience);
 }
 
 class AuthTest : public ::testing::TestWithParam<Binding> {
@@ -354,48 +339,18 @@ INSTANTIATE_TEST_SUITE_P(Bindings, AuthTest,
 
 // --- The HTTP binding's wire shapes, read with curl --------------------------
 
-struct RawAnswer {
-  long status = 0;
-  std::string headers;
-  std::string body;
-};
-
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 RawAnswer Raw(const std::string& url, const std::string& body,
               const std::vector<std::string>& headers) {
-  RawAnswer answer;
-  CURL* curl = curl_easy_init();
-  curl_slist* list = nullptr;
-  for (const std::string& header : headers) {
-    list = curl_slist_append(list, header.c_str());
-  }
-  list = curl_slist_append(list, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  if (!body.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Collect);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer.headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
-  EXPECT_EQ(curl_easy_perform(curl), CURLE_OK) << url;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
+  testing::CurlOptions options;
+  options.headers = headers;
+  options.body = body;
+  RawAnswer answer = testing::Curl(url, options);
+  EXPECT_EQ(answer.curl, CURLE_OK) << url;
   return answer;
 }
 
 std::string SendBody(const std::string& sender) {
-  return absl::StrCat(
-      R"({"jsonrpc":"2.0","method":"asap.send","id":7,"params":{"envelope":)",
-      R"({"asap_version":"0.1","sender":")", sender,
-      R"(","recipient":"urn:asap:agent:echo","payload_type":"task.request",)",
-      R"("payload":{"conversation_id":"c1","skill_id":"echo",)",
-      R"("input":{"text":"hi"}}}}})");
+  return testing::JsonRpcSendBody(sender);
 }
 
 class HttpAuthWireTest : public ::testing::Test {

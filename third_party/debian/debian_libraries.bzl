@@ -43,6 +43,9 @@ _LIBRARIES = {
     "openssl": (["libssl", "libcrypto"], [], "libssl-dev"),
     # jemalloc: faster malloc for protobuf-heavy binaries (benchmarks, CLI).
     "jemalloc": (["jemalloc"], [], "libjemalloc-dev"),
+    # Redis client (synchronous API): the replay and idempotency stores shared
+    # by replicas (server/state).
+    "hiredis": (["hiredis"], [], "libhiredis-dev"),
     # HTTP/2 framing and HPACK of the HTTP binding (h2c and, with TLS, h2).
     "nghttp2": (["libnghttp2"], [], "libnghttp2-dev"),
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),

@@ -5,9 +5,12 @@
 //                 [--auth-tokens FILE] [--jwt-key FILE [--jwt-issuer ISS]
 //                 [--jwt-audience AUD]] [--auth-client-certs true]
 //                 [--rate-limit 10/s,100/min]
+//                 [--redis redis://HOST:PORT[/DB]|unix:///PATH
+//                 [--redis-fail-open true]]
 //                 run an echo agent (gRPC, and the HTTP binding with
 //                 --http-port; TLS and mutual TLS on both; SIGHUP reloads
-//                 the certificates)
+//                 the certificates; --redis shares nonces and handler
+//                 responses with the other replicas using that Redis)
 //   asap send     --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
 //                 [--compression none|gzip|br] FILE|-
 //   asap manifest --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
@@ -45,6 +48,7 @@
 #include "examples/echo_agent/echo_agent.h"
 #include "server/asap_server.h"
 #include "server/shutdown_signals.h"
+#include "server/state/redis_stores.h"
 
 namespace asap::cli {
 namespace {
@@ -57,6 +61,8 @@ constexpr char kUsage[] =
     "                [--auth-tokens FILE] [--jwt-key FILE [--jwt-issuer ISS] "
     "[--jwt-audience AUD]]\n"
     "                [--auth-client-certs true] [--rate-limit 10/s,100/min]\n"
+    "                [--redis redis://HOST:PORT[/DB]|unix:///PATH "
+    "[--redis-fail-open true]]\n"
     "  asap send     --target HOST:PORT|http://HOST:PORT "
     "[--timeout SECONDS]\n"
     "                [--compression none|gzip|br] [TLS] FILE|-\n"
@@ -249,11 +255,42 @@ absl::Status AuthFlags(const Args& args, ServerOptions* options) {
   return absl::OkStatus();
 }
 
+// --redis: nonces and handler responses in Redis, shared by the replicas
+// that use the same Redis (server/state/redis_stores.h).
+absl::Status RedisFlags(const Args& args, ServerOptions* options) {
+  std::string fail_open = Flag(args, "redis-fail-open", "false");
+  if (fail_open != "true" && fail_open != "false") {
+    return absl::InvalidArgumentError(
+        "--redis-fail-open must be true or false");
+  }
+  std::string url = Flag(args, "redis");
+  if (url.empty()) {
+    if (fail_open == "true") {
+      return absl::InvalidArgumentError("--redis-fail-open needs --redis");
+    }
+    return absl::OkStatus();
+  }
+  RedisOptions redis;
+  redis.url = url;
+  redis.fail_open = fail_open == "true";
+  absl::StatusOr<RedisStores> stores = MakeRedisStores(
+      std::move(redis),
+      options->validation.max_age + options->validation.max_future,
+      static_cast<size_t>(options->max_message_bytes),
+      NonceStoreOptions{options->limits.max_nonce_bytes,
+                        options->limits.max_nonces});
+  if (!stores.ok()) return stores.status();
+  options->replay_store = stores->replay;
+  options->idempotency_store = stores->idempotency;
+  return absl::OkStatus();
+}
+
 int Serve(const Args& args) {
   if (absl::Status s = CheckFlags(
           args, {"host", "port", "http-port", "manifest", "tls-cert", "tls-key",
                  "tls-client-ca", "auth-tokens", "jwt-key", "jwt-issuer",
-                 "jwt-audience", "auth-client-certs", "rate-limit"});
+                 "jwt-audience", "auth-client-certs", "rate-limit", "redis",
+                 "redis-fail-open"});
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -281,6 +318,9 @@ int Serve(const Args& args) {
   options.tls.key_file = Flag(args, "tls-key");
   options.tls.client_ca_file = Flag(args, "tls-client-ca");
   if (absl::Status s = AuthFlags(args, &options); !s.ok()) {
+    return Fail("serve", s);
+  }
+  if (absl::Status s = RedisFlags(args, &options); !s.ok()) {
     return Fail("serve", s);
   }
   options.manifest = examples::EchoManifest("");

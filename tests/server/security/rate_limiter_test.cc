@@ -111,6 +111,8 @@ TEST(RateLimiterTest, ParsesAndRefusesLimitText) {
 TEST(RateLimiterTest, PeerAddressDropsThePort) {
   EXPECT_EQ(PeerAddress("ipv4:127.0.0.1:5342"), "127.0.0.1");
   EXPECT_EQ(PeerAddress("ipv6:[::1]:5342"), "::1");
+  EXPECT_EQ(PeerAddress("ipv6:%5B::1%5D:5342"), "::1");
+  EXPECT_EQ(PeerAddress("ipv6:[::ffff:10.0.0.1]:5342"), "10.0.0.1");
   EXPECT_EQ(PeerAddress("unix:/tmp/sock"), "unix:/tmp/sock");
 }
 

@@ -1,0 +1,32 @@
+// ReplayStore: where the server remembers envelope nonces (extensions.nonce)
+// to refuse replays. One implementation per place the memory lives: in the
+// process (NonceStore, server/nonce_store.h) or shared by every replica
+// behind a load balancer (RedisReplayStore, server/state/redis_stores.h).
+#ifndef ASAP_SERVER_STATE_REPLAY_STORE_H_
+#define ASAP_SERVER_STATE_REPLAY_STORE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace asap {
+
+class ReplayStore {
+ public:
+  virtual ~ReplayStore() = default;
+
+  // OK, and remembers `nonce` for the store's window, when it was not seen
+  // within the window; asap:protocol/invalid_nonce for a replay or a nonce
+  // that is too long; asap:transport/resource_exhausted when the store is
+  // full (it never forgets a nonce early to make room: that would let a
+  // replay through); asap:transport/unavailable when a shared store cannot
+  // be reached and must not be bypassed. Never OK for a nonce it cannot
+  // vouch for. Thread-safe.
+  virtual absl::Status CheckAndRemember(const std::string& nonce,
+                                        absl::Time now) = 0;
+};
+
+}  // namespace asap
+
+#endif  // ASAP_SERVER_STATE_REPLAY_STORE_H_

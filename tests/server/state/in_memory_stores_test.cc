@@ -1,0 +1,256 @@
+// The in-memory stores (NonceStore as a ReplayStore, InMemoryIdempotencyStore)
+// and the dispatcher's exactly-once runs over an idempotency store.
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "asap/errors.h"
+#include "examples/echo_agent/echo_agent.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/dispatcher.h"
+#include "server/nonce_store.h"
+#include "server/state/idempotency_store.h"
+
+namespace asap {
+namespace {
+
+using ClaimState = IdempotencyStore::ClaimState;
+using ::testing::HasSubstr;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1800000000);
+
+TEST(NonceStoreTest, IsAReplayStore) {
+  NonceStore nonces(absl::Seconds(330));
+  ReplayStore* store = &nonces;
+  EXPECT_TRUE(store->CheckAndRemember("n-1", kT0).ok());
+  EXPECT_EQ(ErrorCodeOf(store->CheckAndRemember("n-1", kT0)),
+            ErrorCode::kInvalidNonce);
+  EXPECT_TRUE(store->CheckAndRemember("n-1", kT0 + absl::Seconds(331)).ok());
+}
+
+TEST(IdempotencyKeyTest, SenderAndIdCannotSpellAnotherPair) {
+  EXPECT_NE(IdempotencyKey("a:b", "c"), IdempotencyKey("a", "b:c"));
+  EXPECT_EQ(IdempotencyKey("a", "b"), IdempotencyKey("a", "b"));
+}
+
+TEST(InMemoryIdempotencyStoreTest, ClaimBusyCompleteDone) {
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  auto first = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->state, ClaimState::kClaimed);
+  auto second = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->state, ClaimState::kBusy);
+  ASSERT_TRUE(store.Complete("k", first->token, "response", kT0).ok());
+  auto third = store.TryClaim("k", absl::Seconds(10), kT0 + absl::Seconds(100));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->state, ClaimState::kDone);
+  EXPECT_EQ(third->response, "response");
+  // Kept for the window only.
+  auto later = store.TryClaim("k", absl::Seconds(10), kT0 + absl::Seconds(331));
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->state, ClaimState::kClaimed);
+}
+
+TEST(InMemoryIdempotencyStoreTest, AbandonLetsTheNextClaimRun) {
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  auto first = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(store.Abandon("k", first->token).ok());
+  auto second = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->state, ClaimState::kClaimed);
+}
+
+TEST(InMemoryIdempotencyStoreTest,
+     ExpiredLeaseIsClaimedAgainAndOldTokenIgnored) {
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  auto first = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(first.ok());
+  auto second = store.TryClaim("k", absl::Seconds(10), kT0 + absl::Seconds(11));
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->state, ClaimState::kClaimed);
+  // The first holder's late completion does not overwrite the new claim.
+  ASSERT_TRUE(
+      store.Complete("k", first->token, "stale", kT0 + absl::Seconds(12)).ok());
+  auto third = store.TryClaim("k", absl::Seconds(10), kT0 + absl::Seconds(12));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->state, ClaimState::kBusy);
+}
+
+TEST(InMemoryIdempotencyStoreTest, FullStoreRefusesRatherThanForgets) {
+  InMemoryIdempotencyOptions options;
+  options.max_entries = 2;
+  InMemoryIdempotencyStore store(absl::Seconds(330), options);
+  ASSERT_TRUE(store.TryClaim("a", absl::Seconds(10), kT0).ok());
+  ASSERT_TRUE(store.TryClaim("b", absl::Seconds(10), kT0).ok());
+  auto third = store.TryClaim("c", absl::Seconds(10), kT0);
+  EXPECT_EQ(ErrorCodeOf(third.status()), ErrorCode::kResourceExhausted);
+  // Once the claims expire there is room again.
+  EXPECT_TRUE(
+      store.TryClaim("c", absl::Seconds(10), kT0 + absl::Seconds(11)).ok());
+}
+
+TEST(InMemoryIdempotencyStoreTest, TooLargeResponseIsNotKept) {
+  InMemoryIdempotencyOptions options;
+  options.max_response_bytes = 4;
+  InMemoryIdempotencyStore store(absl::Seconds(330), options);
+  auto claim = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(claim.ok());
+  EXPECT_EQ(ErrorCodeOf(store.Complete("k", claim->token, "12345", kT0)),
+            ErrorCode::kPayloadTooLarge);
+  auto again = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->state, ClaimState::kClaimed);
+}
+
+// A dispatcher over the echo agent's manifest whose task handler counts its
+// runs and can be told to fail or to wait.
+class DispatcherIdempotencyTest : public ::testing::Test {
+ protected:
+  DispatcherIdempotencyTest()
+      : manifest_(examples::EchoManifest("127.0.0.1:1")),
+        store_(absl::Seconds(330)) {
+    EXPECT_TRUE(handlers_
+                    .Register("task.request",
+                              [this](const v1::Envelope& request,
+                                     const HandlerContext& context)
+                                  -> absl::StatusOr<v1::Envelope> {
+                                runs_.fetch_add(1);
+                                absl::SleepFor(delay_);
+                                if (fail_.load()) {
+                                  return AsapError(ErrorCode::kInternal,
+                                                   "failed on purpose");
+                                }
+                                return examples::EchoTask(request,
+                                                          context.manifest());
+                              })
+                    .ok());
+    dispatcher_ = std::make_unique<EnvelopeDispatcher>(
+        &manifest_, &handlers_, ValidationOptions{}, nullptr,
+        [] { return absl::Now(); });
+    EnvelopeDispatcher::IdempotencyOptions options;
+    options.default_lease = absl::Seconds(5);
+    options.poll_interval = absl::Milliseconds(5);
+    dispatcher_->set_idempotency_store(&store_, options);
+  }
+
+  v1::Envelope Request(const std::string& id) {
+    v1::Envelope request = examples::EchoRequest("hello");
+    request.set_id(id);
+    return request;
+  }
+
+  v1::Manifest manifest_;
+  HandlerRegistry handlers_;
+  InMemoryIdempotencyStore store_;
+  std::unique_ptr<EnvelopeDispatcher> dispatcher_;
+  std::atomic<int> runs_{0};
+  std::atomic<bool> fail_{false};
+  absl::Duration delay_ = absl::ZeroDuration();
+};
+
+TEST_F(DispatcherIdempotencyTest, RetryGetsTheFirstResponse) {
+  auto first = dispatcher_->Dispatch(Request("id-1"));
+  auto second = dispatcher_->Dispatch(Request("id-1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(runs_.load(), 1);
+  // The stored response itself: same id, same result.
+  EXPECT_EQ(second->id(), first->id());
+  EXPECT_EQ(examples::EchoedText(*second), "hello");
+  ASSERT_TRUE(dispatcher_->Dispatch(Request("id-2")).ok());
+  EXPECT_EQ(runs_.load(), 2);
+}
+
+TEST_F(DispatcherIdempotencyTest, RetryWithItsNonceGetsTheAnswerNotARefusal) {
+  NonceStore nonces(absl::Seconds(330));
+  EnvelopeDispatcher dispatcher(&manifest_, &handlers_, ValidationOptions{},
+                                &nonces, [] { return absl::Now(); });
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  EnvelopeDispatcher::IdempotencyOptions options;
+  options.poll_interval = absl::Milliseconds(5);
+  dispatcher.set_idempotency_store(&store, options);
+  v1::Envelope request = Request("id-nonce");
+  (*request.mutable_extensions()->mutable_fields())["nonce"].set_string_value(
+      "nonce-0123456789");
+  ASSERT_TRUE(dispatcher.Dispatch(request).ok());
+  // The client's retry resends the envelope as it was, nonce included.
+  absl::StatusOr<v1::Envelope> retry = dispatcher.Dispatch(request);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(runs_.load(), 1);
+  // Another envelope with the same nonce is a replay.
+  v1::Envelope replay = request;
+  replay.set_id("id-replay");
+  EXPECT_EQ(ErrorCodeOf(dispatcher.Dispatch(replay).status()),
+            ErrorCode::kInvalidNonce);
+  EXPECT_EQ(runs_.load(), 1);
+}
+
+TEST_F(DispatcherIdempotencyTest, SameIdOfAnotherSenderRunsAgain) {
+  ASSERT_TRUE(dispatcher_->Dispatch(Request("id-1")).ok());
+  v1::Envelope other = Request("id-1");
+  other.set_sender("urn:asap:agent:someone-else");
+  ASSERT_TRUE(dispatcher_->Dispatch(other).ok());
+  EXPECT_EQ(runs_.load(), 2);
+}
+
+TEST_F(DispatcherIdempotencyTest, HandlerErrorsAreNotKept) {
+  fail_ = true;
+  EXPECT_FALSE(dispatcher_->Dispatch(Request("id-1")).ok());
+  fail_ = false;
+  EXPECT_TRUE(dispatcher_->Dispatch(Request("id-1")).ok());
+  EXPECT_EQ(runs_.load(), 2);
+}
+
+TEST_F(DispatcherIdempotencyTest, ValidationFailuresAreNotRecorded) {
+  v1::Envelope invalid = Request("id-1");
+  invalid.set_sender("not-a-urn");
+  EXPECT_FALSE(dispatcher_->Dispatch(invalid).ok());
+  EXPECT_EQ(store_.size(), 0u);
+}
+
+TEST_F(DispatcherIdempotencyTest, ConcurrentDuplicatesRunOnce) {
+  delay_ = absl::Milliseconds(100);
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<v1::Envelope>> results(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = dispatcher_->Dispatch(Request("id-c")); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(runs_.load(), 1);
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->id(), results[0]->id());
+  }
+}
+
+TEST_F(DispatcherIdempotencyTest, BusyPastTheDeadlineIsUnavailable) {
+  delay_ = absl::Milliseconds(500);
+  std::thread holder([&] { (void)dispatcher_->Dispatch(Request("id-b")); });
+  while (runs_.load() == 0) absl::SleepFor(absl::Milliseconds(1));
+  v1::Envelope request = Request("id-b");
+  HandlerContext context(&manifest_);
+  context.set_deadline(absl::Now() + absl::Milliseconds(50));
+  absl::Notification finished;
+  absl::StatusOr<v1::Envelope> result;
+  dispatcher_->Dispatch(&request, &context, /*may_block=*/true,
+                        [&](absl::StatusOr<v1::Envelope> response) {
+                          result = std::move(response);
+                          finished.Notify();
+                        });
+  finished.WaitForNotification();
+  holder.join();
+  EXPECT_EQ(ErrorCodeOf(result.status()), ErrorCode::kUnavailable);
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("in progress elsewhere, retry"));
+  EXPECT_EQ(runs_.load(), 1);
+}
+
+}  // namespace
+}  // namespace asap
