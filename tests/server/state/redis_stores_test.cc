@@ -16,7 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
-#include "tests/server/state/redis_process.h"
+#include "tests/testing/redis_process.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {

@@ -1,7 +1,7 @@
 // RedisProcess: a redis-server child process on a Unix socket, for tests
 // and benchmarks of the Redis stores: no persistence, 64 MB, no eviction.
-#ifndef ASAP_TESTS_SERVER_STATE_REDIS_PROCESS_H_
-#define ASAP_TESTS_SERVER_STATE_REDIS_PROCESS_H_
+#ifndef ASAP_TESTS_TESTING_REDIS_PROCESS_H_
+#define ASAP_TESTS_TESTING_REDIS_PROCESS_H_
 
 #include <signal.h>
 #include <stdlib.h>
@@ -87,4 +87,4 @@ class RedisProcess {
 
 }  // namespace asap::testing
 
-#endif  // ASAP_TESTS_SERVER_STATE_REDIS_PROCESS_H_
+#endif  // ASAP_TESTS_TESTING_REDIS_PROCESS_H_

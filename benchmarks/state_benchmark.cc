@@ -1,6 +1,6 @@
 // Cost per call of the replay and idempotency stores, in memory and in a
 // local redis-server (Unix socket) this binary starts:
-//   bazel run -c opt //tests/server/state:state_microbenchmark
+//   bazel run -c opt //benchmarks:state_benchmark
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -9,7 +9,7 @@
 #include "server/nonce_store.h"
 #include "server/state/idempotency_store.h"
 #include "server/state/redis_stores.h"
-#include "tests/server/state/redis_process.h"
+#include "tests/testing/redis_process.h"
 
 namespace asap {
 namespace {
