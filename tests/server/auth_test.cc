@@ -21,7 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
-#include "tests/server/reflection.grpc.pb.h"
+#include "tests/server/reflection_client.h"
 #include "tests/testing/auth_fixtures.h"
 #include "tests/testing/jwt_minter.h"
 #include "tests/testing/test_server.h"
@@ -470,28 +470,9 @@ TEST(AuthServerTest, ReflectionIsOffWhenAuthenticationIsOn) {
   ASSERT_NE(server, nullptr);
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(20));
-  const grpc::internal::RpcMethod method(
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      grpc::internal::RpcMethod::BIDI_STREAMING);
-  namespace reflection = asap::testing::reflection;
-  std::unique_ptr<
-      grpc::ClientReaderWriter<reflection::ServerReflectionRequest,
-                               reflection::ServerReflectionResponse>>
-      stream(grpc::internal::ClientReaderWriterFactory<
-             reflection::ServerReflectionRequest,
-             reflection::ServerReflectionResponse>::Create(channel.get(),
-                                                           method, &context));
-  reflection::ServerReflectionRequest request;
-  request.set_list_services("*");
-  stream->Write(request);
-  stream->WritesDone();
-  reflection::ServerReflectionResponse ignored;
-  while (stream->Read(&ignored)) {
-  }
-  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  testing::ReflectionListing listing = testing::ListServices(channel);
+  EXPECT_TRUE(listing.services.empty());
+  EXPECT_EQ(listing.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_P(AuthTest, HandlersSeeTheAuthenticatedAgent) {

@@ -49,7 +49,7 @@
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "server/grpc/reloadable_tls.h"
-#include "tests/server/reflection.grpc.pb.h"
+#include "tests/server/reflection_client.h"
 #include "tests/testing/auth_fixtures.h"
 #include "tests/testing/jwt_minter.h"
 #include "tests/testing/test_server.h"
@@ -1036,30 +1036,11 @@ TEST(ExposureAttack, ReflectionIsAbsentUnderEveryName) {
   ASSERT_NE(server, nullptr);
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());
-  namespace reflection = asap::testing::reflection;
   for (const char* name :
-       {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"}) {
-    grpc::ClientContext context;
-    Deadline(&context);
-    const grpc::internal::RpcMethod method(
-        name, grpc::internal::RpcMethod::BIDI_STREAMING);
-    std::unique_ptr<
-        grpc::ClientReaderWriter<reflection::ServerReflectionRequest,
-                                 reflection::ServerReflectionResponse>>
-        stream(grpc::internal::ClientReaderWriterFactory<
-               reflection::ServerReflectionRequest,
-               reflection::ServerReflectionResponse>::Create(channel.get(),
-                                                             method, &context));
-    reflection::ServerReflectionRequest request;
-    request.set_list_services("*");
-    stream->Write(request);
-    stream->WritesDone();
-    reflection::ServerReflectionResponse response;
-    int responses = 0;
-    while (stream->Read(&response)) ++responses;
-    EXPECT_EQ(responses, 0) << name;
-    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED)
+       {testing::kReflectionV1Alpha, testing::kReflectionV1}) {
+    testing::ReflectionListing listing = testing::ListServices(channel, name);
+    EXPECT_EQ(listing.responses, 0) << name;
+    EXPECT_EQ(listing.status.error_code(), grpc::StatusCode::UNIMPLEMENTED)
         << name;
   }
 }

@@ -21,7 +21,7 @@
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/server/grpc_services.grpc.pb.h"
-#include "tests/server/reflection.pb.h"
+#include "tests/server/reflection_client.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_server.h"
 
@@ -287,32 +287,9 @@ TEST(AsapServerTest, ReflectionListsTheAsapService) {
   auto server = testing::StartTestServer(examples::EchoHandlers());
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());
-  grpc::ClientContext context;
-  namespace reflection = asap::testing::reflection;
-  const grpc::internal::RpcMethod method(
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      grpc::internal::RpcMethod::BIDI_STREAMING);
-  std::unique_ptr<
-      grpc::ClientReaderWriter<reflection::ServerReflectionRequest,
-                               reflection::ServerReflectionResponse>>
-      stream(grpc::internal::ClientReaderWriterFactory<
-             reflection::ServerReflectionRequest,
-             reflection::ServerReflectionResponse>::Create(channel.get(),
-                                                           method, &context));
-  reflection::ServerReflectionRequest request;
-  request.set_list_services("*");
-  ASSERT_TRUE(stream->Write(request));
-  stream->WritesDone();
-  reflection::ServerReflectionResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  std::vector<std::string> names;
-  for (const auto& service : response.list_services_response().service()) {
-    names.push_back(service.name());
-  }
-  EXPECT_THAT(names, ::testing::Contains("asap.v1.AsapService"));
-  while (stream->Read(&response)) {
-  }
-  EXPECT_TRUE(stream->Finish().ok());
+  testing::ReflectionListing listing = testing::ListServices(channel);
+  EXPECT_TRUE(listing.status.ok()) << listing.status.error_message();
+  EXPECT_THAT(listing.services, ::testing::Contains("asap.v1.AsapService"));
 }
 
 TEST(AsapServerTest, ShutdownRefusesNewCallsAndLetsCallsInFlightFinish) {
