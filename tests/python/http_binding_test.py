@@ -15,7 +15,6 @@ import concurrent.futures
 import gzip
 import http.client
 import json
-import os
 import queue
 import re
 import secrets
@@ -25,7 +24,6 @@ import subprocess
 import threading
 import time
 import unittest
-from datetime import datetime, timedelta, timezone
 
 # No try/except: without these the test must fail, not skip.
 import brotli
@@ -37,6 +35,7 @@ from google.protobuf import struct_pb2
 from asap.v1 import envelope_pb2
 from asap.v1 import service_pb2
 from asap.v1 import service_pb2_grpc
+from asap_testing import asap_binary, new_ulid, rfc3339, stop_process
 
 STARTUP_TIMEOUT_S = 30
 TIMEOUT_S = 10
@@ -47,22 +46,6 @@ AGENT_ID = "urn:asap:agent:echo"
 CLIENT_ID = "urn:asap:agent:py"
 MIB = 1024 * 1024
 V2_HEADER = {"ASAP-Version": "2.2, 2.1"}
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def new_ulid():
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
-
-
-def rfc3339(delta_s=0.0):
-    t = datetime.now(timezone.utc) + timedelta(seconds=delta_s)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def envelope(payload_type="task.request", payload=None, input_obj=None,
@@ -101,21 +84,6 @@ def big_input(kib=8):
     rows = [{"k": "key-%05d" % i, "text": "agent task result %d" % (i % 7)}
             for i in range(kib * 1024 // 40)]
     return {"rows": rows}
-
-
-def asap_binary():
-    return os.path.join(os.environ["TEST_SRCDIR"], "asap/tools/cli/asap")
-
-
-def stop_process(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
-    return proc.returncode
 
 
 class TestTimeout(Exception):

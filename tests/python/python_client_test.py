@@ -7,15 +7,12 @@ task, an unknown payload type, a malformed envelope), SendBatch and Send with
 gRPC's own gzip compression.
 """
 
-import os
 import queue
 import secrets
-import signal
 import subprocess
 import threading
 import time
 import unittest
-from datetime import datetime, timezone
 
 # No try/except: without grpcio or the stubs the test must fail, not skip.
 import grpc
@@ -25,6 +22,7 @@ from google.protobuf import struct_pb2
 from asap.v1 import envelope_pb2
 from asap.v1 import service_pb2
 from asap.v1 import service_pb2_grpc
+from asap_testing import asap_binary, new_ulid, rfc3339, stop_process
 
 STARTUP_TIMEOUT_S = 30
 RPC_TIMEOUT_S = 10
@@ -32,22 +30,6 @@ SHUTDOWN_TIMEOUT_S = 10
 
 AGENT_ID = "urn:asap:agent:echo"
 CLIENT_ID = "urn:asap:agent:python-client"
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def new_ulid():
-    """A ULID: 48-bit millisecond time and 80 random bits, Crockford base32."""
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
-
-
-def now_rfc3339():
-    return datetime.now(timezone.utc).isoformat()
 
 
 def make_struct(obj):
@@ -60,7 +42,7 @@ def make_envelope(payload_type, payload, sender=CLIENT_ID):
     return envelope_pb2.Envelope(
         id=new_ulid(),
         asap_version="0.1",
-        timestamp=now_rfc3339(),
+        timestamp=rfc3339(),
         sender=sender,
         recipient=AGENT_ID,
         payload_type=payload_type,
@@ -74,22 +56,6 @@ def task_request(input_obj, sender=CLIENT_ID):
         {"conversation_id": "conv-py", "skill_id": "echo", "input": input_obj},
         sender=sender,
     )
-
-
-def asap_binary():
-    return os.path.join(os.environ["TEST_SRCDIR"], "asap/tools/cli/asap")
-
-
-def stop_process(proc):
-    """SIGTERM, wait, SIGKILL if still running. Returns the exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
-    return proc.returncode
 
 
 class PythonClientTest(unittest.TestCase):

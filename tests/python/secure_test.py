@@ -34,7 +34,6 @@ import subprocess
 import threading
 import time
 import unittest
-from datetime import datetime, timedelta, timezone
 
 # No try/except: without these the test must fail, not skip.
 import grpc
@@ -46,6 +45,7 @@ from google.protobuf import struct_pb2
 from asap.v1 import envelope_pb2
 from asap.v1 import service_pb2
 from asap.v1 import service_pb2_grpc
+from asap_testing import asap_binary, new_ulid, rfc3339, stop_process
 
 STARTUP_TIMEOUT_S = 30
 TIMEOUT_S = 5
@@ -72,23 +72,8 @@ UNAUTHENTICATED = "asap:auth/unauthenticated"
 SENDER_MISMATCH = "asap:auth/sender_mismatch"
 RATE_LIMITED = "asap:transport/rate_limited"
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
 
 # --- envelopes ---------------------------------------------------------------
-
-def new_ulid():
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
-
-
-def rfc3339():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
 
 def task_payload(input_obj):
     return {"conversation_id": "conv-secure", "skill_id": "echo",
@@ -156,10 +141,6 @@ def jwt_claims(sub=CAROL, exp_in_s=300, **overrides):
 
 # --- processes and files -----------------------------------------------------
 
-def asap_binary():
-    return os.path.join(os.environ["TEST_SRCDIR"], "asap/tools/cli/asap")
-
-
 def make_certs_script():
     return os.path.join(os.environ["TEST_SRCDIR"],
                         "asap/tests/testing/make_test_certs.sh")
@@ -176,17 +157,6 @@ def write_atomically(path, data):
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
-
-
-def stop_process(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
-    return proc.returncode
 
 
 class Server:
