@@ -41,7 +41,7 @@
 // Every series stays bounded whatever clients send: bindings, outcomes and
 // payload types come from fixed sets, so hostile payload_type strings all
 // land in "other". Counters for every (binding, payload type, outcome) are
-// allocated up front (2 x (known types + 1) x 21 counters of 8 bytes, 34 KB
+// allocated up front (2 x (known types + 1) x 25 counters of 8 bytes, 40 KB
 // for 100 payload types), so recording is a hash lookup and a few relaxed
 // atomic increments: no lock, no allocation. Series of
 // asap_requests_total are rendered once they are non-zero; the others are
