@@ -93,6 +93,26 @@ class AsapServer::Impl {
                                         idempotency);
     }
     dispatcher_.set_require_identity(authenticator_.enabled());
+    // The shared-state counters, when the server has a store of its own
+    // choosing.
+    if (options_.replay_store != nullptr ||
+        options_.idempotency_store != nullptr) {
+      metrics_.SetStateSource([this] {
+        ServerMetrics::StateCounts counts;
+        counts.idempotency_hits = dispatcher_.idempotency_hits();
+        if (options_.replay_store != nullptr) {
+          StoreStats replay = options_.replay_store->stats();
+          counts.replay_errors = replay.redis_errors;
+          counts.replay_fallbacks = replay.fallbacks;
+        }
+        if (options_.idempotency_store != nullptr) {
+          StoreStats idempotency = options_.idempotency_store->stats();
+          counts.idempotency_errors = idempotency.redis_errors;
+          counts.idempotency_fallbacks = idempotency.fallbacks;
+        }
+        return counts;
+      });
+    }
   }
 
   ~Impl() {
@@ -103,6 +123,7 @@ class AsapServer::Impl {
     // No HTTP request is handled after this, and the handlers still queued
     // run (their answers go nowhere) before the HTTP service goes away.
     metrics_.SetHttpConnectionSource(nullptr);
+    metrics_.SetStateSource(nullptr);
     http_listener_.reset();
     workers_.Stop();
   }

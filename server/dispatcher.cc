@@ -206,6 +206,7 @@ void EnvelopeDispatcher::RunOnce(
       return;
     }
     if (result->state == ClaimState::kDone) {
+      idempotency_hits_.fetch_add(1, std::memory_order_relaxed);
       v1::Envelope response;
       if (!response.ParseFromString(result->response)) {
         done(AsapError(

@@ -5,6 +5,8 @@
 #ifndef ASAP_SERVER_DISPATCHER_H_
 #define ASAP_SERVER_DISPATCHER_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 
 #include "absl/status/statusor.h"
@@ -65,6 +67,12 @@ class EnvelopeDispatcher {
                              IdempotencyOptions options) {
     idempotency_ = store;
     idempotency_options_ = options;
+  }
+
+  // Envelopes answered from the idempotency store so far (their handler not
+  // run again).
+  uint64_t idempotency_hits() const {
+    return idempotency_hits_.load(std::memory_order_relaxed);
   }
 
   // Where blocking handlers run when Dispatch is called with
@@ -164,6 +172,7 @@ class EnvelopeDispatcher {
   ValidationOptions completed_response_validation_;
   ReplayStore* nonces_;
   IdempotencyStore* idempotency_ = nullptr;
+  mutable std::atomic<uint64_t> idempotency_hits_{0};
   IdempotencyOptions idempotency_options_;
   std::function<absl::Time()> now_;
   BlockingExecutor executor_;

@@ -304,9 +304,32 @@ std::string ServerMetrics::RenderPrometheus() const {
     }
   }
   ConnectionCounts connections;
+  std::function<StateCounts()> state;
   {
     absl::MutexLock lock(&source_mu_);
     connections = http_connections_;
+    state = state_;
+  }
+  if (state) {
+    const StateCounts counts = state();
+    AppendHeader(&out, "asap_idempotency_hits_total", "counter",
+                 "Envelopes answered from the idempotency store, their "
+                 "handler not run again.");
+    absl::StrAppend(&out, "asap_idempotency_hits_total ",
+                    counts.idempotency_hits, "\n");
+    AppendHeader(&out, "asap_state_store_errors_total", "counter",
+                 "Failed commands to a shared state store.");
+    absl::StrAppend(&out, "asap_state_store_errors_total{store=\"replay\"} ",
+                    counts.replay_errors, "\n",
+                    "asap_state_store_errors_total{store=\"idempotency\"} ",
+                    counts.idempotency_errors, "\n");
+    AppendHeader(&out, "asap_state_store_fallbacks_total", "counter",
+                 "Operations a fail-open store answered from its local "
+                 "fallback.");
+    absl::StrAppend(&out, "asap_state_store_fallbacks_total{store=\"replay\"} ",
+                    counts.replay_fallbacks, "\n",
+                    "asap_state_store_fallbacks_total{store=\"idempotency\"} ",
+                    counts.idempotency_fallbacks, "\n");
   }
   if (connections) {
     const auto [accepted, open] = connections();
@@ -324,6 +347,11 @@ std::string ServerMetrics::RenderPrometheus() const {
 void ServerMetrics::SetHttpConnectionSource(ConnectionCounts source) {
   absl::MutexLock lock(&source_mu_);
   http_connections_ = std::move(source);
+}
+
+void ServerMetrics::SetStateSource(std::function<StateCounts()> source) {
+  absl::MutexLock lock(&source_mu_);
+  state_ = std::move(source);
 }
 
 }  // namespace asap

@@ -30,6 +30,8 @@
 //   asap_batch_size{binding}  histogram
 //     Envelopes per batch call (a gRPC SendBatch stream, an HTTP JSON-RPC
 //     batch) that carried at least one.
+//   asap_idempotency_hits_total, asap_state_store_errors_total{store},
+//   asap_state_store_fallbacks_total{store}  counters (SetStateSource)
 //   asap_wire_bytes_total{binding,direction}  counter
 //   asap_decoded_bytes_total{binding,direction}  counter
 //     Bytes of request (`direction="in"`) and response (`direction="out"`)
@@ -140,6 +142,21 @@ class ServerMetrics {
   using ConnectionCounts = std::function<std::pair<uint64_t, uint64_t>()>;
   void SetHttpConnectionSource(ConnectionCounts source);
 
+  // The shared-state counters: envelopes answered from the idempotency
+  // store without running their handler, and the replay and idempotency
+  // stores' failed commands and fallbacks, rendered as
+  // asap_idempotency_hits_total, asap_state_store_errors_total{store} and
+  // asap_state_store_fallbacks_total{store} (store "replay" or
+  // "idempotency"). Null (the default) leaves them out.
+  struct StateCounts {
+    uint64_t idempotency_hits = 0;
+    uint64_t replay_errors = 0;
+    uint64_t replay_fallbacks = 0;
+    uint64_t idempotency_errors = 0;
+    uint64_t idempotency_fallbacks = 0;
+  };
+  void SetStateSource(std::function<StateCounts()> source);
+
  private:
   static constexpr int kBindings = 2;
   static constexpr int kDurationBuckets = 16;
@@ -166,6 +183,7 @@ class ServerMetrics {
 
   mutable absl::Mutex source_mu_;
   ConnectionCounts http_connections_ ABSL_GUARDED_BY(source_mu_);
+  std::function<StateCounts()> state_ ABSL_GUARDED_BY(source_mu_);
 
   // Known payload types, then "other" (index payload_types_.size()).
   std::vector<std::string> payload_types_;

@@ -34,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/state/replay_store.h"
 
 namespace asap {
 
@@ -45,6 +46,9 @@ std::string IdempotencyKey(absl::string_view sender, absl::string_view id);
 class IdempotencyStore {
  public:
   enum class ClaimState { kClaimed, kDone, kBusy };
+
+  // The store's counters; zero for a store that shares nothing.
+  virtual StoreStats stats() const { return {}; }
   struct Claim {
     ClaimState state = ClaimState::kBusy;
     // kClaimed: the claim's token, for Complete and Abandon.

@@ -36,13 +36,9 @@
 
 namespace asap {
 
-// Counters of a Redis store.
-struct RedisStoreStats {
-  // Commands that failed: unreachable, timed out or an error reply.
-  uint64_t redis_errors = 0;
-  // Operations answered by the in-memory fallback (fail_open only).
-  uint64_t fallbacks = 0;
-};
+// Counters of a Redis store: commands that failed, and operations the
+// in-memory fallback answered (fail_open only).
+using RedisStoreStats = StoreStats;
 
 class RedisReplayStore final : public ReplayStore {
  public:
@@ -54,7 +50,7 @@ class RedisReplayStore final : public ReplayStore {
   absl::Status CheckAndRemember(const std::string& nonce,
                                 absl::Time now) override;
 
-  RedisStoreStats stats() const;
+  RedisStoreStats stats() const override;
 
  private:
   const std::shared_ptr<RedisClient> client_;
@@ -81,7 +77,7 @@ class RedisIdempotencyStore final : public IdempotencyStore {
   absl::Status Abandon(const std::string& key,
                        const std::string& token) override;
 
-  RedisStoreStats stats() const;
+  RedisStoreStats stats() const override;
 
  private:
   // Counts a failed command; true when the fallback answers instead

@@ -5,6 +5,7 @@
 #ifndef ASAP_SERVER_STATE_REPLAY_STORE_H_
 #define ASAP_SERVER_STATE_REPLAY_STORE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -12,9 +13,21 @@
 
 namespace asap {
 
+// Counters of a shared store, for the server's metrics.
+struct StoreStats {
+  // Commands to the shared store that failed: unreachable, timed out or an
+  // error reply.
+  uint64_t redis_errors = 0;
+  // Operations answered by a local fallback instead (fail-open stores).
+  uint64_t fallbacks = 0;
+};
+
 class ReplayStore {
  public:
   virtual ~ReplayStore() = default;
+
+  // The store's counters; zero for a store that shares nothing.
+  virtual StoreStats stats() const { return {}; }
 
   // OK, and remembers `nonce` for the store's window, when it was not seen
   // within the window; asap:protocol/invalid_nonce for a replay or a nonce

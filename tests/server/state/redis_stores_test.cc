@@ -24,6 +24,7 @@ namespace {
 
 using ClaimState = IdempotencyStore::ClaimState;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kWindow = absl::Seconds(330);
 
@@ -191,6 +192,9 @@ TEST_F(RedisStoresTest, RetryOnTheOtherReplicaRunsTheHandlerOnce) {
   EXPECT_EQ(retry->id(), first->id());
   EXPECT_EQ(over_http->id(), first->id());
   EXPECT_EQ(examples::EchoedText(*retry), "hello");
+  // Both answers of replica B came from the store.
+  EXPECT_THAT(b->MetricsText(), HasSubstr("asap_idempotency_hits_total 2\n"));
+  EXPECT_THAT(a->MetricsText(), HasSubstr("asap_idempotency_hits_total 0\n"));
 }
 
 TEST_F(RedisStoresTest, ConcurrentDuplicatesOnBothReplicasRunOnce) {
@@ -270,6 +274,13 @@ TEST_F(RedisStoresTest, RedisDownFailOpenServesAndCountsTheFallback) {
   EXPECT_GE(stores.replay->stats().fallbacks, 2u);
   EXPECT_GE(stores.idempotency->stats().fallbacks, 1u);
   EXPECT_GE(stores.replay->stats().redis_errors, 2u);
+  // The server's metrics show the same counters.
+  const std::string metrics = a->MetricsText();
+  EXPECT_THAT(metrics, HasSubstr("asap_state_store_fallbacks_total{store="
+                                 "\"replay\"} "));
+  EXPECT_THAT(metrics,
+              Not(HasSubstr("asap_state_store_errors_total{store=\"replay\"} "
+                            "0\n")));
 }
 
 }  // namespace
