@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -297,12 +298,16 @@ TEST_P(AuthTest, RateLimitedClientIsServedAgainAfterWaiting) {
 }
 
 TEST_P(AuthTest, RefreshedTokenIsUsedFromTheNextCall) {
-  absl::Mutex mu;
+  // A std::mutex, not absl::Mutex: gRPC runs a blocking token provider on its
+  // own thread and hands the token back through uninstrumented libgrpc, so
+  // only a pthread lock (which TSan intercepts) orders the provider's last
+  // read of `current` before the test destroys it.
+  std::mutex mu;
   std::string current = kBobToken;
   ClientOptions options;
   options.target = Target();
   options.token_provider = TokenFunction([&]() -> absl::StatusOr<std::string> {
-    absl::MutexLock lock(&mu);
+    std::lock_guard<std::mutex> lock(mu);
     return current;
   });
   absl::StatusOr<std::unique_ptr<AsapClient>> client =
@@ -311,11 +316,13 @@ TEST_P(AuthTest, RefreshedTokenIsUsedFromTheNextCall) {
   ExpectRefused((*client)->Send(EchoRequest("x", kAlice)),
                 ErrorCode::kSenderMismatch, "bob's token, alice's envelope");
   {
-    absl::MutexLock lock(&mu);
+    std::lock_guard<std::mutex> lock(mu);
     current = kAliceToken;
   }
   absl::StatusOr<v1::Envelope> ok = (*client)->Send(EchoRequest("y", kAlice));
   EXPECT_TRUE(ok.ok()) << ok.status();
+  client->reset();
+  std::lock_guard<std::mutex> lock(mu);
 }
 
 TEST_P(AuthTest, FailingTokenProviderFailsTheCall) {
