@@ -20,6 +20,11 @@ PACKAGES=(
   # Shared state across replicas: the Redis client (hiredis) of the replay and
   # idempotency stores, and redis-server, which their tests start.
   libhiredis-dev redis-server
+  # Replicas behind a real proxy: nginx (grpc_pass, proxy_pass), which the
+  # replica tests and the chaos benchmark start with a generated config.
+  nginx
+  # `asap serve --config FILE`: the TOML parser (toml++).
+  libtomlplusplus-dev
   # The TLS tests make their keys and certificates with openssl.
   openssl ca-certificates
   curl nghttp2-client python3-httpx python3-h2 python3-brotli
