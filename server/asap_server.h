@@ -40,6 +40,7 @@
 #include "asap/envelope.h"
 #include "asap/tls_options.h"
 #include "asap/v1/manifest.pb.h"
+#include "server/call_log.h"
 #include "server/handler_registry.h"
 #include "server/http/http_listener.h"
 #include "server/http/json_rpc_service.h"
@@ -166,6 +167,9 @@ struct ServerOptions {
   // Over the limit: RESOURCE_EXHAUSTED asap:transport/rate_limited with a
   // `retry-after` trailer / HTTP 429 with Retry-After.
   RateLimitOptions rate_limit;
+  // One log line per envelope call on either binding (server/call_log.h):
+  // level, text or JSON, and the sink (stderr by default). Off by default.
+  CallLogOptions call_log;
   // Serve grpc.health.v1.Health and server reflection (reflection is off
   // whenever authentication is on: it would describe the agent to anyone).
   bool enable_health_service = true;

@@ -51,6 +51,10 @@ _LIBRARIES = {
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),
     # JSON-RPC framing of the HTTP binding (header-only DOM parser and writer).
     "rapidjson": (["RapidJSON"], [], "rapidjson-dev"),
+    # TOML parser of `asap serve --config` (toml++). Used header-only: its
+    # users compile with TOML_HEADER_ONLY=1, so libtomlplusplus.so (and the
+    # defines its pkg-config module adds for it) is not needed.
+    "tomlplusplus": ([], [], "libtomlplusplus-dev"),
     "zlib": (["zlib"], [], "zlib1g-dev"),
 }
 
@@ -58,6 +62,7 @@ _LIBRARIES = {
 # package is installed.
 _HEADER_ONLY = {
     "boost_beast": "/usr/include/boost/beast.hpp",
+    "tomlplusplus": "/usr/include/toml++/toml.h",
 }
 
 def _dedupe(flags):

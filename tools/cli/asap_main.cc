@@ -7,10 +7,15 @@
 //                 [--rate-limit 10/s,100/min]
 //                 [--redis redis://HOST:PORT[/DB]|unix:///PATH
 //                 [--redis-fail-open true]]
+//                 [--log-level off|error|warning|info] [--log-format text|json]
+//                 [--config FILE]
 //                 run an echo agent (gRPC, and the HTTP binding with
 //                 --http-port; TLS and mutual TLS on both; SIGHUP reloads
 //                 the certificates; --redis shares nonces and handler
-//                 responses with the other replicas using that Redis)
+//                 responses with the other replicas using that Redis;
+//                 --log-level writes one line per envelope call to stderr;
+//                 --config reads these flags from a TOML file, the command
+//                 line overriding it)
 //   asap send     --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
 //                 [--compression none|gzip|br] FILE|-
 //   asap manifest --target HOST:PORT|http://HOST:PORT [--timeout SECONDS]
@@ -49,6 +54,7 @@
 #include "server/asap_server.h"
 #include "server/shutdown_signals.h"
 #include "server/state/redis_stores.h"
+#include "tools/cli/serve_config.h"
 
 namespace asap::cli {
 namespace {
@@ -63,6 +69,9 @@ constexpr char kUsage[] =
     "                [--auth-client-certs true] [--rate-limit 10/s,100/min]\n"
     "                [--redis redis://HOST:PORT[/DB]|unix:///PATH "
     "[--redis-fail-open true]]\n"
+    "                [--log-level off|error|warning|info] "
+    "[--log-format text|json]\n"
+    "                [--config FILE]  (TOML; the flags above override it)\n"
     "  asap send     --target HOST:PORT|http://HOST:PORT "
     "[--timeout SECONDS]\n"
     "                [--compression none|gzip|br] [TLS] FILE|-\n"
@@ -285,14 +294,22 @@ absl::Status RedisFlags(const Args& args, ServerOptions* options) {
   return absl::OkStatus();
 }
 
-int Serve(const Args& args) {
-  if (absl::Status s = CheckFlags(
-          args, {"host", "port", "http-port", "manifest", "tls-cert", "tls-key",
-                 "tls-client-ca", "auth-tokens", "jwt-key", "jwt-issuer",
-                 "jwt-audience", "auth-client-certs", "rate-limit", "redis",
-                 "redis-fail-open"});
-      !s.ok()) {
+int Serve(const Args& command_line) {
+  std::vector<std::string> flags = ServeConfigKeys();
+  flags.push_back("config");
+  if (absl::Status s = CheckFlags(command_line, flags); !s.ok()) {
     return Usage(std::string(s.message()));
+  }
+  // The file's settings fill in the flags the command line does not give.
+  Args args = command_line;
+  if (std::string path = Flag(command_line, "config"); !path.empty()) {
+    absl::StatusOr<ServeFlags> file = ReadServeConfig(path);
+    if (!file.ok()) {
+      // One line, like every failure, but a usage error: exit 2.
+      std::cerr << "asap serve: --config " << file.status().message() << "\n";
+      return 2;
+    }
+    for (auto& [name, value] : *file) args.flags.emplace(name, value);
   }
   // Before gRPC starts any thread; SIGHUP reloads the certificates.
   ShutdownSignals signals(/*with_reload=*/true);
@@ -317,6 +334,16 @@ int Serve(const Args& args) {
   options.tls.cert_file = Flag(args, "tls-cert");
   options.tls.key_file = Flag(args, "tls-key");
   options.tls.client_ca_file = Flag(args, "tls-client-ca");
+  absl::StatusOr<CallLogLevel> log_level =
+      ParseCallLogLevel(Flag(args, "log-level", "off"));
+  if (!log_level.ok()) {
+    return Usage("--log-level must be off, error, warning or info");
+  }
+  absl::StatusOr<CallLogFormat> log_format =
+      ParseCallLogFormat(Flag(args, "log-format", "text"));
+  if (!log_format.ok()) return Usage("--log-format must be text or json");
+  options.call_log.level = *log_level;
+  options.call_log.format = *log_format;
   if (absl::Status s = AuthFlags(args, &options); !s.ok()) {
     return Fail("serve", s);
   }
