@@ -93,6 +93,7 @@ class AsapServer::Impl {
                                         idempotency);
     }
     dispatcher_.set_require_identity(authenticator_.enabled());
+    dispatcher_.set_call_log(options_.call_log);
     // The shared-state counters, when the server has a store of its own
     // choosing.
     if (options_.replay_store != nullptr ||
@@ -100,6 +101,8 @@ class AsapServer::Impl {
       metrics_.SetStateSource([this] {
         ServerMetrics::StateCounts counts;
         counts.idempotency_hits = dispatcher_.idempotency_hits();
+        counts.claim_renewals = dispatcher_.claim_renewals();
+        counts.claims_lost = dispatcher_.claims_lost();
         if (options_.replay_store != nullptr) {
           StoreStats replay = options_.replay_store->stats();
           counts.replay_errors = replay.redis_errors;
@@ -325,6 +328,9 @@ class AsapServer::Impl {
       server_->GetHealthCheckService()->SetServingStatus(false);
     }
     if (http_service_ != nullptr) http_service_->set_serving(false);
+    // Batch streams end as soon as the frames they read are answered, and
+    // their clients resume elsewhere, rather than being cut at `grace`.
+    service_->DrainStreams();
     // Both bindings drain at once, each within `grace`.
     std::thread http_shutdown;
     if (http_listener_ != nullptr) {

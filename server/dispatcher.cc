@@ -51,6 +51,17 @@ EnvelopeDispatcher::EnvelopeDispatcher(const v1::Manifest* manifest,
   completed_response_validation_.check_timestamp_format = false;
 }
 
+void EnvelopeDispatcher::set_idempotency_store(IdempotencyStore* store,
+                                               IdempotencyOptions options) {
+  renewer_.reset();
+  idempotency_ = store;
+  idempotency_options_ = options;
+  if (store != nullptr) {
+    renewer_ = std::make_unique<ClaimRenewer>(
+        store, std::min(options.claim_lease, options.window), now_);
+  }
+}
+
 absl::Status EnvelopeDispatcher::CheckCaller(
     const v1::Envelope& request, const HandlerContext& context) const {
   // With authentication on, an envelope from the network without an
@@ -104,7 +115,8 @@ absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
   // is known to be new (RunOnce): a retry of an answered envelope, nonce and
   // all, gets its answer instead of a replay refusal.
   if (idempotency_ == nullptr || handler->streaming) {
-    if (absl::Status status = CheckNonce(*request, now); !status.ok()) {
+    if (absl::Status status = CheckNonce(*request, std::string(), now);
+        !status.ok()) {
       return status;
     }
   }
@@ -112,13 +124,14 @@ absl::StatusOr<const HandlerEntry*> EnvelopeDispatcher::Admit(
 }
 
 absl::Status EnvelopeDispatcher::CheckNonce(const v1::Envelope& request,
+                                            const std::string& owner,
                                             absl::Time now) const {
   if (nonces_ == nullptr || !request.has_extensions()) {
     return absl::OkStatus();
   }
   auto it = request.extensions().fields().find("nonce");
   if (it == request.extensions().fields().end()) return absl::OkStatus();
-  return nonces_->CheckAndRemember(it->second.string_value(), now);
+  return nonces_->CheckAndRemember(it->second.string_value(), owner, now);
 }
 
 absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Complete(
@@ -143,6 +156,10 @@ absl::StatusOr<v1::Envelope> EnvelopeDispatcher::Complete(
 void EnvelopeDispatcher::Dispatch(
     v1::Envelope* request, const HandlerContext* context, bool may_block,
     std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  // The call's log line, when its outcome is known; latency from here.
+  if (call_log_ != nullptr) {
+    done = call_log_->Wrap(request, context->binding(), std::move(done));
+  }
   absl::Time now = now_();
   absl::StatusOr<const HandlerEntry*> handler = Admit(request, *context, now);
   if (!handler.ok()) {
@@ -171,15 +188,13 @@ void EnvelopeDispatcher::RunOnce(
   using ClaimState = IdempotencyStore::ClaimState;
   const IdempotencyOptions& options = idempotency_options_;
   std::string key = IdempotencyKey(request->sender(), request->id());
-  // The claim lasts as long as the caller waits for the handler, so a
-  // retry after the caller gave up finds the claim gone or the response.
+  // The claim is short and renewed while the handler runs: a replica that
+  // dies holds its envelopes' ids for at most one lease.
+  absl::Duration lease = std::min(options.claim_lease, options.window);
   absl::Time deadline = context->deadline();
-  absl::Duration lease = deadline == absl::InfiniteFuture()
-                             ? options.default_lease
-                             : std::max(deadline - now, absl::Seconds(1));
-  lease = std::min(lease, options.window);
-  absl::Time give_up =
-      deadline == absl::InfiniteFuture() ? now + lease : deadline;
+  absl::Time give_up = deadline == absl::InfiniteFuture()
+                           ? now + options.default_lease
+                           : deadline;
   // Claims the key; with `may_wait`, polls while another call holds it.
   auto claim = [this, key, lease, give_up, context,
                 request](bool may_wait) -> absl::StatusOr<Claim> {
@@ -218,16 +233,20 @@ void EnvelopeDispatcher::RunOnce(
       done(std::move(response));
       return;
     }
-    // A new envelope: now its nonce must be new too.
-    if (absl::Status nonce = CheckNonce(*request, now); !nonce.ok()) {
+    // A new envelope: now its nonce must be new too, or remembered for
+    // this very envelope by an attempt that left no answer (its replica
+    // died, or its handler failed).
+    if (absl::Status nonce = CheckNonce(*request, key, now); !nonce.ok()) {
       (void)idempotency_->Abandon(key, result->token);
       done(nonce);
       return;
     }
+    uint64_t held = renewer_->Hold(key, result->token);
     RunHandler(
         handler, request, context, now, may_block,
-        [this, key, token = std::move(result->token),
+        [this, key, held, token = std::move(result->token),
          done = std::move(done)](absl::StatusOr<v1::Envelope> response) {
+          renewer_->Release(held);
           // A store that fails here costs only the record: the response
           // still goes back, and a retry runs the handler again.
           if (response.ok()) {
@@ -311,6 +330,10 @@ void EnvelopeDispatcher::DispatchStream(
     v1::Envelope* request, const HandlerContext* context, bool may_block,
     StreamEmit emit,
     std::function<void(absl::StatusOr<v1::Envelope>)> done) const {
+  // The call's log line, when its outcome is known; latency from here.
+  if (call_log_ != nullptr) {
+    done = call_log_->Wrap(request, context->binding(), std::move(done));
+  }
   absl::Time now = now_();
   absl::StatusOr<const HandlerEntry*> handler = Admit(request, *context, now);
   if (!handler.ok()) {

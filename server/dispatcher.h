@@ -8,17 +8,21 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asap/envelope.h"
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
+#include "server/call_log.h"
 #include "server/handler_context.h"
 #include "server/handler_registry.h"
 #include "server/nonce_store.h"
 #include "server/security/authenticator.h"
 #include "server/security/rate_limiter.h"
+#include "server/state/claim_renewer.h"
 #include "server/state/idempotency_store.h"
 #include "server/state/replay_store.h"
 
@@ -41,9 +45,12 @@ class EnvelopeDispatcher {
   struct IdempotencyOptions {
     // How long a completed response is kept: the timestamp window.
     absl::Duration window = absl::Seconds(330);
-    // The claim's lease when the call has no deadline (with one: until the
-    // deadline, at most `window`). A handler running longer than its lease
-    // may run again for a retry that arrives after the lease.
+    // How long a claim lasts unless renewed. The claims of a running
+    // handler are renewed (ClaimRenewer) until it returns; a replica that
+    // dies stops renewing, and retries of its envelopes proceed elsewhere
+    // after at most this long.
+    absl::Duration claim_lease = absl::Seconds(5);
+    // How long a call with no deadline waits for a claim held elsewhere.
     absl::Duration default_lease = absl::Seconds(60);
     // How often a call whose id is claimed elsewhere looks again.
     absl::Duration poll_interval = absl::Milliseconds(20);
@@ -64,15 +71,22 @@ class EnvelopeDispatcher {
   // recorded (their intermediates cannot be replayed). Null (the default):
   // no idempotency. Not owned; must outlive the dispatcher.
   void set_idempotency_store(IdempotencyStore* store,
-                             IdempotencyOptions options) {
-    idempotency_ = store;
-    idempotency_options_ = options;
-  }
+                             IdempotencyOptions options);
 
   // Envelopes answered from the idempotency store so far (their handler not
   // run again).
   uint64_t idempotency_hits() const {
     return idempotency_hits_.load(std::memory_order_relaxed);
+  }
+
+  // Renewals of the claims of handlers that ran past a third of the claim
+  // lease (ClaimRenewer).
+  uint64_t claim_renewals() const {
+    return renewer_ == nullptr ? 0 : renewer_->renewals();
+  }
+  // Claims that ran out before they could be renewed.
+  uint64_t claims_lost() const {
+    return renewer_ == nullptr ? 0 : renewer_->lost();
   }
 
   // Where blocking handlers run when Dispatch is called with
@@ -88,6 +102,14 @@ class EnvelopeDispatcher {
   // With authentication on: an envelope whose context (from a binding, not
   // in-process) has no identity is refused, asap:auth/unauthenticated.
   void set_require_identity(bool require) { require_identity_ = require; }
+  // Logs one line per call of Dispatch and DispatchStream when its `done`
+  // runs (server/call_log.h). Level kOff (the default) leaves `done` as it
+  // is. Set before the first call.
+  void set_call_log(CallLogOptions options) {
+    call_log_ = options.level == CallLogLevel::kOff
+                    ? nullptr
+                    : std::make_unique<CallLog>(std::move(options));
+  }
 
   // The caller's part of admitting `request`: the identity requirement, the
   // rate limit (one token taken) and the sender check. Dispatch does it
@@ -136,8 +158,10 @@ class EnvelopeDispatcher {
   absl::StatusOr<const HandlerEntry*> Admit(v1::Envelope* request,
                                             const HandlerContext& context,
                                             absl::Time now) const;
-  // The replay check of `request`'s extensions.nonce, if it has one.
-  absl::Status CheckNonce(const v1::Envelope& request, absl::Time now) const;
+  // The replay check of `request`'s extensions.nonce, if it has one;
+  // `owner` as ReplayStore::CheckAndRemember.
+  absl::Status CheckNonce(const v1::Envelope& request, const std::string& owner,
+                          absl::Time now) const;
   // Completes `response` and checks it; `what` ("returned an invalid
   // response") describes a failure in the error.
   absl::StatusOr<v1::Envelope> Complete(
@@ -172,12 +196,14 @@ class EnvelopeDispatcher {
   ValidationOptions completed_response_validation_;
   ReplayStore* nonces_;
   IdempotencyStore* idempotency_ = nullptr;
+  std::unique_ptr<ClaimRenewer> renewer_;
   mutable std::atomic<uint64_t> idempotency_hits_{0};
   IdempotencyOptions idempotency_options_;
   std::function<absl::Time()> now_;
   BlockingExecutor executor_;
   RateLimiter* rate_limiter_ = nullptr;
   bool require_identity_ = false;
+  std::unique_ptr<const CallLog> call_log_;
 };
 
 }  // namespace asap

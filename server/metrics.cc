@@ -317,6 +317,16 @@ std::string ServerMetrics::RenderPrometheus() const {
                  "handler not run again.");
     absl::StrAppend(&out, "asap_idempotency_hits_total ",
                     counts.idempotency_hits, "\n");
+    AppendHeader(&out, "asap_idempotency_claim_renewals_total", "counter",
+                 "Renewals of the idempotency claims of handlers still "
+                 "running.");
+    absl::StrAppend(&out, "asap_idempotency_claim_renewals_total ",
+                    counts.claim_renewals, "\n");
+    AppendHeader(&out, "asap_idempotency_claims_lost_total", "counter",
+                 "Claims of running handlers that ran out before they could "
+                 "be renewed (a retry may run the envelope again).");
+    absl::StrAppend(&out, "asap_idempotency_claims_lost_total ",
+                    counts.claims_lost, "\n");
     AppendHeader(&out, "asap_state_store_errors_total", "counter",
                  "Failed commands to a shared state store.");
     absl::StrAppend(&out, "asap_state_store_errors_total{store=\"replay\"} ",

@@ -30,7 +30,8 @@
 //   asap_batch_size{binding}  histogram
 //     Envelopes per batch call (a gRPC SendBatch stream, an HTTP JSON-RPC
 //     batch) that carried at least one.
-//   asap_idempotency_hits_total, asap_state_store_errors_total{store},
+//   asap_idempotency_hits_total, asap_idempotency_claim_renewals_total,
+//   asap_idempotency_claims_lost_total, asap_state_store_errors_total{store},
 //   asap_state_store_fallbacks_total{store}  counters (SetStateSource)
 //   asap_wire_bytes_total{binding,direction}  counter
 //   asap_decoded_bytes_total{binding,direction}  counter
@@ -147,9 +148,13 @@ class ServerMetrics {
   // stores' failed commands and fallbacks, rendered as
   // asap_idempotency_hits_total, asap_state_store_errors_total{store} and
   // asap_state_store_fallbacks_total{store} (store "replay" or
-  // "idempotency"). Null (the default) leaves them out.
+  // "idempotency"); and the claims of long handlers renewed, and lost
+  // (asap_idempotency_claim_renewals_total,
+  // asap_idempotency_claims_lost_total). Null (the default) leaves them out.
   struct StateCounts {
     uint64_t idempotency_hits = 0;
+    uint64_t claim_renewals = 0;
+    uint64_t claims_lost = 0;
     uint64_t replay_errors = 0;
     uint64_t replay_fallbacks = 0;
     uint64_t idempotency_errors = 0;

@@ -6,13 +6,15 @@
 namespace asap {
 
 void NonceStore::SweepLocked(absl::Time now) {
-  absl::erase_if(
-      seen_, [&](const auto& entry) { return entry.second + window_ <= now; });
+  absl::erase_if(seen_, [&](const auto& entry) {
+    return entry.second.at + window_ <= now;
+  });
   // Sweeping once per window keeps memory at about two windows of nonces.
   next_sweep_ = now + window_;
 }
 
 absl::Status NonceStore::CheckAndRemember(const std::string& nonce,
+                                          const std::string& owner,
                                           absl::Time now) {
   if (nonce.size() > options_.max_nonce_bytes) {
     return AsapError(
@@ -24,12 +26,15 @@ absl::Status NonceStore::CheckAndRemember(const std::string& nonce,
   if (now >= next_sweep_) SweepLocked(now);
   auto it = seen_.find(nonce);
   if (it != seen_.end()) {
-    if (it->second + window_ > now) {
+    if (it->second.at + window_ > now) {
+      if (!owner.empty() && it->second.owner == owner) {
+        return absl::OkStatus();  // the same envelope, retried
+      }
       return AsapError(ErrorCode::kInvalidNonce,
                        absl::StrCat("nonce '", nonce.substr(0, 64),
                                     "' was already used (replay)"));
     }
-    it->second = now;
+    it->second = Seen{now, owner};
     return absl::OkStatus();
   }
   if (seen_.size() >= options_.max_entries) {
@@ -41,7 +46,7 @@ absl::Status NonceStore::CheckAndRemember(const std::string& nonce,
                        " unexpired nonces, its limit; try again later"));
     }
   }
-  seen_.emplace(nonce, now);
+  seen_.emplace(nonce, Seen{now, owner});
   return absl::OkStatus();
 }
 

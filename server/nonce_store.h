@@ -37,10 +37,13 @@ class NonceStore final : public ReplayStore {
   explicit NonceStore(absl::Duration window, NonceStoreOptions options = {})
       : window_(window), options_(options) {}
 
-  // OK and remembers `nonce` when it was not seen within the window;
-  // asap:protocol/invalid_nonce for a replay or a nonce that is too long;
-  // asap:transport/resource_exhausted when the store is full. Thread-safe.
+  // OK and remembers `nonce` when it was not seen within the window (or was
+  // seen with the same non-empty `owner`); asap:protocol/invalid_nonce for a
+  // replay or a nonce that is too long; asap:transport/resource_exhausted
+  // when the store is full. Thread-safe.
+  using ReplayStore::CheckAndRemember;
   absl::Status CheckAndRemember(const std::string& nonce,
+                                const std::string& owner,
                                 absl::Time now) override;
 
   size_t size() const;
@@ -51,7 +54,11 @@ class NonceStore final : public ReplayStore {
   const absl::Duration window_;
   const NonceStoreOptions options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, absl::Time> seen_ ABSL_GUARDED_BY(mu_);
+  struct Seen {
+    absl::Time at;
+    std::string owner;
+  };
+  absl::flat_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
   absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 

@@ -334,6 +334,9 @@ class AsapGrpcService::Impl final : public RawAsapService {
   ServiceCore core_;
   const std::string accept_encoding_;
   StallWatchdog watchdog_;
+
+ public:
+  void DrainStreams() { watchdog_.DrainAll(); }
 };
 
 AsapGrpcService::AsapGrpcService(ServiceCore core)
@@ -342,5 +345,7 @@ AsapGrpcService::AsapGrpcService(ServiceCore core)
 AsapGrpcService::~AsapGrpcService() = default;
 
 grpc::Service* AsapGrpcService::service() { return impl_.get(); }
+
+void AsapGrpcService::DrainStreams() { impl_->DrainStreams(); }
 
 }  // namespace asap

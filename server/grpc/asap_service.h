@@ -42,6 +42,12 @@ class AsapGrpcService {
   // The service to register with a grpc::ServerBuilder.
   grpc::Service* service();
 
+  // For a graceful shutdown, before the server stops: every SendBatch
+  // stream stops reading, answers the frames it has read and ends with
+  // UNAVAILABLE, so that the client resends the envelopes that have no
+  // result to another replica (AsapClient::SendBatch does).
+  void DrainStreams();
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -57,11 +57,16 @@ class BatchStream
     }
     result_accept_encoding_ = std::string(
         handler_context_.metadata(kAcceptEncodingMetadataKey).value_or(""));
-    watchdog_->Add(this);
+    {
+      // The first read, started below: a Drain from now on waits for it.
+      absl::MutexLock lock(&mu_);
+      reading_ = true;
+    }
+    // A stream that arrives while the server drains ends at its first read.
+    if (!watchdog_->Add(this)) Drain();
     context->AddInitialMetadata(kAcceptEncodingMetadataKey,
                                 ServerAcceptEncoding());
     StartSendInitialMetadata();
-    reading_ = true;
     StartRead(&read_buffer_);
   }
 
@@ -71,6 +76,7 @@ class BatchStream
   void OnDone() override;
 
   void CancelIfStalled(absl::Time now, absl::Duration timeout) override;
+  void Drain() override;
 
  private:
   struct Outgoing {
@@ -120,6 +126,10 @@ class BatchStream
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool stalled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The server drains: the stream reads no more frames (a read in progress
+  // completes unused: the client sends its next frame once results free its
+  // window, or half-closes) and ends once the frames read are answered.
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status stream_error_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -465,6 +475,26 @@ void BatchStream::CancelIfStalled(absl::Time now, absl::Duration timeout) {
     stalled_ = true;
   }
   context_->TryCancel();
+}
+
+void BatchStream::Drain() {
+  bool finish;
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || draining_) return;
+    draining_ = true;
+    if (stream_error_.ok()) {
+      stream_error_ = AsapError(
+          ErrorCode::kUnavailable,
+          "the agent is shutting down: send the envelopes that have no result "
+          "again, to another replica");
+    }
+    StopReadingLocked();
+    finish = ShouldFinishLocked();
+    if (finish) status = FinalStatusLocked();
+  }
+  if (finish) Finish(status);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StartBatchStream(

@@ -15,14 +15,21 @@ StallWatchdog::~StallWatchdog() {
   thread_.join();
 }
 
-void StallWatchdog::Add(Stream* stream) {
+bool StallWatchdog::Add(Stream* stream) {
   absl::MutexLock lock(&mu_);
   streams_.insert(stream);
+  return !draining_;
 }
 
 void StallWatchdog::Remove(Stream* stream) {
   absl::MutexLock lock(&mu_);
   streams_.erase(stream);
+}
+
+void StallWatchdog::DrainAll() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+  for (Stream* stream : streams_) stream->Drain();
 }
 
 void StallWatchdog::Run() {

@@ -26,6 +26,10 @@ class StallWatchdog {
     // Cancels the stream when a write has been pending for `timeout` at
     // `now`. Called on the watchdog's thread; must not call Add or Remove.
     virtual void CancelIfStalled(absl::Time now, absl::Duration timeout) = 0;
+    // The server is draining: the stream reads nothing more, answers what
+    // it has read and ends, telling the client to go elsewhere for the
+    // rest. Must not call Add or Remove.
+    virtual void Drain() {}
   };
 
   explicit StallWatchdog(absl::Duration timeout);
@@ -34,9 +38,13 @@ class StallWatchdog {
   StallWatchdog& operator=(const StallWatchdog&) = delete;
 
   // Watches `stream` until Remove, which a stream must call before it is
-  // destroyed.
-  void Add(Stream* stream);
+  // destroyed. Returns false once DrainAll has been called: the stream is
+  // watched all the same, and should end at once as Drain would.
+  bool Add(Stream* stream);
   void Remove(Stream* stream);
+  // Drains every stream watched (Stream::Drain); streams added later are
+  // told so by Add.
+  void DrainAll();
 
  private:
   void Run();
@@ -45,6 +53,7 @@ class StallWatchdog {
   absl::Mutex mu_;
   absl::flat_hash_set<Stream*> streams_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

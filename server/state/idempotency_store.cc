@@ -90,6 +90,20 @@ absl::Status InMemoryIdempotencyStore::Abandon(const std::string& key,
   return absl::OkStatus();
 }
 
+absl::Status InMemoryIdempotencyStore::Renew(const std::string& key,
+                                             const std::string& token,
+                                             absl::Duration lease,
+                                             absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.done || it->second.value != token ||
+      it->second.expires <= now) {
+    return absl::FailedPreconditionError("the claim is no longer held");
+  }
+  it->second.expires = now + lease;
+  return absl::OkStatus();
+}
+
 size_t InMemoryIdempotencyStore::size() const {
   absl::MutexLock lock(&mu_);
   return entries_.size();

@@ -80,6 +80,12 @@ class IdempotencyStore {
   // runs the handler. Thread-safe.
   virtual absl::Status Abandon(const std::string& key,
                                const std::string& token) = 0;
+
+  // Extends the claim `token` on `key` to `lease` from now, while its
+  // handler still runs. FailedPrecondition when the claim is no longer held
+  // (it ran out, or was completed or abandoned). Thread-safe.
+  virtual absl::Status Renew(const std::string& key, const std::string& token,
+                             absl::Duration lease, absl::Time now) = 0;
 };
 
 struct InMemoryIdempotencyOptions {
@@ -106,6 +112,8 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
                         const std::string& response, absl::Time now) override;
   absl::Status Abandon(const std::string& key,
                        const std::string& token) override;
+  absl::Status Renew(const std::string& key, const std::string& token,
+                     absl::Duration lease, absl::Time now) override;
 
   // Entries (claims and responses) held, expired ones not yet swept
   // included.

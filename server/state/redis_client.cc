@@ -6,8 +6,10 @@
 #include <signal.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -59,6 +61,13 @@ std::string ContextError(const redisContext* context) {
 
 absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Create(
     RedisOptions options) {
+  if (options.timeout <= absl::ZeroDuration() ||
+      options.reconnect_backoff < absl::ZeroDuration() ||
+      options.max_reconnect_backoff < options.reconnect_backoff) {
+    return absl::InvalidArgumentError(
+        "RedisOptions: timeout must be positive, reconnect_backoff not "
+        "negative and at most max_reconnect_backoff");
+  }
   auto client = std::unique_ptr<RedisClient>(new RedisClient(options));
   absl::string_view url = options.url;
   if (absl::ConsumePrefix(&url, "unix://")) {
@@ -109,7 +118,41 @@ RedisClient::~RedisClient() {
   for (redisContext* context : idle_) redisFree(context);
 }
 
+uint64_t RedisClient::connect_attempts() const {
+  absl::MutexLock lock(&mu_);
+  return connect_attempts_;
+}
+
 absl::StatusOr<redisContext*> RedisClient::Connect() {
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Time now = absl::Now();
+    if (now < retry_connect_at_) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to ", options_.url, " (next attempt in ",
+                       absl::FormatDuration(absl::Trunc(retry_connect_at_ - now,
+                                                        absl::Milliseconds(1))),
+                       ")"));
+    }
+    ++connect_attempts_;
+  }
+  absl::StatusOr<redisContext*> context = ConnectNow();
+  absl::MutexLock lock(&mu_);
+  if (context.ok()) {
+    backoff_ = absl::ZeroDuration();
+    retry_connect_at_ = absl::InfinitePast();
+  } else {
+    backoff_ = backoff_ == absl::ZeroDuration()
+                   ? options_.reconnect_backoff
+                   : std::min(backoff_ * 2, options_.max_reconnect_backoff);
+    absl::Duration jitter = absl::Milliseconds(absl::Uniform<double>(
+        absl::BitGen(), 0, 0.2 * absl::ToDoubleMilliseconds(backoff_)));
+    retry_connect_at_ = absl::Now() + backoff_ + jitter;
+  }
+  return context;
+}
+
+absl::StatusOr<redisContext*> RedisClient::ConnectNow() {
   timeval timeout = absl::ToTimeval(options_.timeout);
   redisContext* context =
       unix_path_.empty()

@@ -1,7 +1,10 @@
 // RedisClient: a small synchronous Redis client on hiredis for the shared
 // stores (server/state/redis_stores.h): a mutex-protected pool of
 // connections, each command bounded by a timeout, and a connection that saw
-// an I/O error is dropped so the next command reconnects.
+// an I/O error is dropped so the next command reconnects. After a failed
+// connection attempt, commands fail at once (no new attempt) for a backoff
+// that doubles while Redis stays unreachable: a Redis that is down or
+// black-holed costs each envelope microseconds, not a connect timeout.
 #ifndef ASAP_SERVER_STATE_REDIS_CLIENT_H_
 #define ASAP_SERVER_STATE_REDIS_CLIENT_H_
 
@@ -33,6 +36,11 @@ struct RedisOptions {
   std::string key_prefix = "asap:";
   // Idle connections kept for reuse; more are opened while busy.
   int max_idle_connections = 8;
+  // After a failed connection attempt, the next one waits this long, doubled
+  // for each further failure up to max_reconnect_backoff (plus up to 20%
+  // jitter, so replicas do not reconnect in step).
+  absl::Duration reconnect_backoff = absl::Milliseconds(100);
+  absl::Duration max_reconnect_backoff = absl::Seconds(2);
 };
 
 // One reply, reduced to what the stores read.
@@ -61,17 +69,26 @@ class RedisClient {
 
   const RedisOptions& options() const { return options_; }
 
+  // Connection attempts made so far (successful or not).
+  uint64_t connect_attempts() const;
+
  private:
   explicit RedisClient(RedisOptions options) : options_(std::move(options)) {}
+  // A new connection, unless a failed attempt's backoff is still running.
   absl::StatusOr<redisContext*> Connect();
+  absl::StatusOr<redisContext*> ConnectNow();
 
   const RedisOptions options_;
   std::string host_;
   int port_ = 0;
   std::string unix_path_;
   int db_ = 0;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<redisContext*> idle_ ABSL_GUARDED_BY(mu_);
+  // The reconnect backoff: no attempt before retry_connect_at_.
+  absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  absl::Time retry_connect_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  uint64_t connect_attempts_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace asap

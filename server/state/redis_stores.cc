@@ -27,6 +27,19 @@ constexpr char kAbandonScript[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('DEL', KEYS[1]) else return 0 end";
 
+// KEYS[1] = key, ARGV[1] = the claim, ARGV[2] = PX.
+constexpr char kRenewScript[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+// KEYS[1] = the nonce's key, ARGV[1] = "o" + its owner, ARGV[2] = PX.
+// 1 when the nonce is new (now remembered) or held by the same non-empty
+// owner; 0 for a replay.
+constexpr char kRememberNonceScript[] =
+    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
+    "return 1 end "
+    "if ARGV[1] ~= 'o' and redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return 1 end "
+    "return 0";
 // A token no other claim has: 128 random bits.
 std::string NewToken() {
   thread_local absl::BitGen gen;
@@ -45,6 +58,7 @@ RedisReplayStore::RedisReplayStore(std::shared_ptr<RedisClient> client,
       fallback_(window, limits) {}
 
 absl::Status RedisReplayStore::CheckAndRemember(const std::string& nonce,
+                                                const std::string& owner,
                                                 absl::Time now) {
   if (nonce.size() > limits_.max_nonce_bytes) {
     return AsapError(
@@ -53,10 +67,13 @@ absl::Status RedisReplayStore::CheckAndRemember(const std::string& nonce,
                      limits_.max_nonce_bytes, " are allowed"));
   }
   absl::StatusOr<RedisReply> reply = client_->Command(
-      {"SET", absl::StrCat(client_->options().key_prefix, "nonce:", nonce), "1",
-       "NX", "PX", Millis(window_)});
+      {"EVAL", kRememberNonceScript, "1",
+       absl::StrCat(client_->options().key_prefix, "nonce:", nonce),
+       absl::StrCat("o", owner), Millis(window_)});
   if (reply.ok()) {
-    if (reply->type == RedisReply::Type::kStatus) return absl::OkStatus();
+    if (reply->type == RedisReply::Type::kInteger && reply->integer == 1) {
+      return absl::OkStatus();
+    }
     return AsapError(ErrorCode::kInvalidNonce,
                      absl::StrCat("nonce '", nonce.substr(0, 64),
                                   "' was already used (replay)"));
@@ -64,7 +81,7 @@ absl::Status RedisReplayStore::CheckAndRemember(const std::string& nonce,
   redis_errors_.fetch_add(1, std::memory_order_relaxed);
   if (client_->options().fail_open) {
     fallbacks_.fetch_add(1, std::memory_order_relaxed);
-    return fallback_.CheckAndRemember(nonce, now);
+    return fallback_.CheckAndRemember(nonce, owner, now);
   }
   return AsapError(
       ErrorCode::kUnavailable,
@@ -167,6 +184,26 @@ absl::Status RedisIdempotencyStore::Abandon(const std::string& key,
        absl::StrCat("P", token)});
   if (reply.ok()) return absl::OkStatus();
   if (UseFallback()) return fallback_.Abandon(key, token);
+  return AsapError(ErrorCode::kUnavailable,
+                   absl::StrCat("idempotency store unavailable: ",
+                                reply.status().message()));
+}
+
+absl::Status RedisIdempotencyStore::Renew(const std::string& key,
+                                          const std::string& token,
+                                          absl::Duration lease,
+                                          absl::Time now) {
+  absl::StatusOr<RedisReply> reply = client_->Command(
+      {"EVAL", kRenewScript, "1",
+       absl::StrCat(client_->options().key_prefix, "idem:", key),
+       absl::StrCat("P", token), Millis(lease)});
+  if (reply.ok()) {
+    if (reply->type == RedisReply::Type::kInteger && reply->integer == 1) {
+      return absl::OkStatus();
+    }
+    return absl::FailedPreconditionError("the claim is no longer held");
+  }
+  if (UseFallback()) return fallback_.Renew(key, token, lease, now);
   return AsapError(ErrorCode::kUnavailable,
                    absl::StrCat("idempotency store unavailable: ",
                                 reply.status().message()));

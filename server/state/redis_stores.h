@@ -47,7 +47,9 @@ class RedisReplayStore final : public ReplayStore {
   RedisReplayStore(std::shared_ptr<RedisClient> client, absl::Duration window,
                    NonceStoreOptions limits = {});
 
+  using ReplayStore::CheckAndRemember;
   absl::Status CheckAndRemember(const std::string& nonce,
+                                const std::string& owner,
                                 absl::Time now) override;
 
   RedisStoreStats stats() const override;
@@ -76,6 +78,8 @@ class RedisIdempotencyStore final : public IdempotencyStore {
                         const std::string& response, absl::Time now) override;
   absl::Status Abandon(const std::string& key,
                        const std::string& token) override;
+  absl::Status Renew(const std::string& key, const std::string& token,
+                     absl::Duration lease, absl::Time now) override;
 
   RedisStoreStats stats() const override;
 

@@ -36,8 +36,20 @@ class ReplayStore {
   // replay through); asap:transport/unavailable when a shared store cannot
   // be reached and must not be bypassed. Never OK for a nonce it cannot
   // vouch for. Thread-safe.
+  //
+  // A non-empty `owner` is remembered with the nonce, and the same nonce
+  // with the same owner is accepted again: the server passes the envelope's
+  // idempotency key (sender and id), so that a client retrying an envelope
+  // whose first attempt died with its replica (nonce remembered, no answer
+  // stored) is not refused as its own replay. Any other envelope reusing
+  // the nonce is.
   virtual absl::Status CheckAndRemember(const std::string& nonce,
+                                        const std::string& owner,
                                         absl::Time now) = 0;
+  // The same without an owner: any second use is a replay.
+  absl::Status CheckAndRemember(const std::string& nonce, absl::Time now) {
+    return CheckAndRemember(nonce, std::string(), now);
+  }
 };
 
 }  // namespace asap

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/dispatcher.h"
 #include "server/nonce_store.h"
+#include "server/state/claim_renewer.h"
 #include "server/state/idempotency_store.h"
 
 namespace asap {
@@ -30,6 +31,20 @@ TEST(NonceStoreTest, IsAReplayStore) {
   EXPECT_EQ(ErrorCodeOf(store->CheckAndRemember("n-1", kT0)),
             ErrorCode::kInvalidNonce);
   EXPECT_TRUE(store->CheckAndRemember("n-1", kT0 + absl::Seconds(331)).ok());
+}
+
+TEST(NonceStoreTest, TheSameOwnerMayUseItsNonceAgainNoOneElse) {
+  NonceStore store(absl::Seconds(330));
+  ASSERT_TRUE(store.CheckAndRemember("n-1", "envelope-a", kT0).ok());
+  EXPECT_TRUE(store.CheckAndRemember("n-1", "envelope-a", kT0).ok());
+  EXPECT_EQ(ErrorCodeOf(store.CheckAndRemember("n-1", "envelope-b", kT0)),
+            ErrorCode::kInvalidNonce);
+  // Without an owner, nobody can claim to be the first user.
+  EXPECT_EQ(ErrorCodeOf(store.CheckAndRemember("n-1", kT0)),
+            ErrorCode::kInvalidNonce);
+  ASSERT_TRUE(store.CheckAndRemember("n-2", kT0).ok());
+  EXPECT_EQ(ErrorCodeOf(store.CheckAndRemember("n-2", kT0)),
+            ErrorCode::kInvalidNonce);
 }
 
 TEST(IdempotencyKeyTest, SenderAndIdCannotSpellAnotherPair) {
@@ -80,6 +95,67 @@ TEST(InMemoryIdempotencyStoreTest,
   auto third = store.TryClaim("k", absl::Seconds(10), kT0 + absl::Seconds(12));
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->state, ClaimState::kBusy);
+}
+
+TEST(InMemoryIdempotencyStoreTest, RenewExtendsOnlyAClaimStillHeld) {
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  auto first = store.TryClaim("k", absl::Seconds(10), kT0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(
+      store.Renew("k", first->token, absl::Seconds(10), kT0 + absl::Seconds(8))
+          .ok());
+  // Past the first lease, within the renewed one: still held.
+  EXPECT_EQ(
+      store.TryClaim("k", absl::Seconds(10), kT0 + absl::Seconds(15))->state,
+      ClaimState::kBusy);
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      store.Renew("k", "not-the-token", absl::Seconds(10), kT0)));
+  // A lease that ran out cannot be renewed: someone else may hold it now.
+  EXPECT_TRUE(absl::IsFailedPrecondition(store.Renew(
+      "k", first->token, absl::Seconds(10), kT0 + absl::Seconds(19))));
+  ASSERT_TRUE(store.Complete("k", first->token, "done", kT0).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      store.Renew("k", first->token, absl::Seconds(10), kT0)));
+}
+
+TEST(ClaimRenewerTest, KeepsAHeldClaimAliveAndStopsAtRelease) {
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  // A clock the test moves: the renewer wakes on real time (a third of the
+  // lease) and renews with this clock.
+  absl::Mutex mu;
+  absl::Time now = kT0;
+  auto clock = [&] {
+    absl::MutexLock lock(&mu);
+    return now;
+  };
+  auto advance = [&](absl::Duration by) {
+    absl::MutexLock lock(&mu);
+    now += by;
+  };
+  const absl::Duration lease = absl::Milliseconds(300);
+  ClaimRenewer renewer(&store, lease, clock);
+  auto claim = store.TryClaim("k", lease, clock());
+  ASSERT_TRUE(claim.ok());
+  ASSERT_EQ(claim->state, ClaimState::kClaimed);
+  uint64_t handle = renewer.Hold("k", claim->token);
+  // Ten leases pass on the store's clock, each renewal seen before the next.
+  for (int i = 0; i < 10; ++i) {
+    uint64_t before = renewer.renewals();
+    advance(lease / 2);
+    absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (renewer.renewals() == before && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_GT(renewer.renewals(), before) << i;
+    EXPECT_EQ(store.TryClaim("k", lease, clock())->state, ClaimState::kBusy);
+  }
+  renewer.Release(handle);
+  uint64_t renewed = renewer.renewals();
+  // Released: the claim runs out one lease after its last renewal.
+  advance(lease + absl::Milliseconds(1));
+  EXPECT_EQ(store.TryClaim("k", lease, clock())->state, ClaimState::kClaimed);
+  EXPECT_EQ(renewer.renewals(), renewed);
+  EXPECT_EQ(renewer.lost(), 0u);
 }
 
 TEST(InMemoryIdempotencyStoreTest, FullStoreRefusesRatherThanForgets) {
@@ -189,6 +265,74 @@ TEST_F(DispatcherIdempotencyTest, RetryWithItsNonceGetsTheAnswerNotARefusal) {
   EXPECT_EQ(ErrorCodeOf(dispatcher.Dispatch(replay).status()),
             ErrorCode::kInvalidNonce);
   EXPECT_EQ(runs_.load(), 1);
+}
+
+TEST_F(DispatcherIdempotencyTest, RetryAfterAFailedRunKeepsItsNonce) {
+  // An attempt that left no answer (here its handler failed; on a replica
+  // that died, the same) released the id but remembered the nonce: the
+  // retry of that envelope runs, a new envelope with the nonce does not.
+  NonceStore nonces(absl::Seconds(330));
+  EnvelopeDispatcher dispatcher(&manifest_, &handlers_, ValidationOptions{},
+                                &nonces, [] { return absl::Now(); });
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  dispatcher.set_idempotency_store(&store, {});
+  v1::Envelope request = Request("id-failed");
+  (*request.mutable_extensions()->mutable_fields())["nonce"].set_string_value(
+      "nonce-failed-0123");
+  fail_ = true;
+  EXPECT_FALSE(dispatcher.Dispatch(request).ok());
+  fail_ = false;
+  absl::StatusOr<v1::Envelope> retry = dispatcher.Dispatch(request);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(runs_.load(), 2);
+  v1::Envelope replay = request;
+  replay.set_id("id-other");
+  EXPECT_EQ(ErrorCodeOf(dispatcher.Dispatch(replay).status()),
+            ErrorCode::kInvalidNonce);
+}
+
+TEST_F(DispatcherIdempotencyTest, AHandlerOutlivingItsLeaseKeepsItsClaim) {
+  EnvelopeDispatcher::IdempotencyOptions options;
+  options.claim_lease = absl::Milliseconds(150);
+  options.poll_interval = absl::Milliseconds(5);
+  InMemoryIdempotencyStore store(absl::Seconds(330));
+  dispatcher_->set_idempotency_store(&store, options);
+  absl::Notification started;
+  absl::Notification release;
+  ASSERT_TRUE(
+      handlers_
+          .Register(
+              "task.slow",
+              [&](const v1::Envelope& request, const HandlerContext& context)
+                  -> absl::StatusOr<v1::Envelope> {
+                runs_.fetch_add(1);
+                started.Notify();
+                release.WaitForNotificationWithTimeout(absl::Seconds(30));
+                return examples::EchoTask(request, context.manifest());
+              })
+          .ok());
+  v1::Envelope request = Request("id-slow");
+  request.set_payload_type("task.slow");
+  absl::StatusOr<v1::Envelope> first;
+  std::thread running([&] { first = dispatcher_->Dispatch(request); });
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // The duplicate polls the claim through many of its leases: each renewed
+  // by the running handler, so the duplicate never runs the handler itself.
+  absl::StatusOr<v1::Envelope> duplicate;
+  std::thread waiting([&] { duplicate = dispatcher_->Dispatch(request); });
+  // The handler returns after its claim was renewed three times.
+  absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (dispatcher_->claim_renewals() < 3 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GE(dispatcher_->claim_renewals(), 3u);
+  release.Notify();
+  running.join();
+  waiting.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(duplicate.ok()) << duplicate.status();
+  EXPECT_EQ(runs_.load(), 1);
+  EXPECT_EQ(duplicate->id(), first->id());
 }
 
 TEST_F(DispatcherIdempotencyTest, SameIdOfAnotherSenderRunsAgain) {

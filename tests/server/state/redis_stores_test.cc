@@ -102,6 +102,78 @@ TEST_F(RedisStoresTest, ReplayStoreRefusesTheSecondUse) {
   EXPECT_EQ(stores.replay->stats().redis_errors, 0u);
 }
 
+TEST_F(RedisStoresTest, ANonceIsTheSameEnvelopesAgainNoOneElses) {
+  RedisStores stores = Stores();
+  absl::Time now = absl::Now();
+  ASSERT_TRUE(stores.replay->CheckAndRemember("n-o", "envelope-a", now).ok());
+  EXPECT_TRUE(stores.replay->CheckAndRemember("n-o", "envelope-a", now).ok());
+  EXPECT_EQ(
+      ErrorCodeOf(stores.replay->CheckAndRemember("n-o", "envelope-b", now)),
+      ErrorCode::kInvalidNonce);
+  EXPECT_EQ(ErrorCodeOf(stores.replay->CheckAndRemember("n-o", now)),
+            ErrorCode::kInvalidNonce);
+}
+
+TEST_F(RedisStoresTest, RenewExtendsOnlyTheHoldersClaim) {
+  RedisStores stores = Stores();
+  IdempotencyStore& store = *stores.idempotency;
+  absl::Time now = absl::Now();
+  auto claim = store.TryClaim("r", absl::Seconds(10), now);
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  ASSERT_EQ(claim->state, IdempotencyStore::ClaimState::kClaimed);
+  EXPECT_TRUE(store.Renew("r", claim->token, absl::Seconds(20), now).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      store.Renew("r", "another-token", absl::Seconds(20), now)));
+  ASSERT_TRUE(store.Complete("r", claim->token, "response", now).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      store.Renew("r", claim->token, absl::Seconds(20), now)));
+  EXPECT_EQ(store.TryClaim("r", absl::Seconds(10), now)->state,
+            IdempotencyStore::ClaimState::kDone);
+}
+
+TEST_F(RedisStoresTest, AnUnreachableRedisIsNotDialledOnEveryCommand) {
+  RedisOptions options;
+  options.url = redis_.url();
+  options.reconnect_backoff = absl::Milliseconds(100);
+  options.max_reconnect_backoff = absl::Milliseconds(400);
+  auto client = RedisClient::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Command({"PING"}).ok());
+  redis_.Kill();
+  constexpr int kCommands = 200;
+  absl::Time start = absl::Now();
+  for (int i = 0; i < kCommands; ++i) {
+    absl::StatusOr<RedisReply> reply = (*client)->Command({"PING"});
+    ASSERT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
+  }
+  absl::Duration elapsed = absl::Now() - start;
+  // One attempt per backoff at most (100 ms growing), not one per command.
+  uint64_t bound = 2 + static_cast<uint64_t>(elapsed / absl::Milliseconds(100));
+  EXPECT_LE((*client)->connect_attempts(), bound) << "in " << elapsed;
+  EXPECT_LT((*client)->connect_attempts(), static_cast<uint64_t>(kCommands));
+  // Back up: commands succeed again once the backoff has run out.
+  ASSERT_TRUE(redis_.Start());
+  absl::Time give_up = absl::Now() + absl::Seconds(30);
+  absl::Status status = absl::UnavailableError("not tried");
+  while (!status.ok() && absl::Now() < give_up) {
+    status = (*client)->Command({"PING"}).status();
+    if (!status.ok()) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST_F(RedisStoresTest, BadRedisOptionsAreRefused) {
+  RedisOptions options;
+  options.url = redis_.url();
+  options.reconnect_backoff = absl::Seconds(5);
+  options.max_reconnect_backoff = absl::Seconds(1);
+  EXPECT_TRUE(absl::IsInvalidArgument(RedisClient::Create(options).status()));
+  options = RedisOptions();
+  options.url = redis_.url();
+  options.timeout = absl::ZeroDuration();
+  EXPECT_TRUE(absl::IsInvalidArgument(RedisClient::Create(options).status()));
+}
+
 TEST_F(RedisStoresTest, IdempotencyClaimBusyDoneAbandon) {
   RedisStores stores = Stores();
   IdempotencyStore& store = *stores.idempotency;
