@@ -60,6 +60,12 @@ class RetryControl : public std::enable_shared_from_this<RetryControl> {
     ++stats_.rate_limit_retries;
   }
 
+  void CountBatchResume(size_t envelopes) {
+    absl::MutexLock lock(&mu_);
+    ++stats_.batch_resumes;
+    stats_.batch_envelopes_resent += envelopes;
+  }
+
   AsapClient::RetryStats stats() const {
     absl::MutexLock lock(&mu_);
     return stats_;
@@ -688,30 +694,51 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
                        " bytes exceeds the message limit of ", message_limit));
     }
     if (!status.ok()) {
-      if (options.fail_fast) {
-        return absl::Status(
-            status.code(),
-            absl::StrCat(status.message(), " (batch envelope ", i, ")"));
-      }
+      if (options.fail_fast) return internal::BatchEnvelopeError(status, i);
       results[i] = status;
       continue;
     }
     positions.push_back(i);
   }
   if (positions.empty()) return results;
-  absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
-  if (!lease.ok()) return lease.status();
-  call->context()->set_deadline(absl::ToChronoTime(deadline));
-  internal::BatchCompression compression;
-  compression.options = &options_.compression;
-  compression.advertised = server_encodings();
-  compression.max_message_bytes = message_limit;
-  absl::Status status =
-      internal::RunBatchCall(*call, lease->channel(), &envelopes, positions,
-                             options, max_frame_bytes, compression, &results);
-  NoteAdvertisement(*call->context(), /*authoritative=*/false);
-  if (!status.ok()) return status;
-  return results;
+  retries_->OnCall();
+  RetryCounts counts;
+  while (true) {
+    absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
+    if (!lease.ok()) return lease.status();
+    call->context()->set_deadline(absl::ToChronoTime(deadline));
+    internal::BatchCompression compression;
+    compression.options = &options_.compression;
+    compression.advertised = server_encodings();
+    compression.max_message_bytes = message_limit;
+    internal::BatchOutcome outcome;
+    absl::Status status = internal::RunBatchCall(
+        *call, lease->channel(), envelopes, positions, options, max_frame_bytes,
+        compression, &results, &outcome);
+    NoteAdvertisement(*call->context(), /*authoritative=*/false);
+    if (!status.ok()) return status;
+    if (outcome.unanswered.empty()) return results;
+    // The stream broke before every envelope had its result (the agent
+    // died, or drains and told the client to go elsewhere): the envelopes
+    // without one go again, on a new stream, with their ids, so an agent
+    // that remembers ids answers those it already ran from its store.
+    std::optional<absl::Duration> wait =
+        RetryWait(outcome.status, outcome.error, /*rate_limits=*/false,
+                  deadline, &counts);
+    if (!wait.has_value()) {
+      if (options.fail_fast) {
+        return internal::BatchEnvelopeError(outcome.error,
+                                            outcome.unanswered.front());
+      }
+      return results;
+    }
+    if (!retries_->Sleep(*wait)) return ShuttingDown();
+    retries_->CountBatchResume(outcome.unanswered.size());
+    positions = std::move(outcome.unanswered);
+    absl::StatusOr<internal::CallTracker::Call> next = calls_->Begin();
+    if (!next.ok()) return next.status();
+    *call = *std::move(next);
+  }
 }
 
 absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {

@@ -31,8 +31,10 @@ absl::Status ItemError(const v1::BatchError& error) {
       static_cast<grpc::StatusCode>(error.grpc_code()), error.message()));
 }
 
+}  // namespace
+
 // The error for envelope `position` when the batch fails fast on it.
-absl::Status FailFastError(const absl::Status& error, size_t position) {
+absl::Status BatchEnvelopeError(const absl::Status& error, size_t position) {
   absl::Status result(
       error.code(),
       absl::StrCat(error.message(), " (batch envelope ", position, ")"));
@@ -42,15 +44,14 @@ absl::Status FailFastError(const absl::Status& error, size_t position) {
   return result;
 }
 
-}  // namespace
-
 absl::Status RunBatchCall(const CallTracker::Call& call,
                           const std::shared_ptr<grpc::Channel>& channel,
-                          std::vector<v1::Envelope>* envelopes,
+                          const std::vector<v1::Envelope>& envelopes,
                           const std::vector<size_t>& positions,
                           const BatchOptions& options, size_t max_frame_bytes,
                           const BatchCompression& compression,
-                          AsapClient::BatchResults* results) {
+                          AsapClient::BatchResults* results,
+                          BatchOutcome* outcome) {
   grpc::ClientContext& context = *call.context();
   if (compression.options->algorithm != "none" &&
       !compression.options->accept_encoding.empty()) {
@@ -71,17 +72,16 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
   const int per_frame =
       std::max(1, std::min(options.max_envelopes_per_frame,
                            static_cast<int>((positions.size() + 1) / 2)));
-  // Cuts the next frame out of the batch (moving the envelopes).
   size_t next = 0;
   // Cuts the next frame out of the batch; returns its envelope count.
   auto next_frame = [&](v1::BatchFrame* frame) -> int {
     size_t bytes = 0;
     while (next < positions.size() && frame->envelopes_size() < per_frame) {
-      v1::Envelope& envelope = (*envelopes)[positions[next]];
+      const v1::Envelope& envelope = envelopes[positions[next]];
       size_t size = envelope.ByteSizeLong() + 8;  // + field tag and length
       if (frame->envelopes_size() > 0 && bytes + size > max_frame_bytes) break;
       bytes += size;
-      *frame->add_envelopes() = std::move(envelope);
+      *frame->add_envelopes() = envelope;
       ++next;
     }
     return frame->envelopes_size();
@@ -99,7 +99,7 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
     size_t bytes = 0;
     size_t count = 0;
     for (size_t p : positions) {
-      bytes += (*envelopes)[p].ByteSizeLong() + 8;
+      bytes += envelopes[p].ByteSizeLong() + 8;
       ++count;
       if (bytes > kInlineBatchBytes) break;
     }
@@ -181,7 +181,7 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
       } else {
         slot = ItemError(result.error());
         if (options.fail_fast && fail_fast_error.ok()) {
-          fail_fast_error = FailFastError(slot.status(), positions[index]);
+          fail_fast_error = BatchEnvelopeError(slot.status(), positions[index]);
           context.TryCancel();
         }
       }
@@ -206,10 +206,13 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
                                      "the server closed the batch without answering "
                                           "this envelope")
                          : call.Error(status);
+  outcome->status = status;
+  outcome->error = stream_error;
+  outcome->unanswered.clear();
   for (size_t i = 0; i < positions.size(); ++i) {
     if (answered[i]) continue;
-    if (options.fail_fast) return FailFastError(stream_error, positions[i]);
     (*results)[positions[i]] = stream_error;
+    outcome->unanswered.push_back(positions[i]);
   }
   return absl::OkStatus();
 }
