@@ -153,7 +153,8 @@ absl::Status ShuttingDown() {
 // UNAVAILABLE too, and a certificate that does not verify fails the same way
 // every time: neither is retried.
 bool RetryableFailure(const grpc::Status& status, const absl::Status& error) {
-  if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+  if ((status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+       !internal::StreamResetWithoutAnswer(status)) ||
       ErrorCodeOf(error) != ErrorCode::kUnavailable) {
     return false;
   }

@@ -104,34 +104,45 @@ struct BatchOptions {
 // with UNAVAILABLE (asap:transport/unavailable: connection refused or reset,
 // no address ready, a server draining, a gateway's 502/503/504). Send,
 // SendAsync and GetManifest are retried, and SendStream while it has
-// received nothing (SendBatch is not); the
-// same envelope (same id) is sent again, so an agent that remembers ids
-// runs it once. Errors the agent gave after reading the envelope (invalid,
-// unauthenticated, forbidden, a handler's own error other than UNAVAILABLE)
-// and deadlines are never retried. The wait before retry n (from 0) is
-// initial_backoff * 2^n plus up to 20% jitter, at most max_backoff, and no
-// retry starts past the call's deadline. A call waiting to be retried keeps
-// its pool stream. HTTP targets retry by ClientOptions::http.retry instead.
+// received nothing; the same envelope (same id) is sent again, so an agent
+// that remembers ids (an idempotency store) runs it once. A SendBatch
+// stream that breaks so is resumed: the envelopes that have no result yet,
+// and only those, go again on a new stream (each resume is one retry). Errors
+// the agent gave after reading the envelope (invalid, unauthenticated,
+// forbidden, a handler's own error other than UNAVAILABLE) and deadlines are
+// never retried. The wait before retry n (from 0) is initial_backoff * 2^n plus
+// up to 20% jitter, at most max_backoff, and no retry starts past the call's
+// deadline. A call waiting to be retried keeps its pool stream. HTTP targets
+// retry by ClientOptions::http.retry instead.
 //
 // The retry budget keeps retries from multiplying the load on agents that
 // are failing: a bucket of `budget_tokens` tokens, full at first, gains
 // `budget_ratio` of a token per call and loses one per retry; with less
 // than one token left a failed call is not retried. So retries are at most
-// budget_tokens + budget_ratio * calls (10 + 20% by default).
+// budget_tokens + budget_ratio * calls (100 + 20% by default). The bucket
+// must hold at least the calls in flight: when a replica dies, every call it
+// held fails at once and each needs a token to go elsewhere.
 struct RetryOptions {
   // Retries after the first attempt; 0 disables retries.
   int max_retries = 3;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
   double budget_ratio = 0.2;
-  int budget_tokens = 10;
+  int budget_tokens = 100;
 };
 
 struct ClientOptions {
   // The agent. A gRPC target: "host:port", "ipv4:127.0.0.1:p1,127.0.0.1:p2",
   // "unix:/path", ...; or the base URL of its HTTP binding:
-  // "http://host:port" (the routes /asap, /asap/stream and
-  // /.well-known/asap/manifest.json are below it).
+  // "http://host:port[/prefix]" or "https://..." (the routes /asap,
+  // /asap/stream and /.well-known/asap/manifest.json are below it).
+  // Several base URLs of one agent, comma-separated and of one scheme
+  // ("http://10.0.0.1:8080,http://10.0.0.2:8080", at most 64), are
+  // balanced like gRPC's round_robin: calls go in turn to the URLs that are
+  // up; a URL that refuses connections or answers 502/503/504 is skipped
+  // for a backoff (100 ms doubling to 5 s) and then tried again; a retry
+  // (http.retry) goes to another URL than the one that failed. They share
+  // one manifest cache entry (one agent).
   std::string target;
   // Deadline of each call.
   absl::Duration timeout = absl::Seconds(30);
@@ -217,9 +228,11 @@ class AsapClient {
 
   // Sends `envelopes` over one SendBatch stream and returns one result per
   // envelope, in the same order: the response envelope or that envelope's own
-  // error (one bad envelope does not sink the batch). Envelopes that got no
-  // answer because the stream failed (server shut down, deadline) carry the
-  // stream's error. Returns InvalidArgument for an empty batch or invalid
+  // error (one bad envelope does not sink the batch). A stream that fails
+  // with UNAVAILABLE (the agent died, or drains) is resumed on a new stream
+  // with the envelopes that have no result yet (RetryOptions). Envelopes
+  // that still got no answer (deadline, retries spent) carry the stream's
+  // error. Returns InvalidArgument for an empty batch or invalid
   // options, and with options.fail_fast the first error, prefixed by the
   // envelope's position.
   using BatchResults = std::vector<absl::StatusOr<v1::Envelope>>;
@@ -244,6 +257,10 @@ class AsapClient {
     uint64_t retries = 0;             // calls sent again after UNAVAILABLE
     uint64_t rate_limit_retries = 0;  // sent again after rate_limited
     uint64_t budget_refusals = 0;     // retryable failures not retried
+    // SendBatch streams resumed on a new stream (each also counts as a
+    // retry), and the envelopes sent again on them.
+    uint64_t batch_resumes = 0;
+    uint64_t batch_envelopes_resent = 0;
   };
   RetryStats retry_stats() const;
 
@@ -273,6 +290,18 @@ class AsapClient {
     uint64_t manifest_not_modified = 0;  // 304 answers to revalidations
     uint64_t request_bytes = 0;          // request bodies on the wire
     uint64_t response_bytes = 0;         // response bodies on the wire
+    // Requests sent again to another base URL than the one that failed
+    // them (targets listing several), and times a base URL was marked down.
+    uint64_t url_failovers = 0;
+    uint64_t urls_marked_down = 0;
+    // Each base URL of the target, in the target's order.
+    struct UrlStats {
+      std::string url;
+      uint64_t requests = 0;  // requests sent to it, retries included
+      uint64_t failures = 0;  // connection failures, 502, 503 and 504
+      bool down = false;      // skipped now, until its backoff ends
+    };
+    std::vector<UrlStats> urls;
   };
   HttpStats http_stats() const;
 

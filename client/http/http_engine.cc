@@ -33,6 +33,7 @@ CURLM* Multi(void* multi) { return static_cast<CURLM*>(multi); }
 constexpr int kIdlePollMs = 1000;
 
 constexpr char kCurlCodePayload[] = "asap-curl-code";
+constexpr char kNotSentPayload[] = "asap-not-sent";
 
 // Most bytes of response heads (status lines and headers of every response
 // of a request, interim ones included) a request accepts: below libcurl's own
@@ -51,6 +52,10 @@ std::optional<int> CurlCodeOf(const absl::Status& status) {
   return code;
 }
 
+bool NotSent(const absl::Status& status) {
+  return status.GetPayload(kNotSentPayload).has_value();
+}
+
 const std::string* HttpResponse::Header(absl::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key == name) return &value;
@@ -64,21 +69,22 @@ struct HttpEngine::Transfer {
   absl::Time start_at;
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
+  curl_slist* connect_to = nullptr;
   HttpResponse response;
   bool too_large = false;
   size_t head_bytes = 0;
   bool head_too_large = false;
   bool sink_refused = false;
-  // Opens an h2c connection (see Admit).
+  // Opens an h2c connection to `origin` (see Admit).
   bool opener = false;
+  H2Origin* origin = nullptr;
   // Its HTTP/2 answer has begun; counted in the engine's h2_receiving_.
   bool receiving_h2 = false;
   int* h2_receiving = nullptr;
-  // Set when the opener's status line shows HTTP/2 (engine's flag).
-  bool* h2_confirmed = nullptr;
 
   ~Transfer() {
     if (header_list != nullptr) curl_slist_free_all(header_list);
+    if (connect_to != nullptr) curl_slist_free_all(connect_to);
     if (easy != nullptr) curl_easy_cleanup(easy);
   }
 
@@ -139,7 +145,7 @@ struct HttpEngine::Transfer {
       // The opener's connection speaks HTTP/2: the requests waiting for it
       // may go now, not when its answer ends (see Run).
       if (transfer->opener && absl::StartsWith(line, "HTTP/2")) {
-        *transfer->h2_confirmed = true;
+        transfer->origin->confirmed = true;
       }
       return bytes;
     }
@@ -169,9 +175,6 @@ HttpEngine::HttpEngine(HttpEngineOptions options)
   curl_multi_setopt(multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
                     static_cast<long>(options_.max_streams_per_connection));
   multi_ = multi;
-  for (const std::string& entry : options_.connect_to) {
-    connect_to_ = curl_slist_append(connect_to_, entry.c_str());
-  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -179,7 +182,6 @@ HttpEngine::~HttpEngine() {
   Shutdown();
   thread_.join();
   curl_multi_cleanup(Multi(multi_));
-  if (connect_to_ != nullptr) curl_slist_free_all(connect_to_);
 }
 
 absl::Status HttpEngine::Acquire(absl::Time deadline,
@@ -274,7 +276,7 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
   CURL* easy = curl_easy_init();
   transfer->easy = easy;
   transfer->h2_receiving = &h2_receiving_;
-  transfer->h2_confirmed = &h2_confirmed_;
+  transfer->response.url = request.url;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   // ASAP_CURL_VERBOSE=1 prints libcurl's trace of every request on stderr.
@@ -322,8 +324,10 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
       curl_easy_setopt(easy, CURLOPT_SSLCERT, options_.cert_file.c_str());
       curl_easy_setopt(easy, CURLOPT_SSLKEY, options_.key_file.c_str());
     }
-    if (connect_to_ != nullptr) {
-      curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to_);
+    if (!request.connect_to.empty()) {
+      transfer->connect_to =
+          curl_slist_append(nullptr, request.connect_to.c_str());
+      curl_easy_setopt(easy, CURLOPT_CONNECT_TO, transfer->connect_to);
     }
   }
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
@@ -358,39 +362,57 @@ void HttpEngine::StartTransfer(std::unique_ptr<Transfer> transfer) {
   running_.emplace(key, std::move(transfer));
 }
 
+HttpEngine::H2Origin* HttpEngine::OriginOf(absl::string_view url) {
+  const size_t scheme_end = url.find("://");
+  const size_t authority =
+      scheme_end == absl::string_view::npos ? 0 : scheme_end + 3;
+  const absl::string_view origin = url.substr(0, url.find('/', authority));
+  std::unique_ptr<H2Origin>& state = h2_origins_[origin];
+  if (state == nullptr) state = std::make_unique<H2Origin>();
+  return state.get();
+}
+
 void HttpEngine::Admit(std::unique_ptr<Transfer> transfer) {
-  if (transfer->request.version != HttpVersion::kHttp2PriorKnowledge ||
-      h2_live_) {
+  if (transfer->request.version != HttpVersion::kHttp2PriorKnowledge) {
     StartTransfer(std::move(transfer));
     return;
   }
-  // No h2c connection is known: one request opens it, the others wait for
-  // it rather than each opening its own.
-  if (opener_running_) {
-    waiting_h2_.push_back(std::move(transfer));
+  H2Origin* origin = OriginOf(transfer->request.url);
+  transfer->origin = origin;
+  if (origin->live) {
+    StartTransfer(std::move(transfer));
     return;
   }
-  opener_running_ = true;
+  // No h2c connection to this origin is known: one request opens it, the
+  // others wait for it rather than each opening its own.
+  if (origin->opener_running) {
+    origin->waiting.push_back(std::move(transfer));
+    return;
+  }
+  origin->opener_running = true;
   transfer->opener = true;
-  opener_ = transfer.get();
+  origin->opener = transfer.get();
   StartTransfer(std::move(transfer));
 }
 
 void HttpEngine::FailBeforeStart(std::unique_ptr<Transfer> transfer,
                                  absl::Status error) {
-  const bool opener =
-      transfer->opener && opener_running_ && opener_ == transfer.get();
+  H2Origin* origin = transfer->origin;
+  const bool opener = transfer->opener && origin != nullptr &&
+                      origin->opener_running &&
+                      origin->opener == transfer.get();
   if (opener) {
-    opener_running_ = false;
-    opener_ = nullptr;
+    origin->opener_running = false;
+    origin->opener = nullptr;
   }
+  error.SetPayload(kNotSentPayload, absl::Cord("1"));
   transfer->done(std::move(error));
-  if (opener) ReleaseWaiting();
+  if (opener) ReleaseWaiting(origin);
 }
 
-void HttpEngine::ReleaseWaiting() {
+void HttpEngine::ReleaseWaiting(H2Origin* origin) {
   std::deque<std::unique_ptr<Transfer>> waiting;
-  waiting.swap(waiting_h2_);
+  waiting.swap(origin->waiting);
   while (!waiting.empty()) {
     std::unique_ptr<Transfer> transfer = std::move(waiting.front());
     waiting.pop_front();
@@ -400,17 +422,29 @@ void HttpEngine::ReleaseWaiting() {
 
 void HttpEngine::ExpireWaiting() {
   const absl::Time now = absl::Now();
-  for (auto it = waiting_h2_.begin(); it != waiting_h2_.end();) {
-    if ((*it)->request.deadline > now) {
-      ++it;
-      continue;
+  for (auto& [name, origin] : h2_origins_) {
+    std::deque<std::unique_ptr<Transfer>>& waiting = origin->waiting;
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if ((*it)->request.deadline > now) {
+        ++it;
+        continue;
+      }
+      std::unique_ptr<Transfer> transfer = std::move(*it);
+      it = waiting.erase(it);
+      absl::Status error = AsapError(ErrorCode::kDeadlineExceeded,
+                                     "the call's deadline passed while an "
+                                     "HTTP/2 connection was being opened");
+      error.SetPayload(kNotSentPayload, absl::Cord("1"));
+      transfer->done(std::move(error));
     }
-    std::unique_ptr<Transfer> transfer = std::move(*it);
-    it = waiting_h2_.erase(it);
-    transfer->done(AsapError(ErrorCode::kDeadlineExceeded,
-                             "the call's deadline passed while an HTTP/2 "
-                             "connection was being opened"));
   }
+}
+
+bool HttpEngine::AnyWaiting() const {
+  for (const auto& [name, origin] : h2_origins_) {
+    if (!origin->waiting.empty()) return true;
+  }
+  return false;
 }
 
 void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
@@ -427,16 +461,16 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
     stats_.connections_opened += static_cast<uint64_t>(connects);
   }
   const auto code = static_cast<CURLcode>(curl_code);
-  const bool wanted_h2 =
-      owned->request.version == HttpVersion::kHttp2PriorKnowledge;
-  if (owned.get() == opener_) {
+  H2Origin* origin = owned->origin;
+  const bool wanted_h2 = origin != nullptr;
+  if (wanted_h2 && owned.get() == origin->opener) {
     // Ended before its connection was up: no h2c connection is known; the
     // next waiting request tries again.
-    opener_ = nullptr;
-    opener_running_ = false;
-    h2_confirmed_ = false;
-    h2_live_ = false;
-    ReleaseWaiting();
+    origin->opener = nullptr;
+    origin->opener_running = false;
+    origin->confirmed = false;
+    origin->live = false;
+    ReleaseWaiting(origin);
   }
   if (code == CURLE_OK) {
     long status = 0;
@@ -447,7 +481,7 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
     owned->response.http2 = version == CURL_HTTP_VERSION_2_0;
     // An HTTP/1.1 answer to a request that wanted HTTP/2 means no h2c
     // connection had room for it: the next request opens one.
-    if (wanted_h2 && !owned->response.http2) h2_live_ = false;
+    if (wanted_h2 && !owned->response.http2) origin->live = false;
     owned->done(std::move(owned->response));
     return;
   }
@@ -482,7 +516,7 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
   if (wanted_h2 && code != CURLE_OPERATION_TIMEDOUT &&
       code != CURLE_HTTP2_STREAM && code != CURLE_WRITE_ERROR &&
       code != CURLE_ABORTED_BY_CALLBACK) {
-    h2_live_ = false;
+    origin->live = false;
   }
   const std::string what =
       absl::StrCat(owned->request.method, " ", owned->request.url, ": ",
@@ -502,6 +536,10 @@ void HttpEngine::FinishTransfer(Transfer* transfer, int curl_code) {
       break;
   }
   error.SetPayload(kCurlCodePayload, absl::Cord(absl::StrCat(curl_code)));
+  // No byte of the request went out: libcurl never got to sending it.
+  curl_off_t pretransfer = 0;
+  curl_easy_getinfo(owned->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+  if (pretransfer == 0) error.SetPayload(kNotSentPayload, absl::Cord("1"));
   owned->done(std::move(error));
 }
 
@@ -525,10 +563,13 @@ void HttpEngine::Run() {
       const absl::Status cancelled =
           AsapError(ErrorCode::kCancelled, "the client is shutting down");
       for (auto& transfer : due) transfer->done(cancelled);
-      while (!waiting_h2_.empty()) {
-        std::unique_ptr<Transfer> transfer = std::move(waiting_h2_.front());
-        waiting_h2_.pop_front();
-        transfer->done(cancelled);
+      for (auto& [name, origin] : h2_origins_) {
+        while (!origin->waiting.empty()) {
+          std::unique_ptr<Transfer> transfer =
+              std::move(origin->waiting.front());
+          origin->waiting.pop_front();
+          transfer->done(cancelled);
+        }
       }
       while (!running_.empty()) {
         std::unique_ptr<Transfer> transfer =
@@ -550,29 +591,31 @@ void HttpEngine::Run() {
       return;
     }
     for (auto& transfer : due) Admit(std::move(transfer));
-    if (!waiting_h2_.empty()) ExpireWaiting();
+    if (AnyWaiting()) ExpireWaiting();
 
     int running = 0;
     curl_multi_perform(multi, &running);
-    if (opener_running_ && opener_ != nullptr && !h2_confirmed_) {
-      // Prior knowledge makes the connection HTTP/2 from its first byte:
-      // once it is up and the opener's request is going out on it, the
-      // others can be multiplexed on it (a server that turns out not to
-      // speak HTTP/2 fails them as it fails the opener, and they retry).
-      curl_off_t pretransfer = 0;
-      curl_easy_getinfo(opener_->easy, CURLINFO_PRETRANSFER_TIME_T,
-                        &pretransfer);
-      h2_confirmed_ = pretransfer > 0;
-    }
-    if (h2_confirmed_) {
-      // (Also set by the opener's header callback, where libcurl must not
-      // be re-entered.)
-      h2_confirmed_ = false;
-      if (opener_running_) {
-        opener_running_ = false;
-        opener_ = nullptr;
-        h2_live_ = true;
-        ReleaseWaiting();
+    for (auto& [name, state] : h2_origins_) {
+      H2Origin* origin = state.get();
+      if (origin->opener_running && origin->opener != nullptr &&
+          !origin->confirmed) {
+        // Prior knowledge makes the connection HTTP/2 from its first byte:
+        // once it is up and the opener's request is going out on it, the
+        // others can be multiplexed on it (a server that turns out not to
+        // speak HTTP/2 fails them as it fails the opener, and they retry).
+        curl_off_t pretransfer = 0;
+        curl_easy_getinfo(origin->opener->easy, CURLINFO_PRETRANSFER_TIME_T,
+                          &pretransfer);
+        origin->confirmed = pretransfer > 0;
+      }
+      if (origin->confirmed) {
+        origin->confirmed = false;
+        if (origin->opener_running) {
+          origin->opener_running = false;
+          origin->opener = nullptr;
+          origin->live = true;
+          ReleaseWaiting(origin);
+        }
       }
     }
     int left = 0;
@@ -590,9 +633,11 @@ void HttpEngine::Run() {
     // timeout). While an HTTP/2 answer is arriving the loop wakes every
     // millisecond instead.
     if (h2_receiving_ > 0) wait_ms = std::min(wait_ms, 1);
-    if (!waiting_h2_.empty()) {
-      for (const auto& transfer : waiting_h2_) {
-        next_start = std::min(next_start, transfer->request.deadline);
+    if (AnyWaiting()) {
+      for (const auto& [name, origin] : h2_origins_) {
+        for (const auto& transfer : origin->waiting) {
+          next_start = std::min(next_start, transfer->request.deadline);
+        }
       }
     }
     if (next_start != absl::InfiniteFuture()) {

@@ -20,6 +20,9 @@
 //   });
 //   ...   // engine.Release() once the caller is done with the slot
 //
+// Requests may go to several hosts (the base URLs of a balanced target);
+// HTTP/2 connections are opened and shared per origin (scheme, host, port).
+//
 // Thread-safe. Completion callbacks run on the engine thread and must not
 // block; they may Start() further requests (a retry, say).
 #ifndef ASAP_CLIENT_HTTP_HTTP_ENGINE_H_
@@ -45,8 +48,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-struct curl_slist;  // libcurl's string list (curl/curl.h)
-
 namespace asap::internal {
 
 struct HttpEngineOptions {
@@ -58,14 +59,11 @@ struct HttpEngineOptions {
   int max_streams_per_connection = 100;
   // Longest Acquire() waits for a slot.
   absl::Duration pool_timeout = absl::Seconds(5);
-  // For https:// URLs: the PEM roots to trust (empty: the system's), a
-  // client certificate and key, and libcurl CURLOPT_CONNECT_TO entries
-  // ("name:port:host:port", to check a certificate for `name` while
-  // connecting to `host`).
+  // For https:// URLs: the PEM roots to trust (empty: the system's), and a
+  // client certificate and key.
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
-  std::vector<std::string> connect_to;
 };
 
 enum class HttpVersion {
@@ -85,6 +83,10 @@ struct HttpRequest {
   // Shared, so that a retry sends the same bytes without copying them.
   std::shared_ptr<const std::string> body;
   HttpVersion version = HttpVersion::kHttp1;
+  // For https:// URLs: a libcurl CURLOPT_CONNECT_TO entry
+  // ("name:port:host:port", to check a certificate for `name` while
+  // connecting to `host`); empty connects to the URL's host.
+  std::string connect_to;
   // The request fails with asap:transport/deadline_exceeded at this time.
   absl::Time deadline = absl::InfiniteFuture();
   // Largest response body accepted (as received, before any decoding); a
@@ -99,6 +101,8 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
+  // The request's URL.
+  std::string url;
   int status = 0;
   bool http2 = false;
   // Header names in lower case, in arrival order.
@@ -114,6 +118,12 @@ struct HttpResponse {
 
 // The libcurl result code behind an engine error, when there is one.
 std::optional<int> CurlCodeOf(const absl::Status& status);
+
+// Whether an engine error ended the request before any of it was sent: no
+// connection could be opened (refused, unreachable, name not resolved, the
+// deadline passed while connecting) or the request never left the client.
+// Such a request may go anywhere else as it is.
+bool NotSent(const absl::Status& status);
 
 class HttpEngine {
  public:
@@ -163,7 +173,21 @@ class HttpEngine {
 
  private:
   struct Transfer;
+  // The HTTP/2-with-prior-knowledge state of one origin (engine thread only):
+  // an h2c connection is believed open; a request that opens one is
+  // running; the HTTP/2 requests waiting for it.
+  struct H2Origin {
+    bool live = false;
+    bool opener_running = false;
+    // Set once the opener's connection is known to speak HTTP/2 (also from
+    // its header callback, where libcurl must not be re-entered).
+    bool confirmed = false;
+    Transfer* opener = nullptr;  // the running opener, while it waits
+    std::deque<std::unique_ptr<Transfer>> waiting;
+  };
 
+  // The state of the origin of `url` ("http://host:port"), made on first use.
+  H2Origin* OriginOf(absl::string_view url);
   void Run();
   // Starts a due transfer, or holds an HTTP/2 one while an h2c connection
   // is being opened (engine thread).
@@ -171,10 +195,12 @@ class HttpEngine {
   void StartTransfer(std::unique_ptr<Transfer> transfer);
   // Fails a transfer that never reached libcurl.
   void FailBeforeStart(std::unique_ptr<Transfer> transfer, absl::Status error);
-  // Admits the transfers held by Admit, once the opener has finished.
-  void ReleaseWaiting();
+  // Admits the transfers of `origin` held by Admit, once its opener has
+  // finished.
+  void ReleaseWaiting(H2Origin* origin);
   // Fails held transfers whose deadline has passed.
   void ExpireWaiting();
+  bool AnyWaiting() const;
   void FinishTransfer(Transfer* transfer, int curl_code);
 
   const HttpEngineOptions options_;
@@ -193,14 +219,8 @@ class HttpEngine {
   absl::flat_hash_map<Transfer*, std::unique_ptr<Transfer>> running_;
   // Those of them whose HTTP/2 answer has begun and not ended.
   int h2_receiving_ = 0;
-  // Engine thread only: an h2c connection is believed open; a request that
-  // opens one is running; the HTTP/2 requests waiting for it.
-  bool h2_live_ = false;
-  bool opener_running_ = false;
-  bool h2_confirmed_ = false;
-  Transfer* opener_ = nullptr;  // the running opener, while it waits
-  std::deque<std::unique_ptr<Transfer>> waiting_h2_;
-  ::curl_slist* connect_to_ = nullptr;  // options_.connect_to
+  // By origin (engine thread only).
+  absl::flat_hash_map<std::string, std::unique_ptr<H2Origin>> h2_origins_;
   std::thread thread_;
 };
 

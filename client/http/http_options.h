@@ -25,7 +25,8 @@ enum class HttpProtocol {
 // connection errors and 5xx answers after an exponential backoff with
 // jitter, 429 after its Retry-After. Other answers (4xx, JSON-RPC errors) are
 // never retried. A retry resends the same envelope (same id and idempotency
-// key); no retry starts past the call's deadline.
+// key), to another base URL when the target lists several; no retry starts
+// past the call's deadline.
 struct HttpRetryOptions {
   // Retries after the first attempt; 0 disables retries.
   int max_retries = 3;

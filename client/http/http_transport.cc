@@ -104,6 +104,20 @@ bool Retryable(const absl::StatusOr<HttpResponse>& response) {
   return response->status == 429 || response->status >= 500;
 }
 
+// Whether `response` says its base URL is not working: the connection
+// could not be opened (refused, reset, timed out) or broke, or a gateway in
+// front of it answered 502, 503 or 504.
+bool UrlFailed(const absl::StatusOr<HttpResponse>& response) {
+  if (response.ok()) {
+    return response->status == 502 || response->status == 503 ||
+           response->status == 504;
+  }
+  std::optional<int> code = CurlCodeOf(response.status());
+  if (!code.has_value()) return false;
+  if (*code == CURLE_OPERATION_TIMEDOUT) return NotSent(response.status());
+  return Retryable(response);
+}
+
 // Removes the streaming marker `payload.final`; returns whether it was true.
 bool TakeFinalMark(v1::Envelope* envelope) {
   auto* fields = envelope->mutable_payload()->mutable_fields();
@@ -114,18 +128,168 @@ bool TakeFinalMark(v1::Envelope* envelope) {
   return final;
 }
 
+bool IsHttpUrl(absl::string_view item) {
+  return absl::StartsWithIgnoreCase(item, "http://") ||
+         absl::StartsWithIgnoreCase(item, "https://");
+}
+
+// One base URL of the target, as requests use it.
+struct BaseUrl {
+  std::string url;         // scheme, authority and prefix, no final "/"
+  std::string connect_to;  // a CURLOPT_CONNECT_TO entry, or empty
+  std::string name;        // the URL as the target gives it, no final "/"
+};
+
+absl::StatusOr<BaseUrl> ParseBaseUrl(absl::string_view item,
+                                     const ClientOptions& options) {
+  const bool https = absl::StartsWithIgnoreCase(item, "https://");
+  absl::string_view rest = item.substr(https ? 8 : 7);
+  const size_t slash = rest.find('/');
+  absl::string_view authority = rest.substr(0, slash);
+  absl::string_view prefix =
+      slash == absl::string_view::npos ? "" : rest.substr(slash);
+  prefix = absl::StripSuffix(prefix, "/");
+  if (authority.empty() || absl::StrContains(authority, '@') ||
+      absl::StrContains(prefix, '?') || absl::StrContains(prefix, '#')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ClientOptions.target: expected http://HOST:PORT[/PREFIX], got '", item,
+        "'"));
+  }
+  BaseUrl base;
+  std::string host_port(authority);
+  if (https && !options.tls.server_name.empty()) {
+    // The URL names the certificate's host; libcurl connects to the target.
+    const size_t colon = authority.rfind(':');
+    const absl::string_view port =
+        colon == absl::string_view::npos ? "443" : authority.substr(colon + 1);
+    const absl::string_view host = colon == absl::string_view::npos
+                                       ? authority
+                                       : authority.substr(0, colon);
+    base.connect_to =
+        absl::StrCat(options.tls.server_name, ":", port, ":", host, ":", port);
+    host_port = absl::StrCat(options.tls.server_name, ":", port);
+  }
+  base.url = absl::StrCat(https ? "https://" : "http://", host_port, prefix);
+  base.name = absl::StrCat(https ? "https://" : "http://", authority, prefix);
+  return base;
+}
+
 }  // namespace
 
 bool IsHttpTarget(absl::string_view target) {
-  return absl::StartsWithIgnoreCase(target, "http://") ||
-         absl::StartsWithIgnoreCase(target, "https://");
+  for (absl::string_view item : absl::StrSplit(target, ',')) {
+    if (IsHttpUrl(absl::StripAsciiWhitespace(item))) return true;
+  }
+  return false;
+}
+
+UrlBalancer::UrlBalancer(std::vector<std::string> urls)
+    : UrlBalancer(std::move(urls), Options()) {}
+
+UrlBalancer::UrlBalancer(std::vector<std::string> urls, Options options)
+    : urls_(std::move(urls)), options_(options), states_(urls_.size()) {}
+
+bool UrlBalancer::Usable(const State& state, absl::Time now) {
+  return !state.down || (!state.trial && state.retry_at <= now);
+}
+
+absl::Duration UrlBalancer::Backoff(int failures) const {
+  absl::Duration backoff = options_.initial_backoff;
+  for (int i = 1; i < failures && backoff < options_.max_backoff; ++i) {
+    backoff *= 2;
+  }
+  backoff = std::min(backoff, options_.max_backoff);
+  // +-20%, so that clients that saw a URL fail together do not come back
+  // together.
+  return backoff * absl::Uniform<double>(absl::BitGen(), 0.8, 1.2);
+}
+
+size_t UrlBalancer::Pick(absl::Time now, std::optional<size_t> avoid) {
+  absl::MutexLock lock(&mu_);
+  const size_t n = urls_.size();
+  std::optional<size_t> chosen;
+  for (size_t i = 0; i < n && !chosen.has_value(); ++i) {
+    const size_t index = (next_ + i) % n;
+    if (index != avoid && Usable(states_[index], now)) chosen = index;
+  }
+  if (chosen.has_value()) {
+    next_ = (*chosen + 1) % n;
+  } else {
+    // Every other URL is down: the one whose backoff ends first, which
+    // is `avoid` only when there is no other.
+    for (size_t index = 0; index < n; ++index) {
+      if (index == avoid && n > 1) continue;
+      if (!chosen.has_value() ||
+          states_[index].retry_at < states_[*chosen].retry_at) {
+        chosen = index;
+      }
+    }
+  }
+  State& state = states_[*chosen];
+  // A down URL taken is on trial: the others skip it until it answers.
+  if (state.down) state.trial = true;
+  ++state.requests;
+  return *chosen;
+}
+
+bool UrlBalancer::AnotherUp(size_t index, absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < states_.size(); ++i) {
+    if (i != index && Usable(states_[i], now)) return true;
+  }
+  return false;
+}
+
+void UrlBalancer::ReportSuccess(size_t index) {
+  absl::MutexLock lock(&mu_);
+  State& state = states_[index];
+  state.down = false;
+  state.trial = false;
+  state.failures = 0;
+}
+
+void UrlBalancer::ReportFailure(size_t index, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  State& state = states_[index];
+  ++state.failures_total;
+  if (state.down && !state.trial) {
+    // A request sent before the URL was marked down: its backoff runs.
+    return;
+  }
+  if (!state.down) ++marked_down_;
+  state.down = true;
+  state.trial = false;
+  ++state.failures;
+  state.retry_at = now + Backoff(state.failures);
+}
+
+uint64_t UrlBalancer::marked_down() const {
+  absl::MutexLock lock(&mu_);
+  return marked_down_;
+}
+
+std::vector<UrlBalancer::UrlStats> UrlBalancer::stats() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<UrlStats> stats(urls_.size());
+  for (size_t i = 0; i < urls_.size(); ++i) {
+    stats[i].url = urls_[i];
+    stats[i].requests = states_[i].requests;
+    stats[i].failures = states_[i].failures_total;
+    stats[i].down = states_[i].down;
+  }
+  return stats;
 }
 
 // One request and its retries.
 struct HttpTransport::Call {
+  // Its url is the path below the base URL.
   HttpRequest request;
   std::function<bool()> retry_allowed;
   std::function<void(absl::StatusOr<HttpResponse>)> done;
+  // Retries made (HttpRetryOptions).
+  int retries = 0;
+  // Times the request, not sent at all, moved at once to another URL.
+  size_t moves = 0;
 };
 
 // Registers a call of the transport, so that the destructor waits for it.
@@ -151,22 +315,47 @@ class HttpTransport::CallScope {
 absl::StatusOr<std::unique_ptr<HttpTransport>> HttpTransport::Create(
     const ClientOptions& options, std::shared_ptr<ManifestCache> cache) {
   absl::string_view target = options.target;
-  const bool https = absl::StartsWithIgnoreCase(target, "https://");
+  std::vector<absl::string_view> items = absl::StrSplit(target, ',');
+  if (items.size() > kMaxBaseUrls) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ClientOptions.target lists ", items.size(),
+                     " base URLs; at most ", kMaxBaseUrls));
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    items[i] = absl::StripAsciiWhitespace(items[i]);
+    if (items[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ClientOptions.target: base URL ", i + 1, " of ",
+                       items.size(), " is empty in '", target, "'"));
+    }
+    if (!IsHttpUrl(items[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ClientOptions.target: '", items[i],
+          "' is not an http:// or https:// URL; a list of base URLs cannot "
+          "mix in gRPC addresses"));
+    }
+  }
+  const bool https = absl::StartsWithIgnoreCase(items[0], "https://");
+  for (absl::string_view item : items) {
+    if (absl::StartsWithIgnoreCase(item, "https://") != https) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ClientOptions.target mixes http:// and https:// base URLs ('",
+          items[0], "', '", item, "'): use one scheme"));
+    }
+  }
   if (!https && options.tls.enabled) {
     return absl::InvalidArgumentError(
         "ClientOptions.tls is on but the target is http://: use https://");
   }
-  absl::string_view rest = target.substr(https ? 8 : 7);
-  const size_t slash = rest.find('/');
-  absl::string_view authority = rest.substr(0, slash);
-  absl::string_view prefix =
-      slash == absl::string_view::npos ? "" : rest.substr(slash);
-  prefix = absl::StripSuffix(prefix, "/");
-  if (authority.empty() || absl::StrContains(authority, '@') ||
-      absl::StrContains(prefix, '?') || absl::StrContains(prefix, '#')) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ClientOptions.target: expected http://HOST:PORT[/PREFIX], got '",
-        target, "'"));
+  std::vector<std::string> base_urls;
+  std::vector<std::string> connect_to;
+  std::vector<std::string> names;
+  for (absl::string_view item : items) {
+    absl::StatusOr<BaseUrl> base = ParseBaseUrl(item, options);
+    if (!base.ok()) return base.status();
+    base_urls.push_back(std::move(base->url));
+    connect_to.push_back(std::move(base->connect_to));
+    names.push_back(std::move(base->name));
   }
   const HttpRetryOptions& retry = options.http.retry;
   if (retry.max_retries < 0 || retry.initial_backoff < absl::ZeroDuration() ||
@@ -176,32 +365,24 @@ absl::StatusOr<std::unique_ptr<HttpTransport>> HttpTransport::Create(
         "ClientOptions.http: max_retries and batch_array_items must not be "
         "negative, 0 <= initial_backoff <= max_backoff");
   }
-  std::vector<std::string> connect_to;
-  std::string host_port(authority);
-  if (https && !options.tls.server_name.empty()) {
-    // The URL names the certificate's host; libcurl connects to the target.
-    const size_t colon = authority.rfind(':');
-    const absl::string_view port =
-        colon == absl::string_view::npos ? "443" : authority.substr(colon + 1);
-    const absl::string_view host = colon == absl::string_view::npos
-                                       ? authority
-                                       : authority.substr(0, colon);
-    connect_to.push_back(
-        absl::StrCat(options.tls.server_name, ":", port, ":", host, ":", port));
-    host_port = absl::StrCat(options.tls.server_name, ":", port);
-  }
+  // One agent behind every URL: one manifest cache entry.
+  std::string cache_key_base = absl::StrJoin(base_urls, ",");
   return std::unique_ptr<HttpTransport>(new HttpTransport(
-      options, std::move(cache),
-      absl::StrCat(https ? "https://" : "http://", host_port, prefix),
-      std::move(connect_to)));
+      options, std::move(cache), std::move(base_urls), std::move(connect_to),
+      std::move(names), std::move(cache_key_base)));
 }
 
 HttpTransport::HttpTransport(const ClientOptions& options,
                              std::shared_ptr<ManifestCache> cache,
-                             std::string base_url,
-                             std::vector<std::string> connect_to)
+                             std::vector<std::string> base_urls,
+                             std::vector<std::string> connect_to,
+                             std::vector<std::string> names,
+                             std::string cache_key_base)
     : options_(options),
-      base_url_(std::move(base_url)),
+      balancer_(std::move(base_urls)),
+      connect_to_(std::move(connect_to)),
+      names_(std::move(names)),
+      cache_key_base_(std::move(cache_key_base)),
       cache_(std::move(cache)) {
   HttpEngineOptions engine;
   engine.max_connections = options_.pool.pool_maxsize;
@@ -211,9 +392,8 @@ HttpTransport::HttpTransport(const ClientOptions& options,
   engine.ca_file = options_.tls.ca_file;
   engine.cert_file = options_.tls.cert_file;
   engine.key_file = options_.tls.key_file;
-  engine.connect_to = std::move(connect_to);
   engine_ = std::make_unique<HttpEngine>(engine);
-  if (absl::StartsWith(base_url_, "https://")) {
+  if (absl::StartsWith(balancer_.url(0), "https://")) {
     // TLS: ALPN picks HTTP/2 or HTTP/1.1 per connection, no question asked.
     protocol_ = 3;
     http_stats_.protocol = "https";
@@ -264,13 +444,16 @@ absl::Status HttpTransport::Prepare(v1::Envelope* envelope) const {
 }
 
 int HttpTransport::H2cCapacity() const {
-  // One h2c connection carries every call. libcurl 7.88 opens the next
-  // connection to a host without asking for HTTP/2 (HTTP/2 over cleartext
-  // is prior knowledge only), and with such connections next to the h2c one
-  // answers were measured landing on the wrong requests. So calls beyond one
-  // connection's streams wait for a stream (pool_timeout), as on a full
-  // gRPC channel.
-  return options_.pool.max_streams_per_connection;
+  // One h2c connection per base URL carries every call to it. libcurl 7.88
+  // opens the next connection to a host without asking for HTTP/2 (HTTP/2
+  // over cleartext is prior knowledge only), and with such connections next
+  // to the h2c one answers were measured landing on the wrong requests. So
+  // calls beyond those connections' streams wait for a stream
+  // (pool_timeout), as on a full gRPC channel.
+  return static_cast<int>(
+      std::min<int64_t>(int64_t{options_.pool.max_streams_per_connection} *
+                            static_cast<int64_t>(balancer_.size()),
+                        1 << 20));
 }
 
 HttpVersion HttpTransport::version() const {
@@ -300,16 +483,27 @@ void HttpTransport::DecideProtocol(absl::Time deadline) {
     }
     deciding_ = true;
   }
-  HttpRequest probe;
-  probe.method = "GET";
-  probe.url = absl::StrCat(base_url_, kHealthPath);
-  probe.version = HttpVersion::kHttp2PriorKnowledge;
-  probe.deadline = std::min(deadline, absl::Now() + kProbeTimeout);
-  probe.max_response_bytes = 64 * 1024;
-  absl::Notification answered;
-  absl::StatusOr<HttpResponse> result = Cancelled();
+  // The base URLs are one agent's: the first that answers decides for all.
+  // One that cannot be reached decides nothing, and the next one is asked.
   int decided = 0;
-  if (engine_->Acquire(probe.deadline).ok()) {
+  std::optional<size_t> failed;
+  const absl::Time probe_deadline =
+      std::min(deadline, absl::Now() + kProbeTimeout);
+  for (size_t asked = 0; asked < balancer_.size() && decided == 0; ++asked) {
+    if (failed.has_value() && !balancer_.AnotherUp(*failed, absl::Now())) {
+      break;
+    }
+    const size_t index = balancer_.Pick(absl::Now(), failed);
+    HttpRequest probe;
+    probe.method = "GET";
+    probe.url = std::string(kHealthPath);
+    probe = ForUrl(probe, index);
+    probe.version = HttpVersion::kHttp2PriorKnowledge;
+    probe.deadline = probe_deadline;
+    probe.max_response_bytes = 64 * 1024;
+    absl::Notification answered;
+    absl::StatusOr<HttpResponse> result = Cancelled();
+    if (!engine_->Acquire(probe.deadline).ok()) break;
     engine_->Start(std::move(probe), [&](absl::StatusOr<HttpResponse> r) {
       result = std::move(r);
       answered.Notify();
@@ -337,6 +531,14 @@ void HttpTransport::DecideProtocol(absl::Time deadline) {
           break;
       }
     }
+    if (decided != 0) {
+      balancer_.ReportSuccess(index);
+    } else if (UrlFailed(result)) {
+      balancer_.ReportFailure(index, absl::Now());
+      failed = index;
+    } else {
+      break;
+    }
   }
   absl::MutexLock lock(&mu_);
   deciding_ = false;
@@ -361,7 +563,7 @@ HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
                                     absl::Time deadline, int level) {
   HttpRequest request;
   request.method = "POST";
-  request.url = absl::StrCat(base_url_, path);
+  request.url = std::string(path);
   request.version = version();
   request.deadline = deadline;
   request.max_response_bytes =
@@ -410,70 +612,107 @@ void HttpTransport::Run(
   call->request = std::move(request);
   call->retry_allowed = std::move(retry_allowed);
   call->done = std::move(done);
-  Attempt(std::move(call), 0, absl::ZeroDuration());
+  const size_t index = balancer_.Pick(absl::Now());
+  Attempt(std::move(call), index, absl::ZeroDuration());
 }
 
-void HttpTransport::Attempt(std::shared_ptr<Call> call, int attempt,
+HttpRequest HttpTransport::ForUrl(const HttpRequest& request,
+                                  size_t index) const {
+  HttpRequest copy = request;  // shares the body
+  copy.url = absl::StrCat(balancer_.url(index), request.url);
+  copy.connect_to = connect_to_[index];
+  return copy;
+}
+
+void HttpTransport::Attempt(std::shared_ptr<Call> call, size_t index,
                             absl::Duration delay) {
-  HttpRequest request = call->request;  // shares the body
   engine_->Start(
-      std::move(request),
-      [this, call, attempt](absl::StatusOr<HttpResponse> response) {
-        {
-          absl::MutexLock lock(&mu_);
-          ++http_stats_.requests;
-          if (response.ok()) {
-            http_stats_.request_bytes += response->request_body_bytes;
-            http_stats_.response_bytes += response->response_body_bytes;
-            if (protocol_ == 3 && response->http2 &&
-                http_stats_.protocol != "h2") {
-              // ALPN chose HTTP/2: connections carry many calls each.
-              http_stats_.protocol = "h2";
-              engine_->SetCapacity(static_cast<int>(std::min<int64_t>(
-                  int64_t{options_.pool.pool_maxsize} *
-                      options_.pool.max_streams_per_connection,
-                  1 << 20)));
-            } else if (protocol_ == 3 && !response->http2 &&
-                       http_stats_.protocol == "https") {
-              http_stats_.protocol = "http/1.1 over TLS";
-            }
-          }
-        }
-        const HttpRetryOptions& retry = options_.http.retry;
-        if (attempt < retry.max_retries && Retryable(response) &&
-            (!call->retry_allowed || call->retry_allowed())) {
-          absl::Duration wait = retry.initial_backoff;
-          for (int i = 0; i < attempt && wait < retry.max_backoff; ++i) {
-            wait *= 2;
-          }
-          wait = std::min(retry.max_backoff, wait);
-          wait = std::min(retry.max_backoff,
-                          wait + absl::Milliseconds(absl::Uniform<double>(
-                                     absl::BitGen(), 0,
-                                     0.2 * absl::ToDoubleMilliseconds(wait))));
-          bool honoured = true;
-          if (response.ok() && response->status == 429) {
-            const std::string* header = response->Header("retry-after");
-            std::optional<absl::Duration> after =
-                header != nullptr ? ParseRetryAfter(*header, absl::Now())
-                                  : std::nullopt;
-            if (after.has_value()) {
-              wait = *after;
-              honoured = *after <= retry.max_retry_after;
-            }
-          }
-          if (honoured && absl::Now() + wait < call->request.deadline) {
-            {
-              absl::MutexLock lock(&mu_);
-              ++http_stats_.retries;
-            }
-            Attempt(call, attempt + 1, wait);
-            return;
-          }
-        }
-        call->done(std::move(response));
+      ForUrl(call->request, index),
+      [this, call, index](absl::StatusOr<HttpResponse> response) {
+        OnAnswer(call, index, std::move(response));
       },
       delay);
+}
+
+void HttpTransport::OnAnswer(std::shared_ptr<Call> call, size_t index,
+                             absl::StatusOr<HttpResponse> response) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++http_stats_.requests;
+    if (response.ok()) {
+      http_stats_.request_bytes += response->request_body_bytes;
+      http_stats_.response_bytes += response->response_body_bytes;
+      if (protocol_ == 3 && response->http2 && http_stats_.protocol != "h2") {
+        // ALPN chose HTTP/2: connections carry many calls each.
+        http_stats_.protocol = "h2";
+        engine_->SetCapacity(static_cast<int>(
+            std::min<int64_t>(int64_t{options_.pool.pool_maxsize} *
+                                  options_.pool.max_streams_per_connection,
+                              1 << 20)));
+      } else if (protocol_ == 3 && !response->http2 &&
+                 http_stats_.protocol == "https") {
+        http_stats_.protocol = "http/1.1 over TLS";
+      }
+    }
+  }
+  const absl::Time now = absl::Now();
+  if (UrlFailed(response)) {
+    balancer_.ReportFailure(index, now);
+  } else if (response.ok()) {
+    balancer_.ReportSuccess(index);
+  }
+  const bool retryable = Retryable(response);
+  // A request that never left the client goes at once to the next URL that
+  // is up, as gRPC sends an RPC no connection took to another subchannel:
+  // each other URL once at most, and not counted as a retry.
+  if (retryable && !response.ok() && NotSent(response.status()) &&
+      call->moves + 1 < balancer_.size() && balancer_.AnotherUp(index, now) &&
+      (!call->retry_allowed || call->retry_allowed())) {
+    ++call->moves;
+    {
+      absl::MutexLock lock(&mu_);
+      ++http_stats_.url_failovers;
+    }
+    Attempt(call, balancer_.Pick(now, index), absl::ZeroDuration());
+    return;
+  }
+  const HttpRetryOptions& retry = options_.http.retry;
+  if (call->retries < retry.max_retries && retryable &&
+      (!call->retry_allowed || call->retry_allowed())) {
+    absl::Duration wait = retry.initial_backoff;
+    for (int i = 0; i < call->retries && wait < retry.max_backoff; ++i) {
+      wait *= 2;
+    }
+    wait = std::min(retry.max_backoff, wait);
+    wait = std::min(
+        retry.max_backoff,
+        wait + absl::Milliseconds(absl::Uniform<double>(
+                   absl::BitGen(), 0, 0.2 * absl::ToDoubleMilliseconds(wait))));
+    bool honoured = true;
+    if (response.ok() && response->status == 429) {
+      const std::string* header = response->Header("retry-after");
+      std::optional<absl::Duration> after =
+          header != nullptr ? ParseRetryAfter(*header, now) : std::nullopt;
+      if (after.has_value()) {
+        wait = *after;
+        honoured = *after <= retry.max_retry_after;
+      }
+    }
+    if (honoured && now + wait < call->request.deadline) {
+      ++call->retries;
+      // The same envelope (same id) to the next URL: an agent whose
+      // replicas share an idempotency store runs it once wherever it lands.
+      const size_t next = balancer_.Pick(now, index);
+      {
+        absl::MutexLock lock(&mu_);
+        ++http_stats_.retries;
+        if (next != index) ++http_stats_.url_failovers;
+      }
+      Attempt(call, next, wait);
+      return;
+    }
+  }
+  call->done(std::move(response));
 }
 
 void HttpTransport::NoteVersion(const HttpResponse& response) {
@@ -484,8 +723,9 @@ void HttpTransport::NoteVersion(const HttpResponse& response) {
 }
 
 absl::StatusOr<std::string> HttpTransport::Body(
-    absl::StatusOr<HttpResponse> response, absl::string_view url) {
+    absl::StatusOr<HttpResponse> response) {
   if (!response.ok()) return response.status();
+  const std::string& url = response->url;
   std::string body = std::move(response->body);
   const std::string* encoding = response->Header("content-encoding");
   if (encoding != nullptr && !encoding->empty() &&
@@ -538,13 +778,12 @@ void HttpTransport::SendAsync(v1::Envelope envelope,
   HttpRequest request =
       JsonPost(kSendPath, JsonRpcSendBody(envelope, id), deadline);
   request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
-  const std::string url = request.url;
   Run(std::move(request), nullptr,
-      [this, scope, url, id,
+      [this, scope, id,
        done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
         engine_->Release();
         if (response.ok() && response->status == 200) NoteVersion(*response);
-        absl::StatusOr<std::string> body = Body(std::move(response), url);
+        absl::StatusOr<std::string> body = Body(std::move(response));
         absl::StatusOr<v1::Envelope> result =
             body.ok() ? ParseJsonRpcSendAnswer(*body, id)
                       : absl::StatusOr<v1::Envelope>(body.status());
@@ -682,7 +921,7 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     return true;
   };
   Run(std::move(request), std::move(retry_allowed),
-      [this, events, dispatch, url, id,
+      [this, events, dispatch, id,
        max_line](absl::StatusOr<HttpResponse> response) {
         engine_->Release();
         if (response.ok() && response->status == 200) NoteVersion(*response);
@@ -697,7 +936,7 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
         } else if (!response.ok()) {
           end = response.status();
         } else if (response->status != 200) {
-          end = HttpStatusError(response->status, events->raw, url);
+          end = HttpStatusError(response->status, events->raw, response->url);
         } else if (!events->any_event &&
                    (type == nullptr ||
                     !absl::StartsWithIgnoreCase(*type, "text/event-stream"))) {
@@ -827,13 +1066,12 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
           &bound));
       ++pending.outstanding;
     }
-    const std::string url = request.url;
     Run(std::move(request), nullptr,
-        [this, &pending, results, members = std::move(members), first_id, group,
-         url](absl::StatusOr<HttpResponse> response) {
+        [this, &pending, results, members = std::move(members), first_id,
+         group](absl::StatusOr<HttpResponse> response) {
           engine_->Release();
           if (response.ok() && response->status == 200) NoteVersion(*response);
-          absl::StatusOr<std::string> body = Body(std::move(response), url);
+          absl::StatusOr<std::string> body = Body(std::move(response));
           if (group <= 1) {
             (*results)[members[0]] =
                 body.ok() ? ParseJsonRpcSendAnswer(*body, first_id)
@@ -935,7 +1173,7 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
   if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return s;
   HttpRequest request;
   request.method = "GET";
-  request.url = absl::StrCat(base_url_, kManifestPath);
+  request.url = std::string(kManifestPath);
   request.version = version();
   request.deadline = deadline;
   request.max_response_bytes =
@@ -951,7 +1189,6 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
   AddAuthorization(&request);
   absl::Notification answered;
   absl::StatusOr<HttpResponse> response = Cancelled();
-  const std::string url = request.url;
   Run(std::move(request), nullptr, [&](absl::StatusOr<HttpResponse> r) {
     engine_->Release();
     response = std::move(r);
@@ -969,7 +1206,8 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
     ++http_stats_.manifest_not_modified;
     return *stale->manifest;
   }
-  absl::StatusOr<std::string> body = Body(*std::move(response), url);
+  const std::string url = response->url;
+  absl::StatusOr<std::string> body = Body(*std::move(response));
   if (!body.ok()) return body.status();
   if (NestsDeeperThan(*body, kMaxManifestJsonDepth)) {
     return AsapError(
@@ -992,8 +1230,8 @@ absl::StatusOr<v1::Manifest> HttpTransport::GetManifest() {
       cache_->GetOrRevalidate(
           // Two identities sharing a cache never share an entry.
           options_.token_provider == nullptr
-              ? absl::StrCat(base_url_, kManifestPath)
-              : absl::StrCat(base_url_, kManifestPath, "#",
+              ? absl::StrCat(cache_key_base_, kManifestPath)
+              : absl::StrCat(cache_key_base_, kManifestPath, "#",
                              options_.token_provider->CacheKey()),
           [&](const ManifestCache::Validator* stale)
               -> absl::StatusOr<ManifestCache::FetchResult> {
@@ -1030,6 +1268,9 @@ AsapClient::HttpStats HttpTransport::http_stats() const {
     stats = http_stats_;
   }
   stats.connections_opened = engine_->stats().connections_opened;
+  stats.urls_marked_down = balancer_.marked_down();
+  stats.urls = balancer_.stats();
+  for (size_t i = 0; i < stats.urls.size(); ++i) stats.urls[i].url = names_[i];
   return stats;
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "asap/errors.h"
 #include "asap/grpc_status.h"
@@ -30,6 +31,11 @@ void CallTracker::Call::End() {
   tracker_ = nullptr;
 }
 
+bool StreamResetWithoutAnswer(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::INTERNAL &&
+         absl::StartsWith(status.error_message(), "Received RST_STREAM");
+}
+
 absl::Status CallTracker::Call::Error(const grpc::Status& status) const {
   if (status.error_code() == grpc::StatusCode::CANCELLED &&
       tracker_->closed()) {
@@ -48,6 +54,12 @@ absl::Status CallTracker::Call::Error(const grpc::Status& status) const {
     return FromGrpcStatus(
         grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(message)),
         nullptr);
+  }
+  if (StreamResetWithoutAnswer(status)) {
+    return AsapError(ErrorCode::kUnavailable,
+                     absl::StrCat("the stream was reset before the agent "
+                                  "answered (",
+                                  text, ")"));
   }
   return FromGrpcStatus(status, context_.get());
 }

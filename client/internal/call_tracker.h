@@ -18,6 +18,15 @@
 
 namespace asap::internal {
 
+// Whether `status` is a stream the peer reset before answering: gRPC's
+// INTERNAL "Received RST_STREAM with error code N". A proxy does that when
+// the replica behind it dies in the middle of a call whose headers it has
+// already passed on (nginx cannot forge the trailers it never got), so the
+// agent may never have read the rest, or may have run it: like a reset
+// connection, the envelope is worth sending again, and an agent that
+// remembers ids runs it once.
+bool StreamResetWithoutAnswer(const grpc::Status& status);
+
 class CallTracker : public std::enable_shared_from_this<CallTracker> {
  public:
   // One call of the client (a method running, or a SendAsync whose callback
@@ -33,7 +42,9 @@ class CallTracker : public std::enable_shared_from_this<CallTracker> {
     grpc::ClientContext* context() const { return context_.get(); }
 
     // The error for a failed RPC: FromGrpcStatus, except that a call
-    // cancelled because the client is being destroyed says so.
+    // cancelled because the client is being destroyed says so, and a stream
+    // reset without an answer (StreamResetWithoutAnswer) is
+    // asap:transport/unavailable.
     absl::Status Error(const grpc::Status& status) const;
 
    private:
