@@ -40,7 +40,7 @@ const std::vector<std::string>& TaskStatuses() {
   return *statuses;
 }
 
-// The payload schemas of ASAP v1.0 (../shared/asap-v1.0-schemas/payloads),
+// The payload schemas of ASAP v1.0 (the reference's payloads/*.schema.json),
 // keyed by both spellings of each payload type.
 const absl::flat_hash_map<std::string, PayloadSchema>& Schemas() {
   static const auto* schemas = [] {

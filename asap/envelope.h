@@ -1,10 +1,11 @@
 // Envelope rules of ASAP v1.0: defaults, validation and response construction.
 //
+// clang-format off
 //   asap::v1::Envelope request = ...;
-//   asap::FillEnvelopeDefaults(&request, absl::Now());   // id (ULID),
-//   timestamp absl::Status status = asap::ValidateEnvelope(request,
-//   absl::Now()); if (!status.ok()) { /* asap:protocol/... error naming the
-//   field */ }
+//   asap::FillEnvelopeDefaults(&request, absl::Now());  // id (ULID), timestamp
+//   absl::Status status = asap::ValidateEnvelope(request, absl::Now());
+//   if (!status.ok()) { /* asap:protocol/... error naming the field */ }
+// clang-format on
 //
 // Validation is the server's first step for every envelope (unary and batch)
 // and the client's before sending, so both ends report the same errors.

@@ -5,12 +5,14 @@
 // ASAP code and which carries the code as a payload, so callers can branch on
 // it:
 //
+// clang-format off
 //   absl::Status status = asap::AsapError(asap::ErrorCode::kMalformedEnvelope,
 //                                         "sender is not an agent URN");
 //   // status.code() == absl::StatusCode::kInvalidArgument
-//   // status.message() == "asap:protocol/malformed_envelope: sender is not
-//   ..." if (asap::ErrorCodeOf(status) == asap::ErrorCode::kMalformedEnvelope)
-//   ...
+//   // status.message() ==
+//   //     "asap:protocol/malformed_envelope: sender is not an agent URN"
+//   if (asap::ErrorCodeOf(status) == asap::ErrorCode::kMalformedEnvelope) ...
+// clang-format on
 //
 // On the wire (docs/ERRORS.md) an ASAP error is a gRPC status with the mapped
 // code, the same message, and the trailing metadata `asap-error-code: <code>`,

@@ -1,12 +1,13 @@
 // Conversion between asap's absl::Status errors and gRPC statuses: the one
 // place where an ASAP error code is put on, or read off, the wire.
 //
+// clang-format off
 // Server side:
-//   return asap::ToGrpcStatus(status, context);  // sets `asap-error-code`
-//   trailer
+//   return asap::ToGrpcStatus(status, context);  // + `asap-error-code` trailer
 // Client side:
 //   grpc::Status s = stub->Send(&context, request, &response);
 //   absl::Status status = asap::FromGrpcStatus(s, &context);
+// clang-format on
 #ifndef ASAP_GRPC_STATUS_H_
 #define ASAP_GRPC_STATUS_H_
 

@@ -1,11 +1,13 @@
 // Identifiers and times of the ASAP data model: ULIDs, RFC 3339 UTC timestamps
 // and agent URNs.
 //
-//   std::string id = asap::NewUlid();                 //
-//   "01JD3Z6M6Z5X4N2VQ8R9T0ABCD" std::string ts =
-//   asap::FormatTimestamp(absl::Now()); // "2026-11-27T18:14:04.123456Z"
+// clang-format off
+//   std::string id = asap::NewUlid();  // "01JD3Z6M6Z5X4N2VQ8R9T0ABCD"
+//   std::string ts = asap::FormatTimestamp(absl::Now());
+//   // ts == "2026-11-27T18:14:04.123456Z"
 //   absl::StatusOr<absl::Time> t = asap::ParseTimestamp(ts);
 //   bool ok = asap::IsAgentUrn("urn:asap:agent:research-v1");
+// clang-format on
 #ifndef ASAP_IDS_H_
 #define ASAP_IDS_H_
 

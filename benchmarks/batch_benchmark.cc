@@ -1,4 +1,4 @@
-// Batch operations (plan task 4.1), against real servers on loopback:
+// Batch operations, against real servers on loopback:
 // - 100 envelopes: 100 sequential Send calls vs one SendBatch, same run;
 // - 10 000 envelopes: SendBatch vs a plain gRPC bidirectional stream written
 //   without asap (one envelope per message, a reader and a writer thread, a

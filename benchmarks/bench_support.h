@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "asap/v1/envelope.pb.h"
 #include "server/asap_server.h"
-#include "server/peer_counter.h"
+#include "tests/testing/peer_counter.h"
 
 namespace asap::bench {
 

@@ -1,6 +1,6 @@
-// Manifest caching (plan task 3.2): hit rate over 100 GetManifest calls to one
-// agent, cached vs network latency side by side, and 16 threads missing the
-// same cold key at once.
+// Manifest caching: hit rate over 100 GetManifest calls to one agent, cached
+// vs network latency side by side, and 16 threads missing the same cold key at
+// once.
 #include <thread>
 #include <vector>
 
@@ -19,8 +19,8 @@ std::unique_ptr<AsapClient> NewClient(bool cache) {
   return *AsapClient::Create(options);
 }
 
-// The plan's measurement: a new client (cold cache) makes 100 GetManifest
-// calls to one agent.
+// The measurement: a new client (cold cache) makes 100 GetManifest calls to
+// one agent.
 void BM_ManifestCacheHitRate(benchmark::State& state) {
   uint64_t hits = 0, misses = 0, failures = 0;
   for (auto _ : state) {

@@ -1,7 +1,7 @@
-// Compression (plan task 4.2): a 1 MB JSON payload of realistic, varied agent
-// data, generated deterministically, sent for real (Send round trip through a
-// byte-counting loopback relay) with none, gzip and brotli; plus codec
-// throughput on the same data.
+// Compression: a 1 MB JSON payload of realistic, varied agent data, generated
+// deterministically, sent for real (Send round trip through a byte-counting
+// loopback relay) with none, gzip and brotli; plus codec throughput on the
+// same data.
 #include <random>
 #include <string>
 #include <vector>

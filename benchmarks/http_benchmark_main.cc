@@ -59,7 +59,7 @@
 namespace asap::bench {
 namespace {
 
-// The goals.
+// The goals this benchmark checks against.
 constexpr double kHttp1RatioGoal = 0.5;       // HTTP/1.1 req/s / gRPC req/s
 constexpr double kPythonReferenceRps = 1532;  // reference, 50 users
 constexpr double kReferenceFactorGoal = 10;   // 15 320 req/s

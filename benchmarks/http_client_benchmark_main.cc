@@ -56,8 +56,8 @@
 namespace asap::bench {
 namespace {
 
-// The goals.
-constexpr double kBatchPlanGoal = 10;  // SendBatch vs sequential sends
+// The goals this benchmark checks against.
+constexpr double kBatchTarget = 10;  // SendBatch vs sequential sends
 constexpr double kBatchGoal = 30;
 constexpr double kReuseGoal = 0.99;
 
@@ -235,10 +235,10 @@ void RunBatch(const Flags& flags, int rtt_ms, const std::string& server_grpc,
   for (int i = 1; i <= 2; ++i) {
     const double ratio = sequential / Median(cases[i].times);
     std::printf(
-        "\n%s vs 100 sequential POSTs: %.1fx (plan %.0fx: %s; goal "
+        "\n%s vs 100 sequential POSTs: %.1fx (target %.0fx: %s; goal "
         "%.0fx: %s)\n",
-        cases[i].name, ratio, kBatchPlanGoal,
-        ratio >= kBatchPlanGoal ? "met" : "NOT met", kBatchGoal,
+        cases[i].name, ratio, kBatchTarget,
+        ratio >= kBatchTarget ? "met" : "NOT met", kBatchGoal,
         ratio >= kBatchGoal ? "met" : "NOT met");
   }
 }

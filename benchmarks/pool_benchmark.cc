@@ -1,6 +1,6 @@
-// Connection pooling (plan task 3.1): N concurrent Send calls to a real asap
-// server on loopback, with the pool (pool_maxsize 100) and, as the baseline in
-// the same run, without it: a new channel per call, as a naive user writes it.
+// Connection pooling: N concurrent Send calls to a real asap server on
+// loopback, with the pool (pool_maxsize 100) and, as the baseline in the same
+// run, without it: a new channel per call, as a naive user writes it.
 // Connections are counted at the server (distinct peer addresses).
 #include <grpcpp/grpcpp.h>
 

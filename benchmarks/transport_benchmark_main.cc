@@ -1,5 +1,6 @@
-// The transport benchmarks of the plan's sprints P3-P4, against a real asap
-// server on loopback with the baseline in the same run.
+// The transport benchmarks (connection pooling, manifest caching, batches,
+// compression), against a real asap server on loopback with the baseline in
+// the same run.
 //
 //   bazel run //benchmarks:transport_benchmark              # quick sizes
 //   bazel run //benchmarks:transport_benchmark -- --full    # 1000 and 10000

@@ -20,7 +20,7 @@ struct CompressionOptions {
   // "br" (brotli, the default), "gzip" or "none". "none" also stops the
   // server from compressing plain responses with gRPC's gzip.
   std::string algorithm = "br";
-  // Smallest serialized envelope that is compressed (the plan's 1 KB).
+  // Smallest serialized envelope that is compressed (docs/COMPRESSION.md).
   size_t threshold_bytes = 1024;
   // The algorithm's own level: brotli quality 0-11, gzip level 1-9; -1 = the
   // codec's default (brotli 5, gzip 6).

@@ -174,8 +174,9 @@ struct ServerOptions {
   // whenever authentication is on: it would describe the agent to anyone).
   bool enable_health_service = true;
   bool enable_reflection = true;
-  // gRPC server interceptors, run on every call in order (for example
-  // PeerCounter, server/peer_counter.h).
+  // gRPC server interceptors, run on every call in order: a hook for
+  // instrumentation (counting peers or calls, tracing) that needs to see each
+  // gRPC call without changing the handlers. Empty by default.
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;

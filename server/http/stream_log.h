@@ -2,6 +2,7 @@
 // connection dropped can resume where it left off (Server-Sent Events with
 // `Last-Event-ID`).
 //
+// clang-format off
 //   asap::StreamLog log(asap::StreamLogOptions{});
 //   absl::StatusOr<std::string> stream = log.Open();
 //   // As the handler emits:
@@ -9,10 +10,13 @@
 //   log.Finish(*stream);
 //   // A client (re)connecting with Last-Event-ID "<stream>-<seq>":
 //   absl::StatusOr<std::unique_ptr<asap::StreamLog::Subscription>> sub =
-//       log.Subscribe(last_event_id,
-//           [&](absl::string_view id, absl::string_view data) { Send(id, data);
+//       log.Subscribe(
+//           last_event_id,
+//           [&](absl::string_view id, absl::string_view data) {
+//             Send(id, data);
 //           },
 //           [&] { End(); });
+// clang-format on
 //
 // Every subscriber gets each event after its starting point exactly once and
 // in order, whether it was appended before or after Subscribe. A finished

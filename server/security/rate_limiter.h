@@ -1,13 +1,14 @@
 // RateLimiter: token buckets per caller, as the ASAP reference limits each
 // client (10 requests a second and 100 a minute by default).
 //
+// clang-format off
 //   asap::RateLimitOptions options;
 //   options.enabled = true;
 //   asap::RateLimiter limiter(options);
 //   absl::Status status = limiter.Acquire("urn:asap:agent:alice");
-//   // RESOURCE_EXHAUSTED asap:transport/rate_limited, with
-//   RetryAfterOf(status)
-//   // telling when a token will be there again.
+//   // Over the limit: RESOURCE_EXHAUSTED asap:transport/rate_limited, with
+//   // RetryAfterOf(status) telling when a token will be there again.
+// clang-format on
 //
 // Each caller has one bucket per limit: a bucket holds at most `burst`
 // tokens (the limit's count), refills at count/period, and a call takes one

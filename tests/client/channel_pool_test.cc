@@ -18,9 +18,9 @@
 #include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
-#include "server/peer_counter.h"
 #include "tests/client/private_socket.h"
 #include "tests/testing/echo_with_hook.h"
+#include "tests/testing/peer_counter.h"
 
 namespace asap {
 namespace {
@@ -92,7 +92,7 @@ TEST(ChannelPoolOptionsTest, ClientRejectsBadPoolOptions) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ChannelPoolTest, DefaultsAreThoseOfThePlan) {
+TEST(ChannelPoolTest, DefaultsAreTheDocumentedOnes) {
   ChannelPoolOptions options;
   EXPECT_EQ(options.pool_connections, 100);
   EXPECT_EQ(options.pool_maxsize, 100);

@@ -50,8 +50,8 @@
 #include "asap/json.h"
 #include "asap/manifest.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "server/asap_server.h"
+#include "server/echo_skill.h"
 #include "server/shutdown_signals.h"
 #include "server/state/redis_stores.h"
 #include "tools/cli/serve_config.h"
@@ -350,7 +350,7 @@ int Serve(const Args& command_line) {
   if (absl::Status s = RedisFlags(args, &options); !s.ok()) {
     return Fail("serve", s);
   }
-  options.manifest = examples::EchoManifest("");
+  options.manifest = EchoManifest("");
   if (std::string path = Flag(args, "manifest"); !path.empty()) {
     absl::StatusOr<std::string> text = ReadInput(path);
     if (!text.ok()) return Fail("serve", text.status());
@@ -358,7 +358,7 @@ int Serve(const Args& command_line) {
     if (!manifest.ok()) return Fail("serve", manifest.status());
     options.manifest = *std::move(manifest);
   }
-  auto server = AsapServer::Start(std::move(options), examples::EchoHandlers());
+  auto server = AsapServer::Start(std::move(options), EchoHandlers());
   if (!server.ok()) return Fail("serve", server.status());
   std::cout << "listening on " << (*server)->address() << std::endl;
   if (!http_port.empty()) {

@@ -1,4 +1,4 @@
-#include "server/peer_counter.h"
+#include "tests/testing/peer_counter.h"
 
 #include <grpcpp/server_context.h>
 

@@ -5,13 +5,13 @@
 //   asap::ServerOptions options;
 //   options.interceptors.push_back(peers->MakeInterceptorFactory());
 //   ...
-//   peers->distinct_peers();   // TCP connections that carried at least one
-//   call
+//   peers->distinct_peers();  // connections that carried at least one call
 //
-// Used by the pool tests and benchmarks to count connections at the server,
+// Test and benchmark instrumentation, not part of the server library: the pool
+// tests and the benchmarks use it to count connections at the server,
 // where they are real, rather than trusting the client's own bookkeeping.
-#ifndef ASAP_SERVER_PEER_COUNTER_H_
-#define ASAP_SERVER_PEER_COUNTER_H_
+#ifndef ASAP_TESTS_TESTING_PEER_COUNTER_H_
+#define ASAP_TESTS_TESTING_PEER_COUNTER_H_
 
 #include <grpcpp/support/server_interceptor.h>
 
@@ -48,4 +48,4 @@ class PeerCounter : public std::enable_shared_from_this<PeerCounter> {
 
 }  // namespace asap
 
-#endif  // ASAP_SERVER_PEER_COUNTER_H_
+#endif  // ASAP_TESTS_TESTING_PEER_COUNTER_H_
