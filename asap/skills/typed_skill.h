@@ -7,14 +7,17 @@
 // skill's request message, runs the skill and encodes its response message
 // into `result`, all by the Protobuf JSON mapping (asap/skills/struct_codec.h).
 //
+// clang-format off
 //   asap::skills::SkillRouter router;
 //   absl::Status added = router.Add<SumRequest, SumResponse>(
 //       "sum", "Adds integers",
 //       [](const asap::HandlerContext& context, const SumRequest& request)
 //           -> absl::StatusOr<SumResponse> {
 //         SumResponse response;
-//         for (int64_t v : request.values())
-//         response.set_total(response.total() + v); return response;
+//         for (int64_t v : request.values()) {
+//           response.set_total(response.total() + v);
+//         }
+//         return response;
 //       });
 //   // Reports progress on a streaming call (gRPC SendStream, HTTP SSE):
 //   router.AddStreaming<SumRequest, SumResponse>("slow_sum", "...",
@@ -27,6 +30,7 @@
 //   asap::HandlerRegistry handlers;
 //   absl::Status registered = router.RegisterWith(&handlers);
 //   router.AddSkillsTo(&options.manifest);  // id, description, schemas
+// clang-format on
 //
 // Errors: an input that does not fit the request message is
 // asap:protocol/malformed_envelope naming the field ("input.values[1]: ...");
