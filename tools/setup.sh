@@ -25,6 +25,9 @@ PACKAGES=(
   nginx
   # `asap serve --config FILE`: the TOML parser (toml++).
   libtomlplusplus-dev
+  # protoc-gen-asap, the plugin that generates typed agents from a .proto
+  # (libprotoc), and the check that its JSON Schemas validate real inputs.
+  libprotoc-dev python3-jsonschema
   # The TLS tests make their keys and certificates with openssl.
   openssl ca-certificates
   curl nghttp2-client python3-httpx python3-h2 python3-brotli
