@@ -68,7 +68,7 @@ struct Flags {
   std::vector<int> rtt_ms = {0, 2};
   int array_items = 50;
   // The batch case's compression algorithm, for every client.
-  std::string compression = "br";
+  Compression compression = Compression::kBrotli;
   int pool_rounds = 20;
   std::string cases = "batch,pool,compression";
   std::string asap;
@@ -89,7 +89,13 @@ Flags ParseFlags(int argc, char** argv) {
         }
       }
     } else if (absl::ConsumePrefix(&arg, "--compression=")) {
-      flags.compression = std::string(arg);
+      absl::StatusOr<Compression> compression = ParseCompression(arg);
+      if (!compression.ok()) {
+        std::fprintf(stderr, "--compression: %s\n",
+                     std::string(compression.status().message()).c_str());
+        std::exit(2);
+      }
+      flags.compression = *compression;
     } else if (absl::ConsumePrefix(&arg, "--array_items=")) {
       (void)absl::SimpleAtoi(arg, &flags.array_items);
     } else if (absl::ConsumePrefix(&arg, "--pool_rounds=")) {
@@ -367,7 +373,7 @@ void RunCompression(const std::string& grpc_port,
     ClientOptions options;
     options.target = grpc ? (*relay)->address()
                           : absl::StrCat("http://", (*relay)->address());
-    options.compression.algorithm = setting.algorithm;
+    options.compression.algorithm = *ParseCompression(setting.algorithm);
     options.http.protocol = absl::string_view(setting.binding) == "h2c"
                                 ? HttpProtocol::kHttp2
                                 : HttpProtocol::kHttp1;

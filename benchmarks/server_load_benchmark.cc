@@ -246,7 +246,7 @@ void BM_SequentialVsBatch(benchmark::State& state) {
   ClientOptions options;
   options.target = server->address();
   options.timeout = kCallDeadline;
-  if (!compress) options.compression.algorithm = "none";
+  if (!compress) options.compression.algorithm = Compression::kNone;
   absl::StatusOr<std::unique_ptr<AsapClient>> client =
       AsapClient::Create(options);
   if (!client.ok()) {

@@ -164,7 +164,43 @@ bool RetryableFailure(const grpc::Status& status, const absl::Status& error) {
          !absl::StrContains(message, "Ssl handshake failed");
 }
 
-// The client's manifest cache: the shared one, a new one, or none.
+bool KnownCompression(Compression compression) {
+  switch (compression) {
+    case Compression::kNone:
+    case Compression::kGzip:
+    case Compression::kBrotli:
+      return true;
+  }
+  return false;
+}
+
+absl::Status ValidateCompressionOptions(const CompressionOptions& options) {
+  if (!KnownCompression(options.algorithm)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CompressionOptions.algorithm must be kNone, kGzip or "
+                     "kBrotli, got ",
+                     static_cast<int>(options.algorithm)));
+  }
+  for (Compression accepted : options.accept_encoding) {
+    if (!KnownCompression(accepted)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CompressionOptions.accept_encoding holds an unknown value ",
+          static_cast<int>(accepted)));
+    }
+  }
+  if (options.algorithm == Compression::kNone) return absl::OkStatus();
+  const bool brotli = options.algorithm == Compression::kBrotli;
+  const int max_level = brotli ? 11 : 9;
+  const int min_level = brotli ? 0 : 1;
+  if (options.level != -1 &&
+      (options.level < min_level || options.level > max_level)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CompressionOptions.level for ", CompressionName(options.algorithm),
+        " must be -1 or ", min_level, "-", max_level, ", got ", options.level));
+  }
+  return absl::OkStatus();
+}
+
 // The client's bearer token as gRPC call credentials: asked for on every
 // call, on gRPC's thread for blocking plugins.
 class TokenPlugin final : public grpc::MetadataCredentialsPlugin {
@@ -199,6 +235,7 @@ std::shared_ptr<grpc::CallCredentials> CallCredentialsFor(
       std::make_unique<TokenPlugin>(provider), GRPC_SECURITY_NONE);
 }
 
+// The client's manifest cache: the shared one, a new one, or none.
 std::shared_ptr<ManifestCache> CacheFor(const ManifestCacheSettings& cache) {
   if (!cache.enabled) return nullptr;
   if (cache.shared_cache != nullptr) return cache.shared_cache;
@@ -223,24 +260,9 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
     return absl::InvalidArgumentError(
         "ClientOptions.max_message_bytes must be positive");
   }
-  const CompressionOptions& compression = options.compression;
-  if (compression.algorithm != "none") {
-    absl::StatusOr<const CompressionCodec*> codec =
-        FindCodec(compression.algorithm);
-    if (!codec.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "CompressionOptions.algorithm must be none, gzip or br, got '",
-          compression.algorithm, "'"));
-    }
-    int max_level = compression.algorithm == "br" ? 11 : 9;
-    int min_level = compression.algorithm == "br" ? 0 : 1;
-    if (compression.level != -1 &&
-        (compression.level < min_level || compression.level > max_level)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("CompressionOptions.level for ", compression.algorithm,
-                       " must be -1 or ", min_level, "-", max_level, ", got ",
-                       compression.level));
-    }
+  if (absl::Status s = ValidateCompressionOptions(options.compression);
+      !s.ok()) {
+    return s;
   }
   const RetryOptions& retry = options.retry;
   if (retry.max_retries < 0 || retry.initial_backoff < absl::ZeroDuration() ||
@@ -271,7 +293,7 @@ absl::StatusOr<std::unique_ptr<AsapClient>> AsapClient::Create(
   settings.max_message_bytes = client->options_.max_message_bytes;
   // "none" means no compression either way, gRPC's own included.
   settings.accept_grpc_compression =
-      client->options_.compression.algorithm != "none";
+      client->options_.compression.algorithm != Compression::kNone;
   if (client->options_.tls.enabled) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
         TlsCredentials(client->options_.tls);
@@ -311,6 +333,8 @@ struct AsapClient::SendCall {
   explicit SendCall(internal::CallTracker::Call c) : call(std::move(c)) {}
   internal::CallTracker::Call call;
   std::optional<ChannelPool::Lease> lease;
+  // Applied to the context of every attempt.
+  CallOptions call_options;
   v1::Envelope request;
   std::optional<v1::CompressedEnvelope> compressed_request;
   v1::Envelope response;
@@ -338,6 +362,31 @@ absl::Status AsapClient::Prepare(v1::Envelope* envelope) const {
   FillEnvelopeDefaults(envelope, now);
   if (!options_.validate_before_send) return absl::OkStatus();
   return ValidateEnvelope(*envelope, now, options_.validation);
+}
+
+absl::Time AsapClient::DeadlineOf(const CallOptions& call) const {
+  return call.deadline == absl::InfiniteFuture()
+             ? absl::Now() + options_.timeout
+             : call.deadline;
+}
+
+absl::Status AsapClient::CheckCall(const CallOptions& call,
+                                   absl::Time deadline) {
+  if (absl::Status s = ValidateCallOptions(call); !s.ok()) return s;
+  if (deadline <= absl::Now()) {
+    return AsapError(ErrorCode::kDeadlineExceeded,
+                     "the call's deadline passed before it started");
+  }
+  return absl::OkStatus();
+}
+
+void AsapClient::ApplyCallOptions(const CallOptions& call, absl::Time deadline,
+                                  grpc::ClientContext* context) {
+  context->set_deadline(absl::ToChronoTime(deadline));
+  for (const auto& [key, value] : call.metadata) {
+    context->AddMetadata(key, value);
+  }
+  if (call.wait_for_ready) context->set_wait_for_ready(true);
 }
 
 std::string AsapClient::server_encodings() const {
@@ -380,7 +429,7 @@ absl::Status AsapClient::StartSend(v1::Envelope envelope, absl::Time deadline,
   call->lease.emplace(*std::move(lease));
   call->request = std::move(envelope);
   call->compressed_request = *std::move(compressed);
-  call->call.context()->set_deadline(absl::ToChronoTime(deadline));
+  ApplyCallOptions(call->call_options, deadline, call->call.context());
   retries_->OnCall();
   return absl::OkStatus();
 }
@@ -391,7 +440,7 @@ absl::Status AsapClient::NextAttempt(SendCall* call, absl::Time deadline) {
   absl::StatusOr<internal::CallTracker::Call> next = calls_->Begin();
   if (!next.ok()) return next.status();
   call->call = *std::move(next);
-  call->call.context()->set_deadline(absl::ToChronoTime(deadline));
+  ApplyCallOptions(call->call_options, deadline, call->call.context());
   call->response.Clear();
   call->compressed_response.Clear();
   return absl::OkStatus();
@@ -423,11 +472,20 @@ absl::StatusOr<v1::Envelope> AsapClient::FinishSend(
 }
 
 absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope) {
-  if (http_ != nullptr) return http_->Send(std::move(envelope));
+  return Send(std::move(envelope), CallOptions());
+}
+
+absl::StatusOr<v1::Envelope> AsapClient::Send(v1::Envelope envelope,
+                                              const CallOptions& call_options) {
+  const absl::Time deadline = DeadlineOf(call_options);
+  if (absl::Status s = CheckCall(call_options, deadline); !s.ok()) return s;
+  if (http_ != nullptr) {
+    return http_->Send(std::move(envelope), call_options, deadline);
+  }
   absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
   if (!call.ok()) return call.status();
   SendCall& c = **call;
-  const absl::Time deadline = absl::Now() + options_.timeout;
+  c.call_options = call_options;
   if (absl::Status status = StartSend(std::move(envelope), deadline, &c);
       !status.ok()) {
     return status;
@@ -516,14 +574,27 @@ struct AsapClient::AsyncSend {
 };
 
 void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
-  if (http_ != nullptr)
-    return http_->SendAsync(std::move(envelope), std::move(done));
+  SendAsync(std::move(envelope), CallOptions(), std::move(done));
+}
+
+void AsapClient::SendAsync(v1::Envelope envelope,
+                           const CallOptions& call_options, SendCallback done) {
+  const absl::Time deadline = DeadlineOf(call_options);
+  if (absl::Status s = CheckCall(call_options, deadline); !s.ok()) {
+    done(s);
+    return;
+  }
+  if (http_ != nullptr) {
+    http_->SendAsync(std::move(envelope), call_options, deadline,
+                     std::move(done));
+    return;
+  }
   absl::StatusOr<std::unique_ptr<SendCall>> started = BeginSend();
   if (!started.ok()) {
     done(started.status());
     return;
   }
-  const absl::Time deadline = absl::Now() + options_.timeout;
+  (*started)->call_options = call_options;
   // On an error before the RPC, `done` runs while the call is still
   // registered, as it would from the RPC's callback.
   if (absl::Status status =
@@ -606,15 +677,24 @@ bool TakeFinalMark(v1::Envelope* envelope) {
 
 absl::StatusOr<v1::Envelope> AsapClient::SendStream(
     v1::Envelope envelope, const IntermediateCallback& on_intermediate) {
+  return SendStream(std::move(envelope), CallOptions(), on_intermediate);
+}
+
+absl::StatusOr<v1::Envelope> AsapClient::SendStream(
+    v1::Envelope envelope, const CallOptions& call_options,
+    const IntermediateCallback& on_intermediate) {
+  const absl::Time deadline = DeadlineOf(call_options);
+  if (absl::Status s = CheckCall(call_options, deadline); !s.ok()) return s;
   if (http_ != nullptr) {
-    return http_->SendStream(std::move(envelope), on_intermediate);
+    return http_->SendStream(std::move(envelope), call_options, deadline,
+                             on_intermediate);
   }
   absl::StatusOr<std::unique_ptr<SendCall>> call = BeginSend();
   if (!call.ok()) return call.status();
   SendCall& c = **call;
+  c.call_options = call_options;
   // SendStream has no compressed form: the request goes as it is (gRPC's
   // own compression still applies).
-  const absl::Time deadline = absl::Now() + options_.timeout;
   if (absl::Status status = StartSend(std::move(envelope), deadline, &c);
       !status.ok()) {
     return status;
@@ -743,13 +823,19 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
 }
 
 absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {
-  if (http_ != nullptr) return http_->GetManifest();
+  return GetManifest(CallOptions());
+}
+
+absl::StatusOr<v1::Manifest> AsapClient::GetManifest(
+    const CallOptions& call_options) {
+  const absl::Time deadline = DeadlineOf(call_options);
+  if (absl::Status s = CheckCall(call_options, deadline); !s.ok()) return s;
+  if (http_ != nullptr) return http_->GetManifest(call_options, deadline);
   absl::StatusOr<internal::CallTracker::Call> call = calls_->Begin();
   if (!call.ok()) return call.status();
-  absl::Time deadline = absl::Now() + options_.timeout;
   absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
-  call->context()->set_deadline(absl::ToChronoTime(deadline));
+  ApplyCallOptions(call_options, deadline, call->context());
   retries_->OnCall();
   RetryCounts counts;
   while (true) {
@@ -771,7 +857,7 @@ absl::StatusOr<v1::Manifest> AsapClient::GetManifest() {
     absl::StatusOr<internal::CallTracker::Call> next = calls_->Begin();
     if (!next.ok()) return next.status();
     *call = *std::move(next);
-    call->context()->set_deadline(absl::ToChronoTime(deadline));
+    ApplyCallOptions(call_options, deadline, call->context());
   }
 }
 

@@ -21,6 +21,12 @@
 //     // asap::ErrorCodeOf(response.status()) is the ASAP error code.
 //   }
 //
+//   // One call with its own deadline and metadata (client/call_options.h):
+//   asap::CallOptions call;
+//   call.deadline = absl::Now() + absl::Seconds(2);
+//   call.metadata = {{"x-tenant", "acme"}};
+//   response = (*client)->Send(request, call);
+//
 // Every call takes a connection from the client's pool: a ChannelPool of
 // gRPC channels (client/channel_pool.h), or libcurl's HTTP/1.1 keep-alive or
 // HTTP/2 connections with the same pool_connections, pool_maxsize and
@@ -50,6 +56,7 @@
 #include "asap/v1/envelope.pb.h"
 #include "asap/v1/manifest.pb.h"
 #include "asap/v1/service.pb.h"
+#include "client/call_options.h"
 #include "client/channel_pool.h"
 #include "client/compression_options.h"
 #include "client/http/http_options.h"
@@ -144,7 +151,7 @@ struct ClientOptions {
   // (http.retry) goes to another URL than the one that failed. They share
   // one manifest cache entry (one agent).
   std::string target;
-  // Deadline of each call.
+  // Deadline of each call (a call's CallOptions::deadline, when set, instead).
   absl::Duration timeout = absl::Seconds(30);
   // Largest message sent or received, in bytes (the server's default limit).
   int max_message_bytes = 10 * 1024 * 1024;
@@ -207,6 +214,12 @@ class AsapClient {
   // that could not reach a working agent is retried (ClientOptions::retry)
   // with the same envelope.
   absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope);
+  // Send with this call's deadline, metadata and wait_for_ready
+  // (client/call_options.h). InvalidArgument, before anything is sent, for
+  // metadata ValidateCallOptions refuses; asap:transport/deadline_exceeded at
+  // once for a deadline already past.
+  absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope,
+                                    const CallOptions& call);
 
   // Callback form of Send: returns at once (after waiting for pool capacity,
   // at most pool_timeout) and calls `done` exactly once, on a gRPC thread (or
@@ -215,6 +228,10 @@ class AsapClient {
   // for long, and must not destroy the client.
   using SendCallback = std::function<void(absl::StatusOr<v1::Envelope>)>;
   void SendAsync(v1::Envelope envelope, SendCallback done);
+  // SendAsync with this call's CallOptions (copied; errors as Send's, given
+  // to `done` on this thread).
+  void SendAsync(v1::Envelope envelope, const CallOptions& call,
+                 SendCallback done);
 
   // Sends one envelope over SendStream and returns the handler's final
   // envelope; each intermediate envelope it sends before that (for example
@@ -225,6 +242,11 @@ class AsapClient {
   using IntermediateCallback = std::function<void(const v1::Envelope&)>;
   absl::StatusOr<v1::Envelope> SendStream(
       v1::Envelope envelope, const IntermediateCallback& on_intermediate);
+  // SendStream with this call's CallOptions (the deadline bounds the whole
+  // stream; errors as Send's).
+  absl::StatusOr<v1::Envelope> SendStream(
+      v1::Envelope envelope, const CallOptions& call,
+      const IntermediateCallback& on_intermediate);
 
   // Sends `envelopes` over one SendBatch stream and returns one result per
   // envelope, in the same order: the response envelope or that envelope's own
@@ -243,6 +265,10 @@ class AsapClient {
   // otherwise fetched once and cached. Errors as Send; a failed fetch is not
   // cached.
   absl::StatusOr<v1::Manifest> GetManifest();
+  // GetManifest with this call's CallOptions, which apply when the manifest
+  // is fetched: a fresh cache entry is returned as it is, and over HTTP a
+  // fetch already in progress for another caller is shared.
+  absl::StatusOr<v1::Manifest> GetManifest(const CallOptions& call);
 
   // The client's manifest cache (hits, misses, fetches in stats()), or null
   // when caching is off.
@@ -318,11 +344,19 @@ class AsapClient {
 
   explicit AsapClient(ClientOptions options);
   absl::Status Prepare(v1::Envelope* envelope) const;
+  // The deadline of a call with `call`: its own, or now + timeout.
+  absl::Time DeadlineOf(const CallOptions& call) const;
+  // ValidateCallOptions, and deadline_exceeded for a `deadline` already past.
+  static absl::Status CheckCall(const CallOptions& call, absl::Time deadline);
+  // Readies a fresh context for one attempt of a call with `call`.
+  static void ApplyCallOptions(const CallOptions& call, absl::Time deadline,
+                               grpc::ClientContext* context);
   // A Send registered with calls_ (asap:transport/cancelled once the client
   // is being destroyed).
   absl::StatusOr<std::unique_ptr<SendCall>> BeginSend();
   // Everything the Send needs before its RPC starts: the envelope prepared
-  // and encoded, a stream leased, `deadline` set.
+  // and encoded, a stream leased, the context readied (`deadline` and
+  // call->call_options).
   absl::Status StartSend(v1::Envelope envelope, absl::Time deadline,
                          SendCall* call);
   // Readies `call` for another attempt: a fresh registration and context

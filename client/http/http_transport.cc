@@ -128,6 +128,29 @@ bool TakeFinalMark(v1::Envelope* envelope) {
   return final;
 }
 
+// The wait before retry `retries` (from 0): initial_backoff doubled per
+// retry, at most max_backoff, plus up to 20% jitter (still at most
+// max_backoff).
+absl::Duration RetryBackoff(const HttpRetryOptions& retry, int retries) {
+  absl::Duration wait = retry.initial_backoff;
+  for (int i = 0; i < retries && wait < retry.max_backoff; ++i) wait *= 2;
+  wait = std::min(retry.max_backoff, wait);
+  return std::min(
+      retry.max_backoff,
+      wait + absl::Milliseconds(absl::Uniform<double>(
+                 absl::BitGen(), 0, 0.2 * absl::ToDoubleMilliseconds(wait))));
+}
+
+// A call's metadata (CallOptions::metadata, checked by ValidateCallOptions)
+// as request headers. libcurl drops a header written "name:" with nothing
+// after it; "name;" sends it empty.
+void AddCallHeaders(const CallOptions& call, HttpRequest* request) {
+  for (const auto& [key, value] : call.metadata) {
+    request->headers.push_back(value.empty() ? absl::StrCat(key, ";")
+                                             : absl::StrCat(key, ": ", value));
+  }
+}
+
 bool IsHttpUrl(absl::string_view item) {
   return absl::StartsWithIgnoreCase(item, "http://") ||
          absl::StartsWithIgnoreCase(item, "https://");
@@ -288,6 +311,11 @@ struct HttpTransport::Call {
   std::function<void(absl::StatusOr<HttpResponse>)> done;
   // Retries made (HttpRetryOptions).
   int retries = 0;
+  // CallOptions::wait_for_ready: attempts that could not connect are made
+  // again until the deadline; how many were, and the last one's error.
+  bool wait_for_ready = false;
+  int connect_retries = 0;
+  absl::Status last_connect_error;
   // Times the request, not sent at all, moved at once to another URL.
   size_t moves = 0;
 };
@@ -571,29 +599,30 @@ HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
   request.headers.push_back("Content-Type: application/json");
   AddAuthorization(&request);
   const CompressionOptions& compression = options_.compression;
+  const std::string accepted = AcceptEncodingList(compression.accept_encoding);
   request.headers.push_back(absl::StrCat(
       "Accept-Encoding: ",
-      compression.algorithm == "none" || compression.accept_encoding.empty()
-          ? "identity"
-          : compression.accept_encoding));
+      compression.algorithm == Compression::kNone || accepted.empty()
+          ? kIdentityEncoding
+          : absl::string_view(accepted)));
   if (options_.http.negotiate_v2) request.headers.push_back(kVersionOffer);
   const size_t raw_size = json.size();
-  if (compression.algorithm != "none" &&
+  if (compression.algorithm != Compression::kNone &&
       raw_size >= compression.threshold_bytes) {
-    absl::StatusOr<const CompressionCodec*> codec =
-        FindCodec(compression.algorithm);
+    const absl::string_view encoding = CompressionName(compression.algorithm);
+    absl::StatusOr<const CompressionCodec*> codec = FindCodec(encoding);
     if (level == -1) {
-      level = compression.level != -1         ? compression.level
-              : compression.algorithm == "br" ? kDefaultBrotliQuality
-                                              : -1;
+      level = compression.level != -1 ? compression.level
+              : compression.algorithm == Compression::kBrotli
+                  ? kDefaultBrotliQuality
+                  : -1;
     }
     absl::StatusOr<std::string> compressed =
         codec.ok() ? (*codec)->Compress(json, level)
                    : absl::StatusOr<std::string>(codec.status());
     // Sent compressed only when that makes it smaller, as the reference does.
     if (compressed.ok() && compressed->size() < raw_size) {
-      request.headers.push_back(
-          absl::StrCat("Content-Encoding: ", compression.algorithm));
+      request.headers.push_back(absl::StrCat("Content-Encoding: ", encoding));
       absl::MutexLock lock(&mu_);
       ++compression_stats_.requests_compressed;
       compression_stats_.request_bytes_raw += raw_size;
@@ -605,13 +634,15 @@ HttpRequest HttpTransport::JsonPost(absl::string_view path, std::string json,
   return request;
 }
 
-void HttpTransport::Run(
-    HttpRequest request, std::function<bool()> retry_allowed,
-    std::function<void(absl::StatusOr<HttpResponse>)> done) {
+void HttpTransport::Run(HttpRequest request,
+                        std::function<bool()> retry_allowed,
+                        std::function<void(absl::StatusOr<HttpResponse>)> done,
+                        bool wait_for_ready) {
   auto call = std::make_shared<Call>();
   call->request = std::move(request);
   call->retry_allowed = std::move(retry_allowed);
   call->done = std::move(done);
+  call->wait_for_ready = wait_for_ready;
   const size_t index = balancer_.Pick(absl::Now());
   Attempt(std::move(call), index, absl::ZeroDuration());
 }
@@ -677,17 +708,41 @@ void HttpTransport::OnAnswer(std::shared_ptr<Call> call, size_t index,
     return;
   }
   const HttpRetryOptions& retry = options_.http.retry;
+  // wait_for_ready: a request that could not connect goes again after the
+  // backoff, whatever max_retries says, until the deadline; the last attempt
+  // is made at the deadline, where it fails with deadline_exceeded.
+  if (call->wait_for_ready && retryable && !response.ok() &&
+      NotSent(response.status()) &&
+      (!call->retry_allowed || call->retry_allowed())) {
+    const absl::Duration wait =
+        std::max(absl::ZeroDuration(),
+                 std::min(RetryBackoff(retry, call->connect_retries),
+                          call->request.deadline - now));
+    ++call->connect_retries;
+    call->last_connect_error = response.status();
+    const size_t next = balancer_.Pick(now, index);
+    {
+      absl::MutexLock lock(&mu_);
+      ++http_stats_.retries;
+      if (next != index) ++http_stats_.url_failovers;
+    }
+    Attempt(call, next, wait);
+    return;
+  }
+  if (call->connect_retries > 0 && !response.ok() &&
+      ErrorCodeOf(response.status()) == ErrorCode::kDeadlineExceeded &&
+      NotSent(response.status())) {
+    // Waited for a connection until the deadline: say what kept failing.
+    call->done(AsapError(
+        ErrorCode::kDeadlineExceeded,
+        absl::StrCat("wait_for_ready: no connection before the deadline after ",
+                     call->connect_retries + 1, " attempts; the last said: ",
+                     call->last_connect_error.message())));
+    return;
+  }
   if (call->retries < retry.max_retries && retryable &&
       (!call->retry_allowed || call->retry_allowed())) {
-    absl::Duration wait = retry.initial_backoff;
-    for (int i = 0; i < call->retries && wait < retry.max_backoff; ++i) {
-      wait *= 2;
-    }
-    wait = std::min(retry.max_backoff, wait);
-    wait = std::min(
-        retry.max_backoff,
-        wait + absl::Milliseconds(absl::Uniform<double>(
-                   absl::BitGen(), 0, 0.2 * absl::ToDoubleMilliseconds(wait))));
+    absl::Duration wait = RetryBackoff(retry, call->retries);
     bool honoured = true;
     if (response.ok() && response->status == 429) {
       const std::string* header = response->Header("retry-after");
@@ -755,12 +810,12 @@ absl::StatusOr<std::string> HttpTransport::Body(
   return body;
 }
 
-void HttpTransport::SendAsync(v1::Envelope envelope,
+void HttpTransport::SendAsync(v1::Envelope envelope, const CallOptions& call,
+                              absl::Time deadline,
                               AsapClient::SendCallback done) {
   auto scope = std::make_shared<CallScope>(this);
   if (!scope->ok()) return done(Cancelled());
   if (absl::Status s = Prepare(&envelope); !s.ok()) return done(s);
-  const absl::Time deadline = absl::Now() + options_.timeout;
   // From a SendAsync callback (the engine thread) nothing may wait for the
   // engine: no protocol question (the version known so far is used), and
   // a free slot now or pool_exhausted.
@@ -778,7 +833,9 @@ void HttpTransport::SendAsync(v1::Envelope envelope,
   HttpRequest request =
       JsonPost(kSendPath, JsonRpcSendBody(envelope, id), deadline);
   request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
-  Run(std::move(request), nullptr,
+  AddCallHeaders(call, &request);
+  Run(
+      std::move(request), nullptr,
       [this, scope, id,
        done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
         engine_->Release();
@@ -792,29 +849,32 @@ void HttpTransport::SendAsync(v1::Envelope envelope,
         AsapClient::SendCallback user_done = std::move(done);
         user_done(std::move(result));
         scope.reset();
-      });
+      },
+      call.wait_for_ready);
 }
 
-absl::StatusOr<v1::Envelope> HttpTransport::Send(v1::Envelope envelope) {
+absl::StatusOr<v1::Envelope> HttpTransport::Send(v1::Envelope envelope,
+                                                 const CallOptions& call,
+                                                 absl::Time deadline) {
   if (absl::Status s = NotFromCallback("Send"); !s.ok()) return s;
   absl::Notification finished;
   absl::StatusOr<v1::Envelope> result = Cancelled();
-  SendAsync(std::move(envelope), [&](absl::StatusOr<v1::Envelope> r) {
-    result = std::move(r);
-    finished.Notify();
-  });
+  SendAsync(std::move(envelope), call, deadline,
+            [&](absl::StatusOr<v1::Envelope> r) {
+              result = std::move(r);
+              finished.Notify();
+            });
   finished.WaitForNotification();
   return result;
 }
 
 absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
-    v1::Envelope envelope,
+    v1::Envelope envelope, const CallOptions& call, absl::Time deadline,
     const AsapClient::IntermediateCallback& on_intermediate) {
   if (absl::Status s = NotFromCallback("SendStream"); !s.ok()) return s;
   CallScope scope(this);
   if (!scope.ok()) return Cancelled();
   if (absl::Status s = Prepare(&envelope); !s.ok()) return s;
-  const absl::Time deadline = absl::Now() + options_.timeout;
   DecideProtocol(deadline);
   if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return s;
   int64_t id;
@@ -832,6 +892,7 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     }
   }
   request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
+  AddCallHeaders(call, &request);
 
   // Events cross from the engine thread to this one.
   struct Events {
@@ -920,7 +981,8 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     events->raw.clear();
     return true;
   };
-  Run(std::move(request), std::move(retry_allowed),
+  Run(
+      std::move(request), std::move(retry_allowed),
       [this, events, dispatch, id,
        max_line](absl::StatusOr<HttpResponse> response) {
         engine_->Release();
@@ -956,7 +1018,8 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
         absl::MutexLock lock(&events->mu);
         events->ended = true;
         events->end_status = end;
-      });
+      },
+      call.wait_for_ready);
 
   std::optional<v1::Envelope> final;
   while (true) {
@@ -1167,8 +1230,8 @@ absl::StatusOr<AsapClient::BatchResults> HttpTransport::SendBatch(
 }
 
 absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
-    const ManifestCache::Validator* stale, ManifestCache::FetchResult* out) {
-  const absl::Time deadline = absl::Now() + options_.timeout;
+    const ManifestCache::Validator* stale, const CallOptions& call,
+    absl::Time deadline, ManifestCache::FetchResult* out) {
   DecideProtocol(deadline);
   if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return s;
   HttpRequest request;
@@ -1178,22 +1241,27 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
   request.deadline = deadline;
   request.max_response_bytes =
       static_cast<size_t>(options_.max_message_bytes) + 64 * 1024;
-  if (options_.compression.algorithm != "none" &&
-      !options_.compression.accept_encoding.empty()) {
-    request.headers.push_back(absl::StrCat(
-        "Accept-Encoding: ", options_.compression.accept_encoding));
+  const std::string accepted =
+      AcceptEncodingList(options_.compression.accept_encoding);
+  if (options_.compression.algorithm != Compression::kNone &&
+      !accepted.empty()) {
+    request.headers.push_back(absl::StrCat("Accept-Encoding: ", accepted));
   }
   if (stale != nullptr) {
     request.headers.push_back(absl::StrCat("If-None-Match: ", stale->etag));
   }
   AddAuthorization(&request);
+  AddCallHeaders(call, &request);
   absl::Notification answered;
   absl::StatusOr<HttpResponse> response = Cancelled();
-  Run(std::move(request), nullptr, [&](absl::StatusOr<HttpResponse> r) {
-    engine_->Release();
-    response = std::move(r);
-    answered.Notify();
-  });
+  Run(
+      std::move(request), nullptr,
+      [&](absl::StatusOr<HttpResponse> r) {
+        engine_->Release();
+        response = std::move(r);
+        answered.Notify();
+      },
+      call.wait_for_ready);
   answered.WaitForNotification();
   if (!response.ok()) return response.status();
   if (const std::string* etag = response->Header("etag")) out->etag = *etag;
@@ -1218,13 +1286,14 @@ absl::StatusOr<v1::Manifest> HttpTransport::FetchManifest(
   return ManifestFromJson(*body);
 }
 
-absl::StatusOr<v1::Manifest> HttpTransport::GetManifest() {
+absl::StatusOr<v1::Manifest> HttpTransport::GetManifest(const CallOptions& call,
+                                                        absl::Time deadline) {
   if (absl::Status s = NotFromCallback("GetManifest"); !s.ok()) return s;
   CallScope scope(this);
   if (!scope.ok()) return Cancelled();
   if (cache_ == nullptr) {
     ManifestCache::FetchResult ignored;
-    return FetchManifest(nullptr, &ignored);
+    return FetchManifest(nullptr, call, deadline, &ignored);
   }
   absl::StatusOr<std::shared_ptr<const v1::Manifest>> manifest =
       cache_->GetOrRevalidate(
@@ -1237,7 +1306,7 @@ absl::StatusOr<v1::Manifest> HttpTransport::GetManifest() {
               -> absl::StatusOr<ManifestCache::FetchResult> {
             ManifestCache::FetchResult result;
             absl::StatusOr<v1::Manifest> fetched =
-                FetchManifest(stale, &result);
+                FetchManifest(stale, call, deadline, &result);
             if (!fetched.ok()) return fetched.status();
             if (!result.not_modified) result.manifest = *std::move(fetched);
             return result;

@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/asap_client.h"
+#include "client/call_options.h"
 #include "client/http/http_engine.h"
 
 namespace asap::internal {
@@ -126,14 +127,22 @@ class HttpTransport {
   // asap:transport/cancelled. Idempotent.
   void Shutdown();
 
-  absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope);
-  void SendAsync(v1::Envelope envelope, AsapClient::SendCallback done);
+  // AsapClient's calls, with `call` already checked (ValidateCallOptions)
+  // and its deadline resolved into `deadline`: its metadata go as headers,
+  // and with wait_for_ready requests that could not connect are sent again
+  // until `deadline`.
+  absl::StatusOr<v1::Envelope> Send(v1::Envelope envelope,
+                                    const CallOptions& call,
+                                    absl::Time deadline);
+  void SendAsync(v1::Envelope envelope, const CallOptions& call,
+                 absl::Time deadline, AsapClient::SendCallback done);
   absl::StatusOr<v1::Envelope> SendStream(
-      v1::Envelope envelope,
+      v1::Envelope envelope, const CallOptions& call, absl::Time deadline,
       const AsapClient::IntermediateCallback& on_intermediate);
   absl::StatusOr<AsapClient::BatchResults> SendBatch(
       std::vector<v1::Envelope> envelopes, const BatchOptions& options);
-  absl::StatusOr<v1::Manifest> GetManifest();
+  absl::StatusOr<v1::Manifest> GetManifest(const CallOptions& call,
+                                           absl::Time deadline);
 
   ChannelPool::Stats pool_stats() const;
   AsapClient::CompressionStats compression_stats() const;
@@ -170,10 +179,12 @@ class HttpTransport {
                        absl::Time deadline, int level = -1);
   // Runs `request`, whose url is a path below the base URL, on a base URL
   // picked by balancer_ (holding one engine slot, released before `done`),
-  // retrying as the options say; `done` runs once, on the engine thread,
-  // with the answer (whose url names the base URL that gave it).
+  // retrying as the options say (and, with `wait_for_ready`, connection
+  // failures until the request's deadline); `done` runs once, on the engine
+  // thread, with the answer (whose url names the base URL that gave it).
   void Run(HttpRequest request, std::function<bool()> retry_allowed,
-           std::function<void(absl::StatusOr<HttpResponse>)> done);
+           std::function<void(absl::StatusOr<HttpResponse>)> done,
+           bool wait_for_ready = false);
   // Sends `call` to base URL `index` after `delay`.
   void Attempt(std::shared_ptr<Call> call, size_t index, absl::Duration delay);
   // Called with each answer to `call` from base URL `index`.
@@ -185,7 +196,8 @@ class HttpTransport {
   absl::StatusOr<std::string> Body(absl::StatusOr<HttpResponse> response);
   void NoteVersion(const HttpResponse& response);
   absl::StatusOr<v1::Manifest> FetchManifest(
-      const ManifestCache::Validator* stale, ManifestCache::FetchResult* out);
+      const ManifestCache::Validator* stale, const CallOptions& call,
+      absl::Time deadline, ManifestCache::FetchResult* out);
   // Sends each of `positions` in its own request, or in batch arrays.
   void SendBatchRequests(std::vector<v1::Envelope>& envelopes,
                          const std::vector<size_t>& positions, bool use_arrays,

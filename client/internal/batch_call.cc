@@ -53,10 +53,11 @@ absl::Status RunBatchCall(const CallTracker::Call& call,
                           AsapClient::BatchResults* results,
                           BatchOutcome* outcome) {
   grpc::ClientContext& context = *call.context();
-  if (compression.options->algorithm != "none" &&
-      !compression.options->accept_encoding.empty()) {
-    context.AddMetadata(kAcceptEncodingMetadataKey,
-                        compression.options->accept_encoding);
+  const std::string accepted =
+      AcceptEncodingList(compression.options->accept_encoding);
+  if (compression.options->algorithm != Compression::kNone &&
+      !accepted.empty()) {
+    context.AddMetadata(kAcceptEncodingMetadataKey, accepted);
   }
   // The stream's headers go out with the first frame instead of on their own.
   context.set_initial_metadata_corked(true);

@@ -66,10 +66,12 @@ std::optional<std::string> AdvertisedEncodings(
 std::string ChooseRequestEncoding(size_t size,
                                   const CompressionOptions& options,
                                   absl::string_view advertised) {
-  if (options.algorithm == "none" || size < options.threshold_bytes) {
+  if (options.algorithm == Compression::kNone ||
+      size < options.threshold_bytes) {
     return std::string(kIdentityEncoding);
   }
-  if (Advertises(advertised, options.algorithm)) return options.algorithm;
+  const absl::string_view configured = CompressionName(options.algorithm);
+  if (Advertises(advertised, configured)) return std::string(configured);
   return NegotiateEncoding(advertised);
 }
 
@@ -81,14 +83,15 @@ absl::StatusOr<std::optional<v1::CompressedEnvelope>> EncodeRequestBody(
   if (encoding == kIdentityEncoding) return std::nullopt;
   // The level is on the configured algorithm's scale; another algorithm
   // (the only one the target takes) runs at its default.
-  int level = encoding == options.algorithm ? options.level : -1;
+  int level =
+      encoding == CompressionName(options.algorithm) ? options.level : -1;
   absl::StatusOr<std::optional<std::string>> body =
       CompressBytes(envelope.SerializeAsString(), encoding, level);
   if (!body.ok()) return body.status();
   if (!body->has_value()) return std::nullopt;  // incompressible: send as is
   v1::CompressedEnvelope request;
   request.set_encoding(std::move(encoding));
-  request.set_accept_encoding(options.accept_encoding);
+  request.set_accept_encoding(AcceptEncodingList(options.accept_encoding));
   request.set_body(**std::move(body));
   return request;
 }

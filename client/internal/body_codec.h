@@ -31,10 +31,10 @@ std::optional<std::string> AdvertisedEncodings(
     const grpc::ClientContext& context);
 
 // The encoding of a request body of `size` bytes to a target that advertised
-// `advertised` ("" = nothing yet): `options.algorithm` if advertised, else the
-// first of this build's encodings that is advertised, and "identity" (plain
-// Send) when compression is off, the body is under the threshold or nothing
-// fits.
+// `advertised` ("" = nothing yet): `options.algorithm`'s name if advertised,
+// else the first of this build's encodings that is advertised, and
+// "identity" (plain Send) when compression is off, the body is under the
+// threshold or nothing fits.
 std::string ChooseRequestEncoding(size_t size,
                                   const CompressionOptions& options,
                                   absl::string_view advertised);

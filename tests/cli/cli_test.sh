@@ -199,6 +199,10 @@ for compression in none gzip br; do
 done
 run 2 "${ASAP}" send --target "${TARGET}" --compression zstd "${WORK}/big.json"
 pass "send --compression zstd: exit 2"
+run 2 "${ASAP}" send --target "${TARGET}" --compression bogus "${WORK}/big.json"
+expect_in "${ERR}" "--compression: unknown compression 'bogus'"
+expect_in "${ERR}" "expected none, gzip or br"
+pass "send --compression bogus: exit 2, names the valid values"
 
 envelope no.such.type '{"anything": 1}' >"${WORK}/unknown.json"
 run 1 "${ASAP}" send --target "${TARGET}" --timeout 10 "${WORK}/unknown.json"

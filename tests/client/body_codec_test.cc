@@ -37,7 +37,7 @@ TEST(ChooseRequestEncodingTest, NothingAdvertisedMeansIdentity) {
 
 TEST(ChooseRequestEncodingTest, ConfiguredAlgorithmWhenAdvertised) {
   CompressionOptions gzip;
-  gzip.algorithm = "gzip";
+  gzip.algorithm = Compression::kGzip;
   EXPECT_EQ(ChooseRequestEncoding(kLarge, gzip, "br, gzip"), "gzip");
   EXPECT_EQ(ChooseRequestEncoding(kLarge, CompressionOptions(), "br, gzip"),
             "br");
@@ -65,14 +65,14 @@ TEST(ChooseRequestEncodingTest, SmallBodiesAndNoneMeanIdentity) {
       "identity");
   EXPECT_EQ(ChooseRequestEncoding(options.threshold_bytes, options, "br, gzip"),
             "br");
-  options.algorithm = "none";
+  options.algorithm = Compression::kNone;
   EXPECT_EQ(ChooseRequestEncoding(kLarge, options, "br, gzip"), "identity");
 }
 
 TEST(EncodeRequestBodyTest, CompressesWithTheChosenEncoding) {
   v1::Envelope envelope = EnvelopeWithText(Repetitive(kLarge));
   CompressionOptions options;
-  options.accept_encoding = "gzip";
+  options.accept_encoding = {Compression::kGzip};
   absl::StatusOr<std::optional<v1::CompressedEnvelope>> request =
       EncodeRequestBody(envelope, options, "gzip");
   ASSERT_TRUE(request.ok()) << request.status();

@@ -238,8 +238,8 @@ TEST(CompressionTest, BrotliBothWays) {
 TEST(CompressionTest, GzipBothWays) {
   auto server = StartEcho();
   CompressionOptions gzip;
-  gzip.algorithm = "gzip";
-  gzip.accept_encoding = "gzip";
+  gzip.algorithm = Compression::kGzip;
+  gzip.accept_encoding = {Compression::kGzip};
   auto client = ClientFor(server->address(), gzip);
   ASSERT_TRUE(LearnEncodings(client.get()));
   std::string text = VariedText(20000);
@@ -352,7 +352,7 @@ TEST(CompressionTest, NoneMeansUncompressedBothWays) {
   auto server = StartEcho();
   auto relay = *bench::ByteCountingRelay::Start("127.0.0.1", server->port());
   CompressionOptions none;
-  none.algorithm = "none";
+  none.algorithm = Compression::kNone;
   auto client = ClientFor(relay->address(), none);
   ASSERT_TRUE(LearnEncodings(client.get()));  // advertised, yet not used
   relay->Reset();
@@ -641,14 +641,18 @@ TEST(CompressionTest, PlainAnswerWithoutAdvertisementStopsCompression) {
 TEST(CompressionTest, InvalidOptionsAreRejected) {
   ClientOptions options;
   options.target = "127.0.0.1:1";
-  options.compression.algorithm = "zstd";
+  options.compression.algorithm = static_cast<Compression>(42);
   EXPECT_EQ(AsapClient::Create(options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  options.compression.algorithm = "br";
+  options.compression.algorithm = Compression::kBrotli;
+  options.compression.accept_encoding = {static_cast<Compression>(42)};
+  EXPECT_EQ(AsapClient::Create(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.compression.accept_encoding = {Compression::kBrotli};
   options.compression.level = 12;
   EXPECT_EQ(AsapClient::Create(options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  options.compression.algorithm = "gzip";
+  options.compression.algorithm = Compression::kGzip;
   options.compression.level = 0;
   EXPECT_EQ(AsapClient::Create(options).status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -256,8 +256,8 @@ TEST_F(ReplicasTest, GzipBodiesThroughNginxOnBothBindings) {
   for (const std::string& target : NginxTargets()) {
     SCOPED_TRACE(target);
     ClientOptions options = Options(target);
-    options.compression.algorithm = "gzip";
-    options.compression.accept_encoding = "gzip";
+    options.compression.algorithm = Compression::kGzip;
+    options.compression.accept_encoding = {Compression::kGzip};
     std::unique_ptr<AsapClient> client = Client(options);
     ASSERT_NE(client, nullptr);
     // Over gRPC the first call learns what the agent decodes (its

@@ -174,7 +174,7 @@ TEST(AsapServerTest, OversizedMessageIsPayloadTooLarge) {
   ClientOptions client_options;
   client_options.target = server->address();
   client_options.max_message_bytes = 16 << 20;
-  client_options.compression.algorithm = "none";
+  client_options.compression.algorithm = Compression::kNone;
   auto client = *AsapClient::Create(client_options);
   absl::StatusOr<v1::Envelope> fits =
       client->Send(TaskRequest(std::string(5 << 20, 'x')));

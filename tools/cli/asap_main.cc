@@ -50,6 +50,7 @@
 #include "asap/json.h"
 #include "asap/manifest.h"
 #include "client/asap_client.h"
+#include "client/compression_options.h"
 #include "server/asap_server.h"
 #include "server/echo_skill.h"
 #include "server/shutdown_signals.h"
@@ -187,12 +188,13 @@ absl::StatusOr<std::unique_ptr<AsapClient>> ClientFor(const Args& args) {
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(args);
   if (!timeout.ok()) return timeout.status();
   options.timeout = *timeout;
-  std::string compression = Flag(args, "compression", "br");
-  if (compression != "none" && compression != "gzip" && compression != "br") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--compression must be none, gzip or br, got '", compression, "'"));
+  absl::StatusOr<Compression> compression =
+      ParseCompression(Flag(args, "compression", "br"));
+  if (!compression.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--compression: ", compression.status().message()));
   }
-  options.compression.algorithm = compression;
+  options.compression.algorithm = *compression;
   // Any TLS flag turns TLS on (an https:// target always has it).
   options.tls.ca_file = Flag(args, "ca");
   options.tls.cert_file = Flag(args, "cert");

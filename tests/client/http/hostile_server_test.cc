@@ -365,7 +365,7 @@ TEST_F(HostileServerTest, ServerThatNeverReadsTheRequestEndsAtTheDeadline) {
   // send stalls on full socket buffers, and must still end at the deadline.
   ClientOptions options = Options("noread", kShortTimeout);
   options.max_message_bytes = 16 << 20;
-  options.compression.algorithm = "none";
+  options.compression.algorithm = Compression::kNone;
   Outcome o = Send(options, Request(8 << 20));
   EXPECT_EQ(ErrorCodeOf(o.status), ErrorCode::kDeadlineExceeded) << Describe(o);
   EXPECT_LT(o.elapsed, 3 * kShortTimeout) << Describe(o);
@@ -452,7 +452,8 @@ TEST_F(HostileServerTest, HostileBatchArrayCountsOnlyRealAnswers) {
   // A v2 server answers a batch array with one real answer, a duplicate of
   // it, ids out of range or of the wrong type, non-objects and 10k strays.
   ClientOptions options = Options("batch-hostile", kLongTimeout);
-  options.compression.algorithm = "none";  // the server reads the ids
+  options.compression.algorithm =
+      Compression::kNone;  // the server reads the ids
   absl::StatusOr<AsapClient::BatchResults> results;
   Outcome o = Attack(options, [&](AsapClient& client, Outcome&) {
     results = client.SendBatch(std::vector<v1::Envelope>(4, Request()));

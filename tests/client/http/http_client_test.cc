@@ -124,7 +124,7 @@ TEST_F(ReferenceAgentTest, JsonRpcErrorsMapToTheAsapCodesOfGrpc) {
 
 TEST_F(ReferenceAgentTest, OversizedBodyIsPayloadTooLarge) {
   ClientOptions options = OptionsFor(agent_->url());
-  options.compression.algorithm = "none";
+  options.compression.algorithm = Compression::kNone;
   options.max_message_bytes = 32 * 1024 * 1024;
   std::unique_ptr<AsapClient> client = ClientFor(options);
   ASSERT_NE(client, nullptr);
