@@ -44,7 +44,7 @@ absl::Status JsonTextToMessage(const Struct& object, Message* message,
   // A Struct always prints.
   (void)google::protobuf::util::MessageToJsonString(object, &json);
   google::protobuf::util::JsonParseOptions parse;
-  parse.ignore_unknown_fields = false;
+  parse.ignore_unknown_fields = options.ignore_unknown_fields;
   message->Clear();
   auto status =
       google::protobuf::util::JsonStringToMessage(json, message, parse);
@@ -234,6 +234,7 @@ class Decoder {
       const FieldDescriptor* field = FieldNamed(descriptor, key);
       Path field_path{&path, key, 0};
       if (field == nullptr) {
+        if (options_.ignore_unknown_fields) continue;
         return Malformed(field_path, absl::StrCat("no such field in ",
                                                   descriptor.full_name()));
       }

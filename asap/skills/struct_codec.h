@@ -49,6 +49,11 @@ struct CodecOptions {
   // Deepest nesting of messages, lists and objects read; deeper is
   // asap:protocol/malformed_envelope. The server bounds payloads at 32.
   int max_depth = 64;
+  // Skip object keys that name no field instead of failing. Off for what a
+  // skill receives (a typo in an input is an error); on where a client
+  // reads a result, so an agent may add result fields without breaking
+  // older clients.
+  bool ignore_unknown_fields = false;
 };
 
 // Replaces `message` with the message `object` describes. Returns

@@ -23,48 +23,7 @@ The names and the main attributes follow gRPC's own Bazel rules:
     )
 """
 
-_WELL_KNOWN_PREFIX = "google/protobuf/"
-
-def _import_path(src, proto_info):
-    """The path protoc knows `src` by: relative to the proto root it lives under."""
-    best = ""
-    for root in [proto_info.proto_source_root] + proto_info.transitive_proto_path.to_list():
-        if root and root != "." and src.path.startswith(root + "/") and len(root) > len(best):
-            best = root
-    if best:
-        return src.path[len(best) + 1:]
-    if src.root.path and src.path.startswith(src.root.path + "/"):
-        return src.path[len(src.root.path) + 1:]
-    return src.path
-
-def _run_protoc(ctx, outputs, proto_infos, sources, plugin, plugin_name, out_dir, mnemonic):
-    transitive = depset(transitive = [p.transitive_sources for p in proto_infos])
-    args = ctx.actions.args()
-    args.add("--plugin=protoc-gen-%s=%s" % (plugin_name, plugin.path))
-    args.add("--%s_out=%s" % (plugin_name, out_dir))
-    args.add_all(
-        depset(transitive = [p.transitive_proto_path for p in proto_infos]),
-        format_each = "-I%s",
-    )
-    args.add("-I.")
-    args.add_all(sources)
-    ctx.actions.run(
-        executable = ctx.executable._protoc,
-        tools = [plugin],
-        inputs = transitive,
-        outputs = outputs,
-        arguments = [args],
-        mnemonic = mnemonic,
-        progress_message = "Generating %s stubs for %s" % (plugin_name, ctx.label),
-    )
-
-def _out_dir(ctx):
-    path = ctx.bin_dir.path
-    if ctx.label.workspace_root:
-        path += "/" + ctx.label.workspace_root
-    if ctx.label.package:
-        path += "/" + ctx.label.package
-    return path + "/" + ctx.attr.out_prefix
+load(":protoc.bzl", "WELL_KNOWN_PREFIX", "import_path", "out_dir", "run_protoc", "split_files")
 
 def _cc_grpc_codegen_impl(ctx):
     outputs = []
@@ -72,19 +31,19 @@ def _cc_grpc_codegen_impl(ctx):
     for dep in ctx.attr.srcs:
         info = dep[ProtoInfo]
         for src in info.direct_sources:
-            path = _import_path(src, info)
+            path = import_path(src, info)
             base = path[:-len(".proto")]
             sources.append(path)
             outputs.append(ctx.actions.declare_file(ctx.attr.out_prefix + "/" + base + ".grpc.pb.h"))
             outputs.append(ctx.actions.declare_file(ctx.attr.out_prefix + "/" + base + ".grpc.pb.cc"))
-    _run_protoc(
+    run_protoc(
         ctx,
         outputs,
         [d[ProtoInfo] for d in ctx.attr.srcs],
         sources,
         ctx.executable._plugin,
         "grpc",
-        _out_dir(ctx),
+        out_dir(ctx),
         "GrpcCppCodegen",
     )
     return [DefaultInfo(files = depset(outputs))]
@@ -104,20 +63,6 @@ _cc_grpc_codegen = rule(
             executable = True,
             cfg = "exec",
         ),
-    },
-)
-
-def _filter(files, suffix):
-    return [f for f in files.to_list() if f.path.endswith(suffix)]
-
-def _split_files_impl(ctx):
-    return [DefaultInfo(files = depset(_filter(ctx.attr.src[DefaultInfo].files, ctx.attr.suffix)))]
-
-_split_files = rule(
-    implementation = _split_files_impl,
-    attrs = {
-        "src": attr.label(mandatory = True),
-        "suffix": attr.string(mandatory = True),
     },
 )
 
@@ -147,8 +92,8 @@ def cc_grpc_library(name, srcs, deps = [], grpc_only = False, visibility = None,
         )
         all_deps.append(":" + name + "_cc_proto")
     _cc_grpc_codegen(name = codegen, srcs = srcs, out_prefix = prefix, testonly = testonly)
-    _split_files(name = codegen + "_hdrs", src = ":" + codegen, suffix = ".h", testonly = testonly)
-    _split_files(name = codegen + "_srcs", src = ":" + codegen, suffix = ".cc", testonly = testonly)
+    split_files(name = codegen + "_hdrs", src = ":" + codegen, suffix = ".h", testonly = testonly)
+    split_files(name = codegen + "_srcs", src = ":" + codegen, suffix = ".cc", testonly = testonly)
     native.cc_library(
         name = name,
         srcs = [":" + codegen + "_srcs"],
@@ -170,20 +115,20 @@ def _py_grpc_codegen_impl(ctx):
     for dep in ctx.attr.srcs + ctx.attr.deps:
         info = dep[ProtoInfo]
         for src in info.transitive_sources.to_list():
-            path = _import_path(src, info)
-            if path.startswith(_WELL_KNOWN_PREFIX) or path in seen:
+            path = import_path(src, info)
+            if path.startswith(WELL_KNOWN_PREFIX) or path in seen:
                 continue
             seen[path] = True
             sources.append(path)
             base = path[:-len(".proto")]
             outputs.append(ctx.actions.declare_file(ctx.attr.out_prefix + "/" + base + "_pb2.py"))
             outputs.append(ctx.actions.declare_file(ctx.attr.out_prefix + "/" + base + "_pb2_grpc.py"))
-    out_dir = _out_dir(ctx)
+    output_dir = out_dir(ctx)
     transitive = depset(transitive = [i.transitive_sources for i in infos])
     args = ctx.actions.args()
     args.add("--plugin=protoc-gen-grpc=%s" % ctx.executable._plugin.path)
-    args.add("--python_out=%s" % out_dir)
-    args.add("--grpc_out=%s" % out_dir)
+    args.add("--python_out=%s" % output_dir)
+    args.add("--grpc_out=%s" % output_dir)
     args.add_all(depset(transitive = [i.transitive_proto_path for i in infos]), format_each = "-I%s")
     args.add("-I.")
     args.add_all(sources)
