@@ -1,28 +1,26 @@
-// A consumer's ASAP agent: serves the echo handlers plus its own
-// greeting.request handler on 127.0.0.1:0, sends itself one greeting with
-// AsapClient, prints the response envelope as JSON and exits 0.
+// A consumer's ASAP agent: serves the typed Greeter agent (generated from
+// greeter_agent.proto) on 127.0.0.1:0, greets itself once with the
+// generated typed client, prints the reply as JSON and exits 0.
 #include <iostream>
 #include <memory>
 
 #include "absl/time/time.h"
 #include "asap/json.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "greeter_service.h"
 #include "server/asap_server.h"
-#include "server/handler_registry.h"
 
 int main() {
-  asap::HandlerRegistry handlers = asap::examples::EchoHandlers();
-  if (absl::Status s = handlers.Register(consumer::kGreetingRequest,
-                                         consumer::GreetingHandler);
-      !s.ok()) {
-    std::cerr << "register: " << s << "\n";
-    return 1;
-  }
+  consumer::GreeterAgentImpl greeter;
   asap::ServerOptions server_options;
   server_options.address = "127.0.0.1:0";
-  server_options.manifest = consumer::GreeterManifest();
+  asap::HandlerRegistry handlers;
+  absl::Status status = greeter.AddTo(&server_options.manifest);
+  if (status.ok()) status = greeter.RegisterWith(&handlers);
+  if (!status.ok()) {
+    std::cerr << "agent: " << status << "\n";
+    return 1;
+  }
   absl::StatusOr<std::unique_ptr<asap::AsapServer>> server =
       asap::AsapServer::Start(std::move(server_options), std::move(handlers));
   if (!server.ok()) {
@@ -42,27 +40,20 @@ int main() {
       std::cerr << "client: " << client.status() << "\n";
       return 1;
     }
+    asap::TypedStubOptions stub_options;
+    stub_options.sender = "urn:asap:agent:consumer-client";
+    consumer::GreeterAgent::Client greeter_client(client->get(), stub_options);
 
-    asap::v1::Envelope request;
-    request.set_sender("urn:asap:agent:consumer-client");
-    request.set_recipient(consumer::kAgentId);
-    request.set_payload_type(consumer::kGreetingRequest);
-    auto& payload = *request.mutable_payload()->mutable_fields();
-    payload["name"].set_string_value("consumer");
-    (*payload["details"].mutable_struct_value()->mutable_fields())["from"]
-        .set_string_value("agent.cc");
-
-    absl::StatusOr<asap::v1::Envelope> response = (*client)->Send(request);
-    if (!response.ok()) {
-      std::cerr << "send: " << response.status() << "\n";
+    consumer::HelloRequest request;
+    request.set_name("consumer");
+    (*request.mutable_details()->mutable_fields())["from"].set_string_value(
+        "agent.cc");
+    absl::StatusOr<consumer::HelloReply> reply = greeter_client.Greet(request);
+    if (!reply.ok()) {
+      std::cerr << "greet: " << reply.status() << "\n";
       exit_code = 1;
     } else {
-      std::cout << asap::ToJson(*response, {.pretty = true}) << std::endl;
-      if (response->payload_type() != consumer::kGreetingResponse) {
-        std::cerr << "unexpected payload_type " << response->payload_type()
-                  << "\n";
-        exit_code = 1;
-      }
+      std::cout << asap::ToJson(*reply, {.pretty = true}) << std::endl;
     }
   }
   (*server)->Shutdown(absl::Seconds(1));

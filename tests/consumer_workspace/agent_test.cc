@@ -1,5 +1,6 @@
-// The consumer's generated Greeter stubs over real gRPC, and its ASAP agent
-// (AsapServer + custom handler + echo handlers) through AsapClient.
+// The consumer's generated Greeter stubs over real gRPC, and its typed ASAP
+// agent (generated from greeter_agent.proto) through the typed client on
+// both bindings.
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -10,9 +11,9 @@
 #include "asap/errors.h"
 #include "asap/json.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "greeter.grpc.pb.h"
 #include "greeter.pb.h"
+#include "greeter_agent.asap.h"
 #include "greeter_service.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
@@ -55,28 +56,34 @@ TEST(GreeterServiceTest, SayHelloOverGrpc) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 
-class AgentTest : public ::testing::Test {
+class AgentTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    asap::HandlerRegistry handlers = asap::examples::EchoHandlers();
-    ASSERT_TRUE(handlers.Register(kGreetingRequest, GreetingHandler).ok());
     asap::ServerOptions options;
     options.address = "127.0.0.1:0";
-    options.manifest = GreeterManifest();
+    options.http_address = "127.0.0.1:0";
+    ASSERT_TRUE(greeter_.AddTo(&options.manifest).ok());
+    asap::HandlerRegistry handlers;
+    ASSERT_TRUE(greeter_.RegisterWith(&handlers).ok());
     auto server =
         asap::AsapServer::Start(std::move(options), std::move(handlers));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
 
     asap::ClientOptions client_options;
-    client_options.target = server_->address();
+    client_options.target =
+        GetParam() ? "http://" + server_->http_address() : server_->address();
     client_options.timeout = absl::Seconds(10);
     auto client = asap::AsapClient::Create(std::move(client_options));
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
+    asap::TypedStubOptions stub_options;
+    stub_options.sender = "urn:asap:agent:consumer-test";
+    stub_ = std::make_unique<GreeterAgent::Client>(client_.get(), stub_options);
   }
 
   void TearDown() override {
+    stub_.reset();
     client_.reset();
     if (server_) {
       server_->Shutdown(absl::Seconds(1));
@@ -84,76 +91,72 @@ class AgentTest : public ::testing::Test {
     }
   }
 
-  static asap::v1::Envelope Request(const std::string& payload_type) {
-    asap::v1::Envelope request;
-    request.set_sender("urn:asap:agent:consumer-test");
-    request.set_recipient(kAgentId);
-    request.set_payload_type(payload_type);
-    request.mutable_payload();
-    return request;
-  }
-
+  GreeterAgentImpl greeter_;
   std::unique_ptr<asap::AsapServer> server_;
   std::unique_ptr<asap::AsapClient> client_;
+  std::unique_ptr<GreeterAgent::Client> stub_;
 };
 
-TEST_F(AgentTest, ServesItsManifest) {
+TEST_P(AgentTest, ServesTheManifestFromTheProto) {
   absl::StatusOr<asap::v1::Manifest> manifest = client_->GetManifest();
   ASSERT_TRUE(manifest.ok()) << manifest.status();
-  EXPECT_EQ(manifest->id(), kAgentId);
-  EXPECT_EQ(manifest->endpoints().asap(), server_->address());
+  EXPECT_EQ(manifest->id(), GreeterAgent::kAgentId);
+  EXPECT_EQ(manifest->name(), "Consumer Greeter");
+  EXPECT_EQ(manifest->description(), "Greets agents by name.");
+  ASSERT_EQ(manifest->capabilities().skills_size(), 1);
+  const asap::v1::Skill& greet = manifest->capabilities().skills(0);
+  EXPECT_EQ(greet.id(), GreeterAgent::kGreetSkill);
+  EXPECT_EQ(greet.input_schema().fields().at("title").string_value(),
+            "consumer.HelloRequest");
 }
 
-TEST_F(AgentTest, AnswersAGreeting) {
-  asap::v1::Envelope request = Request(kGreetingRequest);
-  (*request.mutable_payload()->mutable_fields())["name"].set_string_value(
-      "test");
-  absl::StatusOr<asap::v1::Envelope> response = client_->Send(request);
-  ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(response->payload_type(), kGreetingResponse);
-  EXPECT_EQ(response->sender(), kAgentId);
-  EXPECT_FALSE(response->correlation_id().empty());
-  EXPECT_EQ(response->payload().fields().at("message").string_value(),
-            "Hello, test!");
-  EXPECT_EQ(response->payload().fields().at("greeter").string_value(),
-            kAgentId);
+TEST_P(AgentTest, GreetsThroughTheTypedClient) {
+  HelloRequest request;
+  request.set_name("test");
+  (*request.mutable_details()->mutable_fields())["n"].set_number_value(7);
+  absl::StatusOr<HelloReply> reply = stub_->Greet(request);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->message(), "Hello, test!");
+  EXPECT_EQ(reply->details().fields().at("n").number_value(), 7);
 }
 
-TEST_F(AgentTest, EchoesATask) {
-  asap::v1::Envelope request = Request("task.request");
+TEST_P(AgentTest, AnswersPlainAsapJson) {
+  asap::v1::Envelope request;
+  request.set_sender("urn:asap:agent:consumer-test");
+  request.set_recipient(GreeterAgent::kAgentId);
+  request.set_payload_type("task.request");
   auto& fields = *request.mutable_payload()->mutable_fields();
   fields["conversation_id"].set_string_value("conv-1");
-  fields["skill_id"].set_string_value("echo");
-  (*fields["input"].mutable_struct_value()->mutable_fields())["x"]
-      .set_string_value("y");
+  fields["skill_id"].set_string_value("greet");
+  (*fields["input"].mutable_struct_value()->mutable_fields())["name"]
+      .set_string_value("json");
   absl::StatusOr<asap::v1::Envelope> response = client_->Send(request);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->payload_type(), "task.response");
-  EXPECT_EQ(response->payload().fields().at("status").string_value(),
-            "completed");
-  EXPECT_EQ(asap::ToJson(response->payload().fields().at("result")),
-            asap::ToJson(fields["input"]));
+  EXPECT_EQ(response->payload()
+                .fields()
+                .at("result")
+                .struct_value()
+                .fields()
+                .at("message")
+                .string_value(),
+            "Hello, json!");
 }
 
-TEST_F(AgentTest, HandlerErrorKeepsItsAsapCode) {
-  // No name: GreetingHandler refuses it.
-  absl::StatusOr<asap::v1::Envelope> response =
-      client_->Send(Request(kGreetingRequest));
-  ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(asap::ErrorCodeOf(response.status()),
+TEST_P(AgentTest, SkillErrorKeepsItsAsapCode) {
+  absl::StatusOr<HelloReply> reply = stub_->Greet(HelloRequest());
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(asap::ErrorCodeOf(reply.status()),
             asap::ErrorCode::kMalformedEnvelope)
-      << response.status();
+      << reply.status();
+  EXPECT_NE(reply.status().message().find("input.name"),
+            absl::string_view::npos);
 }
 
-TEST_F(AgentTest, UnknownPayloadTypeIsHandlerNotFound) {
-  absl::StatusOr<asap::v1::Envelope> response =
-      client_->Send(Request("no.such.type"));
-  ASSERT_FALSE(response.ok());
-  EXPECT_EQ(asap::ErrorCodeOf(response.status()),
-            asap::ErrorCode::kHandlerNotFound)
-      << response.status();
-}
+INSTANTIATE_TEST_SUITE_P(Bindings, AgentTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Http" : "Grpc";
+                         });
 
 }  // namespace
 }  // namespace consumer

@@ -1,11 +1,13 @@
-"""The consumer's Python stubs (py_grpc_library) over real gRPC, and asap's own
-Python stubs imported from the @asap repository."""
+"""The consumer's Python stubs (py_grpc_library) over real gRPC, asap's own
+Python stubs imported from the @asap repository, and the typed Python client
+generated from greeter_agent.proto (asap_agent_library)."""
 
 import unittest
 from concurrent import futures
 
 import grpc
 
+import greeter_agent_asap
 import greeter_pb2
 import greeter_pb2_grpc
 from asap.v1 import envelope_pb2
@@ -54,6 +56,23 @@ class GreeterPyTest(unittest.TestCase):
         parsed = envelope_pb2.Envelope.FromString(envelope.SerializeToString())
         self.assertEqual(parsed, envelope)
         self.assertTrue(hasattr(service_pb2_grpc, "AsapServiceStub"))
+
+    def test_typed_client_from_the_consumers_proto(self):
+        client = greeter_agent_asap.GreeterAgentClient(
+            self.channel, sender="urn:asap:agent:consumer-py")
+        self.assertEqual(client.AGENT_ID, "urn:asap:agent:consumer-greeter")
+        # No ASAP agent listens on this channel (it is the plain Greeter):
+        # the typed call reaches the server and fails as gRPC UNIMPLEMENTED,
+        # raised as the typed client's AsapError.
+        with self.assertRaises(greeter_agent_asap.AsapError) as raised:
+            client.greet(greeter_pb2.HelloRequest(name="py"), timeout=10)
+        self.assertEqual(raised.exception.grpc_code,
+                         grpc.StatusCode.UNIMPLEMENTED)
+        envelope = client._stub.request(
+            "greet", greeter_pb2.HelloRequest(name="py"))
+        self.assertEqual(envelope.payload["skill_id"], "greet")
+        self.assertEqual(envelope.payload["input"]["name"], "py")
+        self.assertEqual(envelope.recipient, "urn:asap:agent:consumer-greeter")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,21 @@
-// The consumer's Greeter service, and an ASAP handler built on it.
+// The consumer's greeting, served two ways: as its plain gRPC Greeter
+// service, and as the typed ASAP agent generated from greeter_agent.proto.
 #ifndef CONSUMER_GREETER_SERVICE_H_
 #define CONSUMER_GREETER_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
-#include "asap/v1/envelope.pb.h"
-#include "asap/v1/manifest.pb.h"
 #include "greeter.grpc.pb.h"
+#include "greeter_agent.asap.h"
 
 namespace consumer {
 
-inline constexpr char kGreetingRequest[] = "greeting.request";
-inline constexpr char kGreetingResponse[] = "greeting.response";
-inline constexpr char kAgentId[] = "urn:asap:agent:consumer-greeter";
+// "Hello, <name>!" with the request's details; InvalidArgument without a
+// name.
+absl::StatusOr<HelloReply> Greeting(const HelloRequest& request);
 
-// Greeter: "Hello, <name>!", with the request's details sent back.
+// The gRPC service.
 class GreeterService final : public Greeter::Service {
  public:
   grpc::Status SayHello(grpc::ServerContext* context,
@@ -23,15 +23,13 @@ class GreeterService final : public Greeter::Service {
                         HelloReply* reply) override;
 };
 
-// The ASAP handler for greeting.request: the payload is a HelloRequest in
-// JSON; the greeting.response payload is GreeterService's HelloReply in JSON.
-// A payload that is not a HelloRequest, or has no name, is
+// The ASAP agent: skill "greet". A request without a name is
 // asap:protocol/malformed_envelope.
-absl::StatusOr<asap::v1::Envelope> GreetingHandler(
-    const asap::v1::Envelope& request, const asap::v1::Manifest& manifest);
-
-// The echo agent's manifest under this agent's id, with a "greet" skill.
-asap::v1::Manifest GreeterManifest();
+class GreeterAgentImpl final : public GreeterAgent::Service {
+ public:
+  absl::StatusOr<HelloReply> Greet(const asap::HandlerContext& context,
+                                   const HelloRequest& request) override;
+};
 
 }  // namespace consumer
 

@@ -69,26 +69,9 @@ def _asap_codegen_impl(ctx):
                 outputs.append(ctx.actions.declare_file(ctx.attr.out_prefix + "/" + base + ".asap.json"))
             else:
                 outputs.append(ctx.actions.declare_file(ctx.attr.out_prefix + "/" + base.replace("-", "_") + "_asap.py"))
-    builtin_outs = []
-    if ctx.attr.language == "python":
-        # The messages of these files and of every file they import that
-        # Python does not already have.
-        seen = {}
-        for info in infos:
-            for src in info.transitive_sources.to_list():
-                path = import_path(src, info)
-                if _provided_in_python(path) or path in seen:
-                    continue
-                seen[path] = True
-                if path not in sources:
-                    sources.append(path)
-                outputs.append(ctx.actions.declare_file(
-                    ctx.attr.out_prefix + "/" + path[:-len(".proto")].replace("-", "_") + "_pb2.py",
-                ))
-        builtin_outs = ["python"]
     run_protoc(
         ctx,
-        outputs,
+        list(outputs),
         infos,
         sources,
         ctx.executable._plugin,
@@ -96,8 +79,37 @@ def _asap_codegen_impl(ctx):
         out_dir(ctx),
         "AsapCodegen",
         parameter = ctx.attr.language,
-        builtin_outs = builtin_outs,
     )
+    if ctx.attr.language == "python":
+        # The messages of these files and of every file they import that
+        # Python does not already have, by protoc's own Python generator.
+        messages = []
+        message_sources = []
+        seen = {}
+        for info in infos:
+            for src in info.transitive_sources.to_list():
+                path = import_path(src, info)
+                if _provided_in_python(path) or path in seen:
+                    continue
+                seen[path] = True
+                message_sources.append(path)
+                messages.append(ctx.actions.declare_file(
+                    ctx.attr.out_prefix + "/" + path[:-len(".proto")].replace("-", "_") + "_pb2.py",
+                ))
+        args = ctx.actions.args()
+        args.add("--python_out=%s" % out_dir(ctx))
+        args.add_all(depset(transitive = [i.transitive_proto_path for i in infos]), format_each = "-I%s")
+        args.add("-I.")
+        args.add_all(message_sources)
+        ctx.actions.run(
+            executable = ctx.executable._protoc,
+            inputs = depset(transitive = [i.transitive_sources for i in infos]),
+            outputs = messages,
+            arguments = [args],
+            mnemonic = "AsapPyMessages",
+            progress_message = "Generating Python messages for %s" % ctx.label,
+        )
+        outputs += messages
     return [DefaultInfo(files = depset(outputs), runfiles = ctx.runfiles(files = outputs))]
 
 _asap_codegen = rule(

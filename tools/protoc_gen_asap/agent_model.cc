@@ -93,8 +93,9 @@ absl::StatusOr<AgentModel> ReadAgent(const ServiceDescriptor& service) {
   if (agent.id.empty()) {
     return Invalid(service,
                    "set option (asap.v1.agent) = { id: "
-                   "\"urn:asap:agent:...\" }: a service is an agent, and an "
-                   "agent needs its URN");
+                   "\"urn:asap:agent:...\" }: every service of a file given "
+                   "to protoc-gen-asap is an agent, and an agent needs its "
+                   "URN (keep plain gRPC services in a file of their own)");
   }
   if (!IsAgentUrn(agent.id)) {
     return Invalid(service, absl::StrCat("(asap.v1.agent).id \"", agent.id,
