@@ -1,26 +1,71 @@
-// Echo agent server: serves the echo agent until Ctrl-C or SIGTERM.
+// Echo agent server: serves the echo agent over gRPC until Ctrl-C or
+// SIGTERM. Its skills are the methods of EchoAgent::Service, generated from
+// echo.proto.
 //
 //   bazel run //examples/echo_agent:server -- 50051
-#include <cstdlib>
 #include <iostream>
 #include <string>
 
-#include "examples/echo_agent/echo_agent.h"
+#include "absl/strings/str_cat.h"
+#include "asap/errors.h"
+#include "examples/echo_agent/echo.asap.h"
 #include "server/asap_server.h"
 #include "server/shutdown_signals.h"
+
+namespace {
+
+class EchoAgentImpl final : public echo::v1::EchoAgent::Service {
+ public:
+  absl::StatusOr<echo::v1::EchoReply> Echo(
+      const asap::HandlerContext& context,
+      const echo::v1::EchoRequest& request) override {
+    echo::v1::EchoReply reply;
+    reply.set_text(request.text());
+    return reply;
+  }
+
+  absl::StatusOr<echo::v1::EchoReply> EchoSteps(
+      const asap::HandlerContext& context,
+      const echo::v1::EchoStepsRequest& request,
+      const asap::skills::ProgressEmit& progress) override {
+    if (request.steps() < 0 || request.steps() > 100) {
+      return asap::AsapError(asap::ErrorCode::kMalformedEnvelope,
+                             "input.steps: must be 0-100");
+    }
+    for (int step = 1; step <= request.steps(); ++step) {
+      if (!progress(100.0 * step / request.steps(),
+                    absl::StrCat("step ", step, " of ", request.steps()))) {
+        return asap::AsapError(asap::ErrorCode::kCancelled,
+                               "the caller went away");
+      }
+    }
+    echo::v1::EchoReply reply;
+    reply.set_text(request.text());
+    return reply;
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Block SIGINT/SIGTERM before gRPC starts its threads.
   asap::ShutdownSignals signals;
 
-  std::string port = argc > 1 ? argv[1] : "0";
+  EchoAgentImpl agent;  // outlives the server
   asap::ServerOptions options;
-  options.address = "127.0.0.1:" + port;
-  options.manifest =
-      asap::examples::EchoManifest("");  // endpoint: bound address
+  options.address = std::string("127.0.0.1:") + (argc > 1 ? argv[1] : "0");
+  // id, name, version, description and the skills with their JSON Schemas,
+  // from echo.proto; the endpoint is filled in with the bound address.
+  absl::Status status = agent.AddTo(&options.manifest);
+  asap::HandlerRegistry handlers;
+  if (status.ok()) status = agent.RegisterWith(&handlers);
+  if (!status.ok()) {
+    std::cerr << "echo server: " << status << "\n";
+    return 1;
+  }
 
-  auto server = asap::AsapServer::Start(std::move(options),
-                                        asap::examples::EchoHandlers());
+  auto server =
+      asap::AsapServer::Start(std::move(options), std::move(handlers));
   if (!server.ok()) {
     std::cerr << "echo server: " << server.status() << "\n";
     return 1;
