@@ -18,31 +18,22 @@
 #include "asap/errors.h"
 #include "asap/status_macros.h"
 #include "client/asap_client.h"
+#include "examples/common/echo_task.h"
+#include "examples/common/run_on_targets.h"
 
 namespace {
 
 constexpr int kEnvelopes = 1000;
 constexpr int kInvalid = 500;
 
-asap::v1::Envelope EchoRequest(const std::string& text) {
-  asap::v1::Envelope request;
-  request.set_sender("urn:asap:agent:batch-example");
-  request.set_recipient("urn:asap:agent:echo");
-  request.set_payload_type("task.request");
-  auto& payload = *request.mutable_payload()->mutable_fields();
-  payload["conversation_id"].set_string_value("batch-example");
-  payload["skill_id"].set_string_value("echo");
-  (*payload["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
-  return request;
-}
-
 // 1000 echo requests; the one at kInvalid has no skill_id, which a
 // task.request must have.
 std::vector<asap::v1::Envelope> Envelopes() {
   std::vector<asap::v1::Envelope> envelopes;
   for (int i = 0; i < kEnvelopes; ++i) {
-    envelopes.push_back(EchoRequest(absl::StrCat("envelope ", i)));
+    envelopes.push_back(asap::examples::EchoTaskRequest(
+        absl::StrCat("envelope ", i),
+        {.sender = "urn:asap:agent:batch-example"}));
   }
   envelopes[kInvalid].mutable_payload()->mutable_fields()->erase("skill_id");
   return envelopes;
@@ -102,16 +93,5 @@ absl::Status Batch(const std::string& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: client TARGET...  (HOST:PORT for gRPC, "
-                 "http://HOST:PORT for the HTTP binding)\n";
-    return 2;
-  }
-  for (int i = 1; i < argc; ++i) {
-    if (absl::Status status = Batch(argv[i]); !status.ok()) {
-      std::cerr << argv[i] << ": " << status << "\n";
-      return 1;
-    }
-  }
-  return 0;
+  return asap::examples::RunOnTargets(argc, argv, Batch);
 }

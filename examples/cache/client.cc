@@ -16,6 +16,7 @@
 #include "asap/status_macros.h"
 #include "client/asap_client.h"
 #include "client/manifest_cache.h"
+#include "examples/common/run_on_targets.h"
 
 namespace {
 
@@ -98,16 +99,5 @@ absl::Status ManifestCaching(const std::string& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: client TARGET...  (HOST:PORT for gRPC, "
-                 "http://HOST:PORT for the HTTP binding)\n";
-    return 2;
-  }
-  for (int i = 1; i < argc; ++i) {
-    if (absl::Status status = ManifestCaching(argv[i]); !status.ok()) {
-      std::cerr << argv[i] << ": " << status << "\n";
-      return 1;
-    }
-  }
-  return 0;
+  return asap::examples::RunOnTargets(argc, argv, ManifestCaching);
 }

@@ -8,19 +8,21 @@
 // first. Over HTTP every ASAP server decodes br and gzip, and
 // Content-Encoding says which. docs/COMPRESSION.md has the details.
 //
-//   bazel run //examples/compression:client -- 127.0.0.1:50051 \
-//       http://127.0.0.1:8080
+//   bazel run //examples/compression:client --
+//       127.0.0.1:50051 http://127.0.0.1:8080
 #include <cstdint>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "asap/status_macros.h"
 #include "client/asap_client.h"
 #include "client/compression_options.h"
+#include "examples/common/echo_task.h"
+#include "examples/common/run_on_targets.h"
 
 namespace {
 
@@ -44,30 +46,6 @@ std::string Prose(size_t bytes) {
   return text;
 }
 
-asap::v1::Envelope EchoRequest(const std::string& recipient,
-                               const std::string& text) {
-  asap::v1::Envelope request;
-  request.set_sender("urn:asap:agent:compression-example");
-  request.set_recipient(recipient);
-  request.set_payload_type("task.request");
-  auto& payload = *request.mutable_payload()->mutable_fields();
-  payload["conversation_id"].set_string_value("compression-1");
-  payload["skill_id"].set_string_value("echo");
-  (*payload["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
-  return request;
-}
-
-// The "text" of an echo response's result ("" when there is none).
-std::string ResultText(const asap::v1::Envelope& response) {
-  const auto& payload = response.payload().fields();
-  auto result = payload.find("result");
-  if (result == payload.end()) return "";
-  const auto& fields = result->second.struct_value().fields();
-  auto text = fields.find("text");
-  return text == fields.end() ? "" : text->second.string_value();
-}
-
 std::string Bytes(uint64_t raw, uint64_t wire) {
   if (raw == 0) return "not compressed";
   return absl::StrFormat("%6d -> %6d bytes (%2.0f%% smaller)", raw, wire,
@@ -89,14 +67,19 @@ absl::Status SendWith(const std::string& binding, const std::string& target,
   ASAP_ASSIGN_OR_RETURN(std::unique_ptr<asap::AsapClient> client,
                         asap::AsapClient::Create(options));
   ASAP_ASSIGN_OR_RETURN(asap::v1::Manifest manifest, client->GetManifest());
+  const asap::examples::EchoTaskOptions echo = {
+      .sender = "urn:asap:agent:compression-example",
+      .recipient = manifest.id(),
+      .conversation_id = "compression-1"};
   // A first, small call: over gRPC its answer tells the client which
   // encodings the agent decodes (large bodies go plain until then).
   ASAP_RETURN_IF_ERROR(
-      client->Send(EchoRequest(manifest.id(), "hello")).status());
+      client->Send(asap::examples::EchoTaskRequest("hello", echo)).status());
   const std::string text = Prose(kTextBytes);
-  ASAP_ASSIGN_OR_RETURN(asap::v1::Envelope response,
-                        client->Send(EchoRequest(manifest.id(), text)));
-  if (ResultText(response) != text) {
+  ASAP_ASSIGN_OR_RETURN(
+      asap::v1::Envelope response,
+      client->Send(asap::examples::EchoTaskRequest(text, echo)));
+  if (asap::examples::EchoResultText(response) != text) {
     return absl::DataLossError("the echo differs from the text sent");
   }
   asap::AsapClient::CompressionStats stats = client->compression_stats();
@@ -110,28 +93,23 @@ absl::Status SendWith(const std::string& binding, const std::string& target,
   return absl::OkStatus();
 }
 
+// The three algorithms in turn against one target, over the binding its
+// scheme names.
+absl::Status SendEach(const std::string& target) {
+  const std::string binding =
+      absl::StartsWith(target, "http") ? "HTTP" : "gRPC";
+  for (asap::Compression algorithm :
+       {asap::Compression::kBrotli, asap::Compression::kGzip,
+        asap::Compression::kNone}) {
+    ASAP_RETURN_IF_ERROR(SendWith(binding, target, algorithm));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::cerr << "usage: client GRPC_HOST:PORT http://HTTP_HOST:PORT\n";
-    return 2;
-  }
   std::cout << "one " << kTextBytes / 1024
             << " KiB text to the echo skill and back:\n";
-  int failed = 0;
-  for (const auto& [binding, target] :
-       {std::pair<std::string, std::string>{"gRPC", argv[1]},
-        std::pair<std::string, std::string>{"HTTP", argv[2]}}) {
-    for (asap::Compression algorithm :
-         {asap::Compression::kBrotli, asap::Compression::kGzip,
-          asap::Compression::kNone}) {
-      if (absl::Status s = SendWith(binding, target, algorithm); !s.ok()) {
-        std::cerr << binding << " " << asap::CompressionName(algorithm) << ": "
-                  << s << "\n";
-        ++failed;
-      }
-    }
-  }
-  return failed == 0 ? 0 : 1;
+  return asap::examples::RunOnTargets(argc, argv, SendEach);
 }

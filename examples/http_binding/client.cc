@@ -14,31 +14,14 @@
 #include "asap/errors.h"
 #include "asap/status_macros.h"
 #include "client/asap_client.h"
+#include "examples/common/echo_task.h"
+#include "examples/common/run_on_targets.h"
 
 namespace {
 
-asap::v1::Envelope Request(const asap::v1::Manifest& manifest,
-                           const std::string& text) {
-  asap::v1::Envelope request;
-  request.set_sender("urn:asap:agent:example-client");
-  request.set_recipient(manifest.id());
-  request.set_payload_type("task.request");
-  auto& payload = *request.mutable_payload()->mutable_fields();
-  payload["conversation_id"].set_string_value("conversation-1");
-  payload["skill_id"].set_string_value("echo");
-  (*payload["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
-  return request;
-}
-
-std::string ResultText(const asap::v1::Envelope& response) {
-  const auto& payload = response.payload().fields();
-  auto result = payload.find("result");
-  if (result == payload.end()) return "";
-  const auto& fields = result->second.struct_value().fields();
-  auto text = fields.find("text");
-  return text == fields.end() ? "" : text->second.string_value();
-}
+using ::asap::examples::EchoResultText;
+using ::asap::examples::EchoStreamRequest;
+using ::asap::examples::EchoTaskRequest;
 
 // The whole exchange: manifest, one envelope, a batch, a stream.
 absl::Status Exchange(const std::string& target) {
@@ -51,14 +34,16 @@ absl::Status Exchange(const std::string& target) {
   ASAP_ASSIGN_OR_RETURN(asap::v1::Manifest manifest, client->GetManifest());
   std::cout << target << ": manifest of " << manifest.id() << "\n";
 
-  ASAP_ASSIGN_OR_RETURN(asap::v1::Envelope response,
-                        client->Send(Request(manifest, "hello")));
+  ASAP_ASSIGN_OR_RETURN(
+      asap::v1::Envelope response,
+      client->Send(EchoTaskRequest("hello", {.recipient = manifest.id()})));
   std::cout << target << ": " << response.payload_type() << " \""
-            << ResultText(response) << "\"\n";
+            << EchoResultText(response) << "\"\n";
 
   std::vector<asap::v1::Envelope> batch;
   for (int i = 0; i < 10; ++i) {
-    batch.push_back(Request(manifest, absl::StrCat("batch ", i)));
+    batch.push_back(EchoTaskRequest(absl::StrCat("batch ", i),
+                                    {.recipient = manifest.id()}));
   }
   ASAP_ASSIGN_OR_RETURN(asap::AsapClient::BatchResults results,
                         client->SendBatch(std::move(batch)));
@@ -69,12 +54,8 @@ absl::Status Exchange(const std::string& target) {
   std::cout << target << ": batch of " << results.size() << ", " << answered
             << " answered\n";
 
-  asap::v1::Envelope stream = Request(manifest, "");
-  stream.set_payload_type("echo.stream");
-  stream.mutable_payload()->clear_fields();
-  (*stream.mutable_payload()->mutable_fields())["text"].set_string_value(
-      "streamed");
-  (*stream.mutable_payload()->mutable_fields())["steps"].set_number_value(3);
+  asap::v1::Envelope stream =
+      EchoStreamRequest("streamed", 3, {.recipient = manifest.id()});
   int updates = 0;
   ASAP_ASSIGN_OR_RETURN(
       asap::v1::Envelope final,
@@ -95,17 +76,5 @@ absl::Status Exchange(const std::string& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: client TARGET...  (HOST:PORT for gRPC, "
-                 "http://HOST:PORT for the HTTP binding)\n";
-    return 2;
-  }
-  int failed = 0;
-  for (int i = 1; i < argc; ++i) {
-    if (absl::Status status = Exchange(argv[i]); !status.ok()) {
-      std::cerr << argv[i] << ": " << status << "\n";
-      ++failed;
-    }
-  }
-  return failed == 0 ? 0 : 1;
+  return asap::examples::RunOnTargets(argc, argv, Exchange);
 }

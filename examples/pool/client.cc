@@ -20,21 +20,15 @@
 #include "asap/errors.h"
 #include "asap/status_macros.h"
 #include "client/asap_client.h"
+#include "examples/common/echo_task.h"
+#include "examples/common/run_on_targets.h"
 
 namespace {
 
-asap::v1::Envelope EchoRequest(const std::string& text) {
-  asap::v1::Envelope request;
-  request.set_sender("urn:asap:agent:pool-example");
-  request.set_recipient("urn:asap:agent:echo");
-  request.set_payload_type("task.request");
-  auto& payload = *request.mutable_payload()->mutable_fields();
-  payload["conversation_id"].set_string_value("pool-example");
-  payload["skill_id"].set_string_value("echo");
-  (*payload["input"].mutable_struct_value()->mutable_fields())["text"]
-      .set_string_value(text);
-  return request;
-}
+using ::asap::examples::EchoStreamRequest;
+using ::asap::examples::EchoTaskRequest;
+
+constexpr char kSender[] = "urn:asap:agent:pool-example";
 
 void PrintStats(const std::string& target, const asap::AsapClient& client) {
   asap::ChannelPool::Stats stats = client.pool_stats();
@@ -66,7 +60,7 @@ absl::Status ManyCalls(const std::string& target) {
   for (int i = 0; i < kCalls; ++i) {
     // Returns at once while the pool has a free stream; otherwise waits for
     // one (at most pool_timeout).
-    client->SendAsync(EchoRequest("call"),
+    client->SendAsync(EchoTaskRequest("call", {.sender = kSender}),
                       [&](absl::StatusOr<asap::v1::Envelope> response) {
                         absl::MutexLock lock(&mu);
                         if (!response.ok() && first_error.ok()) {
@@ -105,12 +99,8 @@ absl::Status PoolTimeout(const std::string& target) {
   ASAP_ASSIGN_OR_RETURN(std::unique_ptr<asap::AsapClient> client,
                         asap::AsapClient::Create(options));
 
-  asap::v1::Envelope stream = EchoRequest("");
-  stream.set_payload_type("echo.stream");
-  auto& fields = *stream.mutable_payload()->mutable_fields();
-  fields.clear();
-  fields["text"].set_string_value("holding the only stream");
-  fields["steps"].set_number_value(1);
+  asap::v1::Envelope stream =
+      EchoStreamRequest("holding the only stream", 1, {.sender = kSender});
 
   // One step: one task.update, and the callback runs once.
   absl::Status refused;
@@ -118,7 +108,8 @@ absl::Status PoolTimeout(const std::string& target) {
   auto send_meanwhile = [&](const asap::v1::Envelope& /*update*/) {
     // Inside SendStream: its stream is still taken.
     const absl::Time start = absl::Now();
-    refused = client->Send(EchoRequest("no room")).status();
+    refused =
+        client->Send(EchoTaskRequest("no room", {.sender = kSender})).status();
     waited = absl::Now() - start;
   };
   ASAP_RETURN_IF_ERROR(client->SendStream(stream, send_meanwhile).status());
@@ -131,7 +122,8 @@ absl::Status PoolTimeout(const std::string& target) {
             << " and got: " << refused.message() << "\n";
 
   // With the stream returned to the pool, the same Send goes through.
-  ASAP_RETURN_IF_ERROR(client->Send(EchoRequest("room now")).status());
+  ASAP_RETURN_IF_ERROR(
+      client->Send(EchoTaskRequest("room now", {.sender = kSender})).status());
   std::cout << target << ": after the stream, the same Send is answered\n";
   PrintStats(target, *client);
   return absl::OkStatus();
@@ -140,18 +132,9 @@ absl::Status PoolTimeout(const std::string& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: client TARGET...  (HOST:PORT for gRPC, "
-                 "http://HOST:PORT for the HTTP binding)\n";
-    return 2;
-  }
-  for (int i = 1; i < argc; ++i) {
-    absl::Status status = ManyCalls(argv[i]);
-    if (status.ok()) status = PoolTimeout(argv[i]);
-    if (!status.ok()) {
-      std::cerr << argv[i] << ": " << status << "\n";
-      return 1;
-    }
-  }
-  return 0;
+  return asap::examples::RunOnTargets(
+      argc, argv, [](const std::string& target) -> absl::Status {
+        ASAP_RETURN_IF_ERROR(ManyCalls(target));
+        return PoolTimeout(target);
+      });
 }
