@@ -78,3 +78,9 @@ start_agent() {
   cat "$_agent_log" >&2
   exit 1
 }
+
+# agent_log: prints what the agent has written so far (its stdout and
+# stderr).
+agent_log() {
+  cat "$_agent_log"
+}
