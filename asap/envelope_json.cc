@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "asap/errors.h"
+#include "asap/json_escape.h"
 #include "google/protobuf/struct.pb.h"
 
 namespace asap {
@@ -206,125 +207,6 @@ absl::Status ToStruct(const rapidjson::Value& object, int depth, Struct* out) {
   return absl::OkStatus();
 }
 
-// protobuf's JsonEscaping: the code points it writes as \u escapes besides
-// the ASCII ones (C1 controls and invisible formatting characters).
-bool EscapedCodePoint(uint32_t cp) {
-  return (cp >= 0x7F && cp <= 0x9F) || cp == 0xAD ||
-         (cp >= 0x600 && cp <= 0x603) || cp == 0x6DD || cp == 0x70F ||
-         cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x200B && cp <= 0x200F) ||
-         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
-         (cp >= 0x206A && cp <= 0x206F) || cp == 0xFEFF ||
-         (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0x1D173 && cp <= 0x1D17A) ||
-         cp == 0xE0001 || (cp >= 0xE0020 && cp <= 0xE007F);
-}
-
-void AppendUnicodeEscape(uint32_t unit, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  char escape[6] = {'\\',
-                    'u',
-                    kHex[(unit >> 12) & 0xF],
-                    kHex[(unit >> 8) & 0xF],
-                    kHex[(unit >> 4) & 0xF],
-                    kHex[unit & 0xF]};
-  out->append(escape, sizeof(escape));
-}
-
-// The code point of the well-formed UTF-8 sequence at `at`, and its length;
-// length 0 when the bytes are not one.
-uint32_t DecodeUtf8(const unsigned char* at, const unsigned char* end,
-                    int* length) {
-  *length = 0;
-  unsigned char lead = at[0];
-  int size;
-  uint32_t cp;
-  uint32_t min;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    size = 2, cp = lead & 0x1F, min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    size = 3, cp = lead & 0x0F, min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    size = 4, cp = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (end - at < size) return 0;
-  for (int i = 1; i < size; ++i) {
-    if ((at[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (at[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  *length = size;
-  return cp;
-}
-
-// `text` as protobuf prints a JSON string: quotes, backslashes, controls,
-// '<', '>' and the code points above escaped; bytes that are not UTF-8
-// dropped.
-void AppendString(absl::string_view text, std::string* out) {
-  out->push_back('"');
-  const auto* at = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = at + text.size();
-  while (at < end) {
-    const unsigned char* run = at;
-    while (at < end && *at >= 0x20 && *at < 0x7F && *at != '"' && *at != '\\' &&
-           *at != '<' && *at != '>') {
-      ++at;
-    }
-    out->append(reinterpret_cast<const char*>(run),
-                static_cast<size_t>(at - run));
-    if (at == end) break;
-    unsigned char c = *at;
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\b':
-          out->append("\\b");
-          break;
-        case '\f':
-          out->append("\\f");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        default:
-          AppendUnicodeEscape(c, out);
-          break;
-      }
-      ++at;
-      continue;
-    }
-    int length;
-    uint32_t cp = DecodeUtf8(at, end, &length);
-    if (length == 0) {
-      ++at;
-      continue;
-    }
-    if (!EscapedCodePoint(cp)) {
-      out->append(reinterpret_cast<const char*>(at),
-                  static_cast<size_t>(length));
-    } else if (cp < 0x10000) {
-      AppendUnicodeEscape(cp, out);
-    } else {
-      cp -= 0x10000;
-      AppendUnicodeEscape(0xD800 + (cp >> 10), out);
-      AppendUnicodeEscape(0xDC00 + (cp & 0x3FF), out);
-    }
-    at += length;
-  }
-  out->push_back('"');
-}
-
 // protobuf's SimpleDtoa: 15 significant digits when they read back exactly,
 // else 17; non-finite numbers as the strings protobuf writes.
 void AppendNumber(double value, std::string* out) {
@@ -364,7 +246,7 @@ void AppendValue(const Value& value, std::string* out) {
       AppendNumber(value.number_value(), out);
       break;
     case Value::kStringValue:
-      AppendString(value.string_value(), out);
+      AppendJsonString(value.string_value(), JsonEscaping::kProtobuf, out);
       break;
     case Value::kBoolValue:
       out->append(value.bool_value() ? "true" : "false");
@@ -400,7 +282,7 @@ void AppendStruct(const Struct& value, std::string* out) {
     if (field.kind_case() == Value::KIND_NOT_SET) continue;
     if (!first) out->push_back(',');
     first = false;
-    AppendString(key, out);
+    AppendJsonString(key, JsonEscaping::kProtobuf, out);
     out->push_back(':');
     AppendValue(field, out);
   }
@@ -508,7 +390,7 @@ void AppendEnvelopeJson(const v1::Envelope& envelope, std::string* out) {
       out->push_back('"');
       out->append(field.name.data(), field.name.size());
       out->append("\":");
-      AppendString(text, out);
+      AppendJsonString(text, JsonEscaping::kProtobuf, out);
       continue;
     }
     if (!(envelope.*field.has_struct)()) continue;

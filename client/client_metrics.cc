@@ -3,45 +3,21 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "asap/prometheus_text.h"
 
 namespace asap {
 namespace {
 
-// A label value as the exposition format wants it: backslash, double quote
-// and newline escaped.
-std::string EscapeLabel(const std::string& value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 class Writer {
  public:
   Writer(std::string target, bool with_headers)
-      : label_(absl::StrCat("{target=\"", EscapeLabel(target), "\"} ")),
+      : label_(
+            absl::StrCat("{target=\"", PrometheusLabelValue(target), "\"} ")),
         with_headers_(with_headers) {}
 
   void Add(const char* name, const char* type, const char* help,
            uint64_t value) {
-    if (with_headers_) {
-      absl::StrAppend(&out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
-                      type, "\n");
-    }
+    if (with_headers_) AppendPrometheusHeader(name, type, help, &out_);
     absl::StrAppend(&out_, name, label_, value, "\n");
   }
 

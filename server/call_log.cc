@@ -1,7 +1,6 @@
 #include "server/call_log.h"
 
 #include <chrono>
-#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <utility>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asap/errors.h"
+#include "asap/json_escape.h"
 
 namespace asap {
 namespace {
@@ -49,6 +49,9 @@ bool NeedsQuotes(absl::string_view value) {
   return false;
 }
 
+// Text values escape like JSON strings for what JSON has a short escape
+// for; other controls, DEL, and every byte of a non-ASCII character go out
+// as \xHH: nothing a terminal or a line-based reader could act on.
 void AppendTextValue(absl::string_view raw, size_t max, std::string* out) {
   bool cut = false;
   absl::string_view value = Prefix(raw, max, &cut);
@@ -59,118 +62,31 @@ void AppendTextValue(absl::string_view raw, size_t max, std::string* out) {
   out->push_back('"');
   for (char c : value) {
     unsigned char byte = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        // Other controls, DEL, and every byte of a non-ASCII character:
-        // nothing a terminal or a line-based reader could act on.
-        if (byte < 0x20 || byte >= 0x7F) {
-          absl::StrAppendFormat(out, "\\x%02x", byte);
-        } else {
-          out->push_back(c);
-        }
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      out->push_back('\\');
+      out->push_back(c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+    } else if (byte < 0x20 || byte >= 0x7F) {
+      absl::StrAppendFormat(out, "\\x%02x", byte);
+    } else {
+      out->push_back(c);
     }
   }
   absl::StrAppend(out, cut ? kCutMark : "", "\"");
 }
 
-// The code point of the UTF-8 sequence at the start of `bytes` and its
-// length; nullopt for an invalid sequence (overlong, a surrogate, past
-// U+10FFFF, truncated).
-std::optional<std::pair<uint32_t, size_t>> DecodeUtf8(absl::string_view bytes) {
-  auto at = [&](size_t i) { return static_cast<unsigned char>(bytes[i]); };
-  unsigned char lead = at(0);
-  size_t length;
-  uint32_t code;
-  uint32_t min;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2, code = lead & 0x1F, min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3, code = lead & 0x0F, min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4, code = lead & 0x07, min = 0x10000;
-  } else {
-    return std::nullopt;
-  }
-  if (bytes.size() < length) return std::nullopt;
-  for (size_t i = 1; i < length; ++i) {
-    if ((at(i) & 0xC0) != 0x80) return std::nullopt;
-    code = (code << 6) | (at(i) & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-    return std::nullopt;
-  }
-  return std::make_pair(code, length);
-}
-
-// A JSON string of pure ASCII: every non-ASCII character as \uXXXX (so no
-// U+2028 or bidi control reaches a reader raw), invalid UTF-8 as U+FFFD.
-void AppendJsonString(absl::string_view raw, size_t max, std::string* out) {
+// A JSON string of pure ASCII (so no U+2028 or bidi control reaches a reader
+// raw), cut to `max` bytes with the cut mark inside the quotes.
+void AppendJsonValue(absl::string_view raw, size_t max, std::string* out) {
   bool cut = false;
   absl::string_view value = Prefix(raw, max, &cut);
-  out->push_back('"');
-  size_t i = 0;
-  while (i < value.size()) {
-    unsigned char byte = static_cast<unsigned char>(value[i]);
-    if (byte < 0x80) {
-      switch (byte) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        default:
-          if (byte < 0x20 || byte == 0x7F) {
-            absl::StrAppendFormat(out, "\\u%04x", byte);
-          } else {
-            out->push_back(static_cast<char>(byte));
-          }
-      }
-      ++i;
-      continue;
-    }
-    std::optional<std::pair<uint32_t, size_t>> decoded =
-        DecodeUtf8(value.substr(i));
-    if (!decoded) {
-      out->append("\\ufffd");
-      ++i;
-      continue;
-    }
-    uint32_t code = decoded->first;
-    if (code < 0x10000) {
-      absl::StrAppendFormat(out, "\\u%04x", code);
-    } else {
-      code -= 0x10000;
-      absl::StrAppendFormat(out, "\\u%04x\\u%04x", 0xD800 + (code >> 10),
-                            0xDC00 + (code & 0x3FF));
-    }
-    i += decoded->second;
+  AppendJsonString(value, JsonEscaping::kAscii, out);
+  if (cut) {
+    out->pop_back();
+    absl::StrAppend(out, kCutMark, "\"");
   }
-  absl::StrAppend(out, cut ? kCutMark : "", "\"");
 }
 
 absl::string_view LevelName(CallLogLevel level) {
@@ -274,7 +190,7 @@ std::string FormatCallLine(const CallRecord& record, CallLogFormat format) {
       if (field.number) {
         line.append(field.value.data(), field.value.size());
       } else {
-        AppendJsonString(field.value, field.max, &line);
+        AppendJsonValue(field.value, field.max, &line);
       }
     }
     line.append("}\n");

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asap/errors.h"
+#include "asap/prometheus_text.h"
 
 namespace asap {
 namespace {
@@ -61,39 +62,10 @@ size_t BucketOf(const T (&bounds)[N], T value) {
                              bounds);
 }
 
-// A label value as the exposition format wants it: backslash, double quote
-// and line feed escaped.
-std::string EscapeLabelValue(absl::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Nanoseconds as seconds, exactly.
 std::string Seconds(uint64_t nanos) {
   return absl::StrFormat("%d.%09d", nanos / 1'000'000'000,
                          nanos % 1'000'000'000);
-}
-
-void AppendHeader(std::string* out, absl::string_view name,
-                  absl::string_view type, absl::string_view help) {
-  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type,
-                  "\n");
 }
 
 // The _bucket, _sum and _count samples of one histogram. `labels` (already
@@ -220,9 +192,11 @@ std::string ServerMetrics::RenderPrometheus() const {
     binding_labels[b] = absl::StrCat("binding=\"", kBindingNames[b], "\"");
   }
 
-  AppendHeader(&out, "asap_requests_total", "counter",
-               "Envelopes handled, by binding, payload type and outcome "
-               "(ok or the ASAP error code).");
+  AppendPrometheusHeader(
+      "asap_requests_total", "counter",
+      "Envelopes handled, by binding, payload type and outcome "
+      "(ok or the ASAP error code).",
+      &out);
   const int payload_types = static_cast<int>(payload_types_.size()) + 1;
   for (int b = 0; b < kBindings; ++b) {
     for (int type = 0; type < payload_types; ++type) {
@@ -233,7 +207,7 @@ std::string ServerMetrics::RenderPrometheus() const {
         absl::string_view type_name =
             type < payload_types - 1 ? payload_types_[type] : kOtherPayloadType;
         absl::StrAppend(&out, "asap_requests_total{", binding_labels[b],
-                        ",payload_type=\"", EscapeLabelValue(type_name),
+                        ",payload_type=\"", PrometheusLabelValue(type_name),
                         "\",outcome=\"", OutcomeName(outcome), "\"} ", count,
                         "\n");
       }
@@ -242,9 +216,11 @@ std::string ServerMetrics::RenderPrometheus() const {
 
   // Histograms are read bucket by bucket and _count is their total, so each
   // is consistent even while envelopes are being recorded.
-  AppendHeader(&out, "asap_request_duration_seconds", "histogram",
-               "Time from a request's arrival to its response being ready, "
-               "per envelope.");
+  AppendPrometheusHeader(
+      "asap_request_duration_seconds", "histogram",
+      "Time from a request's arrival to its response being ready, "
+      "per envelope.",
+      &out);
   for (int b = 0; b < kBindings; ++b) {
     const Histogram<kDurationBuckets>& duration = bindings_[b].duration;
     std::array<uint64_t, kDurationBuckets + 1> counts;
@@ -256,16 +232,17 @@ std::string ServerMetrics::RenderPrometheus() const {
                     Seconds(duration.sum.load(std::memory_order_relaxed)));
   }
 
-  AppendHeader(&out, "asap_calls_in_flight", "gauge",
-               "Calls (unary calls and batch streams) being served.");
+  AppendPrometheusHeader("asap_calls_in_flight", "gauge",
+                         "Calls (unary calls and batch streams) being served.",
+                         &out);
   for (int b = 0; b < kBindings; ++b) {
     absl::StrAppend(&out, "asap_calls_in_flight{", binding_labels[b], "} ",
                     bindings_[b].in_flight.load(std::memory_order_relaxed),
                     "\n");
   }
 
-  AppendHeader(&out, "asap_batch_size", "histogram",
-               "Envelopes per batch call.");
+  AppendPrometheusHeader("asap_batch_size", "histogram",
+                         "Envelopes per batch call.", &out);
   std::string batch_labels[kBatchBuckets];
   absl::string_view batch_label_views[kBatchBuckets];
   for (int i = 0; i < kBatchBuckets; ++i) {
@@ -292,7 +269,8 @@ std::string ServerMetrics::RenderPrometheus() const {
       "Bytes of request (in) and response (out) bodies decoded: after "
       "decompression, before compression."};
   for (int stage = 0; stage < 2; ++stage) {
-    AppendHeader(&out, kStageNames[stage], "counter", kStageHelp[stage]);
+    AppendPrometheusHeader(kStageNames[stage], "counter", kStageHelp[stage],
+                           &out);
     for (int b = 0; b < kBindings; ++b) {
       for (int direction = 0; direction < 2; ++direction) {
         absl::StrAppend(&out, kStageNames[stage], "{", binding_labels[b],
@@ -312,30 +290,38 @@ std::string ServerMetrics::RenderPrometheus() const {
   }
   if (state) {
     const StateCounts counts = state();
-    AppendHeader(&out, "asap_idempotency_hits_total", "counter",
-                 "Envelopes answered from the idempotency store, their "
-                 "handler not run again.");
+    AppendPrometheusHeader(
+        "asap_idempotency_hits_total", "counter",
+        "Envelopes answered from the idempotency store, their "
+        "handler not run again.",
+        &out);
     absl::StrAppend(&out, "asap_idempotency_hits_total ",
                     counts.idempotency_hits, "\n");
-    AppendHeader(&out, "asap_idempotency_claim_renewals_total", "counter",
-                 "Renewals of the idempotency claims of handlers still "
-                 "running.");
+    AppendPrometheusHeader(
+        "asap_idempotency_claim_renewals_total", "counter",
+        "Renewals of the idempotency claims of handlers still "
+        "running.",
+        &out);
     absl::StrAppend(&out, "asap_idempotency_claim_renewals_total ",
                     counts.claim_renewals, "\n");
-    AppendHeader(&out, "asap_idempotency_claims_lost_total", "counter",
-                 "Claims of running handlers that ran out before they could "
-                 "be renewed (a retry may run the envelope again).");
+    AppendPrometheusHeader(
+        "asap_idempotency_claims_lost_total", "counter",
+        "Claims of running handlers that ran out before they could "
+        "be renewed (a retry may run the envelope again).",
+        &out);
     absl::StrAppend(&out, "asap_idempotency_claims_lost_total ",
                     counts.claims_lost, "\n");
-    AppendHeader(&out, "asap_state_store_errors_total", "counter",
-                 "Failed commands to a shared state store.");
+    AppendPrometheusHeader("asap_state_store_errors_total", "counter",
+                           "Failed commands to a shared state store.", &out);
     absl::StrAppend(&out, "asap_state_store_errors_total{store=\"replay\"} ",
                     counts.replay_errors, "\n",
                     "asap_state_store_errors_total{store=\"idempotency\"} ",
                     counts.idempotency_errors, "\n");
-    AppendHeader(&out, "asap_state_store_fallbacks_total", "counter",
-                 "Operations a fail-open store answered from its local "
-                 "fallback.");
+    AppendPrometheusHeader(
+        "asap_state_store_fallbacks_total", "counter",
+        "Operations a fail-open store answered from its local "
+        "fallback.",
+        &out);
     absl::StrAppend(&out, "asap_state_store_fallbacks_total{store=\"replay\"} ",
                     counts.replay_fallbacks, "\n",
                     "asap_state_store_fallbacks_total{store=\"idempotency\"} ",
@@ -343,12 +329,13 @@ std::string ServerMetrics::RenderPrometheus() const {
   }
   if (connections) {
     const auto [accepted, open] = connections();
-    AppendHeader(&out, "asap_http_connections_accepted_total", "counter",
-                 "TCP connections the HTTP binding accepted.");
+    AppendPrometheusHeader("asap_http_connections_accepted_total", "counter",
+                           "TCP connections the HTTP binding accepted.", &out);
     absl::StrAppend(&out, "asap_http_connections_accepted_total ", accepted,
                     "\n");
-    AppendHeader(&out, "asap_http_connections_open", "gauge",
-                 "TCP connections of the HTTP binding open now.");
+    AppendPrometheusHeader("asap_http_connections_open", "gauge",
+                           "TCP connections of the HTTP binding open now.",
+                           &out);
     absl::StrAppend(&out, "asap_http_connections_open ", open, "\n");
   }
   return out;

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "asap/json_escape.h"
 
 namespace asap::skills {
 namespace {
@@ -360,39 +361,6 @@ class SchemaBuilder {
   absl::flat_hash_map<std::string, int> depth_;
 };
 
-void AppendJsonString(absl::string_view text, std::string* out) {
-  out->push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static const char kHex[] = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[(c >> 4) & 0xF]);
-          out->push_back(kHex[c & 0xF]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 void AppendStable(const Value& value, int indent, std::string* out) {
   const std::string pad(2 * (indent + 1), ' ');
   const std::string close_pad(2 * indent, ' ');
@@ -407,7 +375,7 @@ void AppendStable(const Value& value, int indent, std::string* out) {
       return;
     }
     case Value::kStringValue:
-      AppendJsonString(value.string_value(), out);
+      AppendJsonString(value.string_value(), JsonEscaping::kMinimal, out);
       return;
     case Value::kBoolValue:
       out->append(value.bool_value() ? "true" : "false");
@@ -424,7 +392,7 @@ void AppendStable(const Value& value, int indent, std::string* out) {
       out->append("{\n");
       for (size_t i = 0; i < keys.size(); ++i) {
         out->append(pad);
-        AppendJsonString(keys[i], out);
+        AppendJsonString(keys[i], JsonEscaping::kMinimal, out);
         out->append(": ");
         AppendStable(fields.at(std::string(keys[i])), indent + 1, out);
         out->append(i + 1 < keys.size() ? ",\n" : "\n");

@@ -1,8 +1,6 @@
 #include "asap/envelope_json.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "asap/errors.h"
@@ -11,21 +9,12 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "tests/testing/runfiles.h"
 
 namespace asap {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
-
-std::string ReadTestdata(const std::string& name) {
-  std::string path =
-      std::string(getenv("TEST_SRCDIR")) + "/asap/tests/testdata/" + name;
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 absl::StatusOr<v1::Envelope> FastParse(const std::string& json) {
   rapidjson::Document document;
@@ -67,7 +56,7 @@ void ExpectPrintsLikeToJson(const v1::Envelope& envelope) {
 class TestdataTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TestdataTest, ParsesAndPrintsLikeProtobuf) {
-  std::string json = ReadTestdata(GetParam());
+  std::string json = testing::ReadRunfile("tests/testdata/" + GetParam());
   ExpectAgree(json, true);
   ExpectPrintsLikeToJson(*EnvelopeFromJson(json));
 }

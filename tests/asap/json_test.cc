@@ -1,7 +1,5 @@
 #include "asap/json.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "asap/envelope.h"
@@ -10,22 +8,13 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/runfiles.h"
 
 namespace asap {
 namespace {
 
 using google::protobuf::Struct;
 using google::protobuf::util::MessageDifferencer;
-
-std::string ReadTestdata(const std::string& name) {
-  std::string path =
-      std::string(getenv("TEST_SRCDIR")) + "/asap/tests/testdata/" + name;
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // JSON text -> generic JSON object, so two texts compare as JSON values.
 Struct AsJsonObject(const std::string& json) {
@@ -37,7 +26,7 @@ Struct AsJsonObject(const std::string& json) {
 class EnvelopeRoundTripTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EnvelopeRoundTripTest, ParsesAndPrintsBackEqual) {
-  std::string original = ReadTestdata(GetParam());
+  std::string original = testing::ReadRunfile("tests/testdata/" + GetParam());
   absl::StatusOr<v1::Envelope> envelope = EnvelopeFromJson(original);
   ASSERT_TRUE(envelope.ok()) << envelope.status();
   std::string printed = ToJson(*envelope);
@@ -48,7 +37,7 @@ TEST_P(EnvelopeRoundTripTest, ParsesAndPrintsBackEqual) {
 
 TEST_P(EnvelopeRoundTripTest, IsValidAsap) {
   absl::StatusOr<v1::Envelope> envelope =
-      EnvelopeFromJson(ReadTestdata(GetParam()));
+      EnvelopeFromJson(testing::ReadRunfile("tests/testdata/" + GetParam()));
   ASSERT_TRUE(envelope.ok());
   ValidationOptions options;
   options.check_timestamp_window = false;  // fixed dates in the files
@@ -63,7 +52,7 @@ INSTANTIATE_TEST_SUITE_P(Testdata, EnvelopeRoundTripTest,
                                            "message_send.json"));
 
 TEST(ManifestJsonTest, ParsesAndPrintsBackEqual) {
-  std::string original = ReadTestdata("manifest.json");
+  std::string original = testing::ReadRunfile("tests/testdata/manifest.json");
   absl::StatusOr<v1::Manifest> manifest = ManifestFromJson(original);
   ASSERT_TRUE(manifest.ok()) << manifest.status();
   EXPECT_TRUE(ValidateManifest(*manifest).ok());

@@ -3,8 +3,8 @@
 # bad input), usage errors (exit 2), then serve / manifest / send against a
 # server on 127.0.0.1, port 0, and a graceful shutdown on SIGTERM.
 #
-# Prints each check; exits non-zero at the first failure. The server is killed
-# by the EXIT trap whatever happens.
+# Prints each check; exits non-zero at the first failure. The server is stopped
+# by the EXIT trap of testlib.sh whatever happens.
 set -euo pipefail
 
 ASAP="${TEST_SRCDIR}/asap/tools/cli/asap"
@@ -14,20 +14,9 @@ mkdir -p "${WORK}"
 OUT="${WORK}/stdout"
 ERR="${WORK}/stderr"
 
-SERVER_PID=""
-cleanup() {
-  if [[ -n "${SERVER_PID}" ]] && kill -0 "${SERVER_PID}" 2>/dev/null; then
-    kill -TERM "${SERVER_PID}" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "${SERVER_PID}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "${SERVER_PID}" 2>/dev/null || true
-    wait "${SERVER_PID}" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
+source "${TEST_SRCDIR}/asap/tests/cli/testlib.sh"
 
+# This test stops at its first failure: its own pass and fail.
 CHECKS=0
 fail() {
   echo "FAIL: $*" >&2
@@ -151,19 +140,9 @@ pass "serve --port 99999: exit 2"
 
 # --- serve / manifest / send ----------------------------------------------------
 
-"${ASAP}" serve --port 0 >"${WORK}/serve.out" 2>"${WORK}/serve.err" </dev/null &
-SERVER_PID=$!
-TARGET=""
-for _ in $(seq 300); do  # 30 s
-  if ! kill -0 "${SERVER_PID}" 2>/dev/null; then
-    cat "${WORK}/serve.err" >&2
-    fail "asap serve exited before listening"
-  fi
-  TARGET=$(sed -n 's/^listening on //p' "${WORK}/serve.out")
-  [[ -z "${TARGET}" ]] || break
-  sleep 0.1
-done
-[[ -n "${TARGET}" ]] || fail "asap serve printed no 'listening on' line in 30 s"
+start_server "${WORK}/serve" "${ASAP}" serve --port 0
+TARGET=$(await_server_line "listening on ") ||
+  fail "asap serve did not print 'listening on'"
 [[ "${TARGET}" =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "bad address '${TARGET}'"
 [[ "${TARGET}" != "127.0.0.1:0" ]] || fail "server reports port 0"
 pass "serve --port 0: listening on ${TARGET}"
@@ -219,19 +198,10 @@ pass "send to an unreachable port: exit 1, asap:transport/unavailable"
 
 # --- graceful shutdown ----------------------------------------------------------
 
-kill -TERM "${SERVER_PID}"
 start=${SECONDS}
-for _ in $(seq 100); do  # 10 s
-  kill -0 "${SERVER_PID}" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "${SERVER_PID}" 2>/dev/null; then
-  fail "asap serve still running 10 s after SIGTERM"
-fi
-SERVE_RC=0
-wait "${SERVER_PID}" || SERVE_RC=$?
-SERVER_PID=""
-[[ "${SERVE_RC}" == 0 ]] || fail "asap serve exited ${SERVE_RC} after SIGTERM, want 0"
+stop_server 10
+[[ "${SERVER_KILLED}" == 0 ]] || fail "asap serve still running 10 s after SIGTERM"
+[[ "${SERVER_RC}" == 0 ]] || fail "asap serve exited ${SERVER_RC} after SIGTERM, want 0"
 pass "serve: SIGTERM -> exit 0 in about $((SECONDS - start)) s"
 
 echo "PASS: ${CHECKS} checks"

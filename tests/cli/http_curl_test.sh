@@ -6,7 +6,8 @@
 # the server still answers.
 #
 # Prints PASS/FAIL per check and exits non-zero if any check failed. Every curl
-# call has --max-time; the server is killed by the EXIT trap whatever happens.
+# call has --max-time; the server is stopped by the EXIT trap of testlib.sh
+# whatever happens.
 set -uo pipefail
 
 ASAP="${TEST_SRCDIR}/asap/tools/cli/asap"
@@ -14,41 +15,8 @@ WORK="${TEST_TMPDIR:-$(mktemp -d)}/http_curl_test"
 mkdir -p "${WORK}"
 CURL=(curl --silent --show-error --max-time 20)
 
-SERVER_PID=""
-cleanup() {
-  if [[ -n "${SERVER_PID}" ]] && kill -0 "${SERVER_PID}" 2>/dev/null; then
-    kill -TERM "${SERVER_PID}" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "${SERVER_PID}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "${SERVER_PID}" 2>/dev/null || true
-    wait "${SERVER_PID}" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
+source "${TEST_SRCDIR}/asap/tests/cli/testlib.sh"
 
-PASSED=0
-FAILED=0
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "PASS: $*"
-}
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "FAIL: $*"
-}
-# Fatal: no point going on (no binary, no server).
-die() {
-  echo "FAIL: $*"
-  for f in "${WORK}/serve.out" "${WORK}/serve.err"; do
-    if [[ -s "${f}" ]]; then
-      echo "--- ${f}:"
-      tail -n 50 "${f}"
-    fi
-  done
-  exit 1
-}
 
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -70,17 +38,9 @@ EOF
 
 # --- start the server -----------------------------------------------------------
 
-"${ASAP}" serve --port 0 --http-port 0 >"${WORK}/serve.out" \
-  2>"${WORK}/serve.err" </dev/null &
-SERVER_PID=$!
-HTTP=""
-for _ in $(seq 300); do  # 30 s
-  kill -0 "${SERVER_PID}" 2>/dev/null || die "asap serve exited before listening"
-  HTTP=$(sed -n 's/^http listening on //p' "${WORK}/serve.out")
-  [[ -z "${HTTP}" ]] || break
-  sleep 0.1
-done
-[[ -n "${HTTP}" ]] || die "asap serve printed no 'http listening on' line in 30 s"
+start_server "${WORK}/serve" "${ASAP}" serve --port 0 --http-port 0
+HTTP=$(await_server_line "http listening on ") ||
+  die "asap serve did not print 'http listening on'"
 [[ "${HTTP}" =~ ^127\.0\.0\.1:[1-9][0-9]*$ ]] || die "bad http address '${HTTP}'"
 pass "serve --http-port 0: http listening on ${HTTP}"
 URL="http://${HTTP}/asap"
@@ -223,5 +183,4 @@ else
   fail "last request: got '${code}' $(cat "${WORK}/last.out" "${WORK}/last.err")"
 fi
 
-echo "${PASSED} passed, ${FAILED} failed"
-[[ "${FAILED}" == 0 ]]
+finish

@@ -6,7 +6,7 @@
 # errors come back as the ASAP codes with a non-zero exit.
 #
 # Prints PASS/FAIL per check and exits non-zero if any check failed. The
-# agent is killed by the EXIT trap whatever happens.
+# agent is stopped by the EXIT trap of testlib.sh whatever happens.
 set -uo pipefail
 
 ASAP="${TEST_SRCDIR}/asap/tools/cli/asap"
@@ -14,47 +14,14 @@ AGENT="${TEST_SRCDIR}/asap/tests/client/http/reference_agent.py"
 WORK="${TEST_TMPDIR:-$(mktemp -d)}/http_reference_test"
 mkdir -p "${WORK}"
 
-AGENT_PID=""
-cleanup() {
-  if [[ -n "${AGENT_PID}" ]] && kill -0 "${AGENT_PID}" 2>/dev/null; then
-    kill -KILL "${AGENT_PID}" 2>/dev/null || true
-    wait "${AGENT_PID}" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-
-PASSED=0
-FAILED=0
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "PASS: $*"
-}
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "FAIL: $*"
-}
-die() {
-  echo "FAIL: $*"
-  for f in "${WORK}"/*.out "${WORK}"/*.err; do
-    [[ -s "${f}" ]] && { echo "--- ${f}:"; tail -n 30 "${f}"; }
-  done
-  exit 1
-}
+source "${TEST_SRCDIR}/asap/tests/cli/testlib.sh"
 
 [[ -x "${ASAP}" ]] || die "no asap binary at ${ASAP}"
 [[ -f "${AGENT}" ]] || die "no reference agent at ${AGENT}"
 
-python3 "${AGENT}" --port 0 >"${WORK}/agent.out" 2>"${WORK}/agent.err" \
-  </dev/null &
-AGENT_PID=$!
-ADDRESS=""
-for _ in $(seq 300); do  # 30 s
-  kill -0 "${AGENT_PID}" 2>/dev/null || die "the agent exited before listening"
-  ADDRESS=$(sed -n 's/^listening on //p' "${WORK}/agent.out")
-  [[ -z "${ADDRESS}" ]] || break
-  sleep 0.1
-done
-[[ -n "${ADDRESS}" ]] || die "the agent printed no 'listening on' line in 30 s"
+start_server "${WORK}/agent" python3 "${AGENT}" --port 0
+ADDRESS=$(await_server_line "listening on ") ||
+  die "the agent did not print 'listening on'"
 TARGET="http://${ADDRESS}"
 
 cat >"${WORK}/envelope.json" <<'JSON'
@@ -122,5 +89,4 @@ else
   cat "${WORK}/down.err"
 fi
 
-echo "${PASSED} passed, ${FAILED} failed"
-[[ ${FAILED} -eq 0 ]]
+finish

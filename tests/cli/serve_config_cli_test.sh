@@ -4,7 +4,7 @@
 # command line overrides it, and each envelope call gives one log line.
 #
 # Prints each check; exits non-zero at the first failure. The server is
-# stopped by the EXIT trap whatever happens.
+# stopped by the EXIT trap of testlib.sh whatever happens.
 set -euo pipefail
 
 ASAP="${TEST_SRCDIR}/asap/tools/cli/asap"
@@ -13,15 +13,9 @@ mkdir -p "${WORK}"
 OUT="${WORK}/stdout"
 ERR="${WORK}/stderr"
 
-SERVER_PID=""
-cleanup() {
-  if [[ -n "${SERVER_PID}" ]] && kill -0 "${SERVER_PID}" 2>/dev/null; then
-    kill -KILL "${SERVER_PID}" 2>/dev/null || true
-    wait "${SERVER_PID}" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
+source "${TEST_SRCDIR}/asap/tests/cli/testlib.sh"
 
+# This test stops at its first failure: its own pass and fail.
 CHECKS=0
 fail() {
   echo "FAIL: $*" >&2
@@ -70,17 +64,13 @@ http-port = 0
 log-level = "info"
 log-format = "json"
 EOF
-# The server's stdout through a FIFO: reading its two "listening" lines
-# waits exactly as long as the server takes to start.
-mkfifo "${WORK}/serve.fifo"
-"${ASAP}" serve --config "${WORK}/asap.toml" --port 0 --log-format text \
-  >"${WORK}/serve.fifo" 2>"${WORK}/serve.err" </dev/null &
-SERVER_PID=$!
-exec 3<"${WORK}/serve.fifo"
-read -r -u 3 GRPC_LINE || fail "asap serve exited before listening"
-read -r -u 3 HTTP_LINE || fail "asap serve printed no http line"
-TARGET="${GRPC_LINE#listening on }"
-HTTP_TARGET="http://${HTTP_LINE#http listening on }"
+start_server "${WORK}/serve" "${ASAP}" serve --config "${WORK}/asap.toml" \
+  --port 0 --log-format text
+TARGET=$(await_server_line "listening on ") ||
+  fail "asap serve did not print 'listening on'"
+HTTP_TARGET=$(await_server_line "http listening on ") ||
+  fail "asap serve printed no http line"
+HTTP_TARGET="http://${HTTP_TARGET}"
 [[ "${TARGET}" != "127.0.0.1:1" ]] || fail "--port 0 did not override port = 1"
 pass "--port 0 overrides the file: ${TARGET}, ${HTTP_TARGET}"
 
@@ -102,10 +92,9 @@ grep -q 'binding=http .*outcome=OK' "${WORK}/serve.err" ||
   fail "no text line for the HTTP call"
 pass "one text line per call (--log-format text overrides json)"
 
-kill -TERM "${SERVER_PID}"
-wait "${SERVER_PID}" || fail "asap serve exited non-zero after SIGTERM"
-SERVER_PID=""
-exec 3<&-
+stop_server 10
+[[ "${SERVER_KILLED}" == 0 && "${SERVER_RC}" == 0 ]] ||
+  fail "asap serve exited ${SERVER_RC} after SIGTERM, want 0"
 pass "serve stopped on SIGTERM"
 
 echo "${CHECKS} checks passed"

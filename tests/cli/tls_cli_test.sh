@@ -4,7 +4,7 @@
 # tests/testing/make_test_certs.sh, made here.
 #
 # Prints PASS/FAIL per check and exits non-zero if any check failed. The
-# server is killed by the EXIT trap whatever happens.
+# server is stopped by the EXIT trap of testlib.sh whatever happens.
 set -uo pipefail
 
 ASAP="${TEST_SRCDIR}/asap/tools/cli/asap"
@@ -13,35 +13,15 @@ WORK="${TEST_TMPDIR:-$(mktemp -d)}/tls_cli_test"
 mkdir -p "${WORK}"
 CERTS="${WORK}/certs"
 
-SERVER_PID=""
-cleanup() {
-  if [[ -n "${SERVER_PID}" ]] && kill -0 "${SERVER_PID}" 2>/dev/null; then
-    kill -KILL "${SERVER_PID}" 2>/dev/null || true
-    wait "${SERVER_PID}" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-die() { echo "FAIL: $*"; tail -n 30 "${WORK}"/*.out "${WORK}"/*.err 2>/dev/null; exit 1; }
+source "${TEST_SRCDIR}/asap/tests/cli/testlib.sh"
 
 bash "${MAKE_CERTS}" "${CERTS}" || die "make_test_certs.sh failed"
 
-"${ASAP}" serve --port 0 --tls-cert "${CERTS}/server.pem" \
-  --tls-key "${CERTS}/server.key" --tls-client-ca "${CERTS}/ca.pem" \
-  >"${WORK}/serve.out" 2>"${WORK}/serve.err" </dev/null &
-SERVER_PID=$!
-ADDRESS=""
-for _ in $(seq 300); do
-  kill -0 "${SERVER_PID}" 2>/dev/null || die "asap serve exited before listening"
-  ADDRESS=$(sed -n 's/^listening on //p' "${WORK}/serve.out")
-  [[ -z "${ADDRESS}" ]] || break
-  sleep 0.1
-done
-[[ -n "${ADDRESS}" ]] || die "no 'listening on' line in 30 s"
+start_server "${WORK}/serve" "${ASAP}" serve --port 0 \
+  --tls-cert "${CERTS}/server.pem" --tls-key "${CERTS}/server.key" \
+  --tls-client-ca "${CERTS}/ca.pem"
+ADDRESS=$(await_server_line "listening on ") ||
+  die "asap serve did not print 'listening on'"
 
 cat >"${WORK}/envelope.json" <<'JSON'
 {"asap_version": "1.0", "sender": "urn:asap:agent:tls-client",
@@ -94,5 +74,4 @@ else
   fail "unreadable --ca: exit ${rc}"; cat "${WORK}/usage.err"
 fi
 
-echo "${PASSED} passed, ${FAILED} failed"
-[[ ${FAILED} -eq 0 ]]
+finish

@@ -28,25 +28,20 @@
 #include "server/asap_server.h"
 #include "tests/testing/closing_listener.h"
 #include "tests/testing/echo_with_hook.h"
+#include "tests/testing/test_client.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait_until.h"
 
 namespace asap {
 namespace {
+
+using ::asap::testing::WaitUntil;
 
 // Upper bound on every wait: a deadlock guard, not a timing threshold.
 constexpr absl::Duration kWaitBound = absl::Seconds(30);
 
 v1::Envelope TaskRequest() {
   return examples::EchoRequest("hello", "urn:asap:agent:tester");
-}
-
-bool WaitUntil(const std::function<bool()>& done) {
-  absl::Time give_up = absl::Now() + kWaitBound;
-  while (!done()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
 }
 
 // "ipv4:127.0.0.1:p1,127.0.0.1:p2,..."
@@ -252,16 +247,12 @@ TEST(RetryTest, SendAsyncRetriesWithoutBlockingTheCaller) {
   std::unique_ptr<AsapClient> client =
       MakeClient(Target({agent.port()}), retry);
   ASSERT_NE(client, nullptr);
-  absl::Notification finished;
-  absl::StatusOr<v1::Envelope> result = absl::UnknownError("not run");
+  testing::AsyncAnswer answer;
   absl::Time start = absl::Now();
-  client->SendAsync(TaskRequest(), [&](absl::StatusOr<v1::Envelope> r) {
-    result = std::move(r);
-    finished.Notify();
-  });
+  client->SendAsync(TaskRequest(), answer.Callback());
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(250));
-  ASSERT_TRUE(finished.WaitForNotificationWithTimeout(kWaitBound));
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_TRUE(answer.WaitFor(kWaitBound));
+  ASSERT_TRUE(answer.result().ok()) << answer.result().status();
   std::vector<std::string> ids = agent.ids();
   ASSERT_EQ(ids.size(), 2u);
   EXPECT_EQ(ids[0], ids[1]);

@@ -19,24 +19,22 @@
 #include "client/asap_client.h"
 #include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/recording_agent.h"
+#include "tests/testing/test_client.h"
 
 namespace asap {
 namespace {
 
 using ::asap::examples::EchoedText;
 using ::asap::examples::EchoRequest;
+using ::asap::testing::AsyncAnswer;
+using ::asap::testing::CreateTestClient;
+using ::asap::testing::PickFreePort;
 using ::asap::testing::RecordingAgent;
 
 // Upper bound on every wait: a deadlock guard, not a timing threshold.
 constexpr absl::Duration kWaitBound = absl::Seconds(60);
-
-std::unique_ptr<AsapClient> ClientFor(ClientOptions options) {
-  absl::StatusOr<std::unique_ptr<AsapClient>> client =
-      AsapClient::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? *std::move(client) : nullptr;
-}
 
 CallOptions WithMetadata() {
   CallOptions call;
@@ -120,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(Bindings, CallOptionsTest, ::testing::Bool(),
 
 TEST_P(CallOptionsTest, MetadataReachesTheHandler) {
   auto agent = StartAgent();
-  auto client = ClientFor(OptionsFor(*agent));
+  auto client = CreateTestClient(OptionsFor(*agent));
   absl::StatusOr<v1::Envelope> response =
       client->Send(EchoRequest("hello"), WithMetadata());
   ASSERT_TRUE(response.ok()) << response.status();
@@ -131,22 +129,17 @@ TEST_P(CallOptionsTest, MetadataReachesTheHandler) {
 
 TEST_P(CallOptionsTest, MetadataOfSendAsyncReachesTheHandler) {
   auto agent = StartAgent();
-  auto client = ClientFor(OptionsFor(*agent));
-  absl::Notification done;
-  absl::StatusOr<v1::Envelope> result = absl::UnknownError("not run");
-  client->SendAsync(EchoRequest("async"), WithMetadata(),
-                    [&](absl::StatusOr<v1::Envelope> r) {
-                      result = std::move(r);
-                      done.Notify();
-                    });
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWaitBound));
-  ASSERT_TRUE(result.ok()) << result.status();
+  auto client = CreateTestClient(OptionsFor(*agent));
+  AsyncAnswer answer;
+  client->SendAsync(EchoRequest("async"), WithMetadata(), answer.Callback());
+  ASSERT_TRUE(answer.WaitFor(kWaitBound));
+  ASSERT_TRUE(answer.result().ok()) << answer.result().status();
   EXPECT_EQ(agent->last_metadata("x-tenant"), "acme");
 }
 
 TEST_P(CallOptionsTest, MetadataOfSendStreamReachesTheHandler) {
   auto agent = StartAgent();
-  auto client = ClientFor(OptionsFor(*agent));
+  auto client = CreateTestClient(OptionsFor(*agent));
   CallOptions stream_call;
   stream_call.metadata = {{"x-tenant", "streamer"}};
   int updates = 0;
@@ -159,7 +152,7 @@ TEST_P(CallOptionsTest, MetadataOfSendStreamReachesTheHandler) {
 
 TEST_P(CallOptionsTest, BadMetadataIsRefusedBeforeSending) {
   auto agent = StartAgent();
-  auto client = ClientFor(OptionsFor(*agent));
+  auto client = CreateTestClient(OptionsFor(*agent));
   CallOptions bad_key;
   bad_key.metadata = {{"Authorization", "Bearer stolen"}};
   CallOptions bad_value;
@@ -187,7 +180,7 @@ TEST_P(CallOptionsTest, ShorterDeadlineExpiresBeforeTheTimeout) {
   RecordingAgent::Options held;
   held.hold = true;
   auto agent = StartAgent(held);
-  auto client = ClientFor(OptionsFor(*agent));
+  auto client = CreateTestClient(OptionsFor(*agent));
   CallOptions call;
   call.deadline = absl::Now() + absl::Milliseconds(200);
   absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"), call);
@@ -205,7 +198,7 @@ TEST_P(CallOptionsTest, LaterDeadlineOutlivesTheTimeout) {
   auto agent = StartAgent(slow);
   ClientOptions options = OptionsFor(*agent);
   options.timeout = absl::Milliseconds(50);
-  auto client = ClientFor(options);
+  auto client = CreateTestClient(options);
   CallOptions call;
   call.deadline = absl::Now() + kWaitBound;
   absl::StatusOr<v1::Envelope> response =
@@ -223,7 +216,7 @@ TEST_P(CallOptionsTest, LaterDeadlineOutlivesTheTimeout) {
 
 TEST_P(CallOptionsTest, DeadlineAlreadyPastFailsWithoutSending) {
   auto agent = StartAgent();
-  auto client = ClientFor(OptionsFor(*agent));
+  auto client = CreateTestClient(OptionsFor(*agent));
   CallOptions call;
   call.deadline = absl::Now() - absl::Seconds(1);
   EXPECT_EQ(ErrorCodeOf(client->Send(EchoRequest("x"), call).status()),
@@ -235,7 +228,7 @@ TEST_P(CallOptionsTest, DeadlineAlreadyPastFailsWithoutSending) {
 
 TEST_P(CallOptionsTest, GetManifestTakesCallOptionsAndStillUsesTheCache) {
   auto agent = StartAgent();
-  auto client = ClientFor(OptionsFor(*agent));
+  auto client = CreateTestClient(OptionsFor(*agent));
   absl::StatusOr<v1::Manifest> fetched = client->GetManifest(WithMetadata());
   ASSERT_TRUE(fetched.ok()) << fetched.status();
   absl::StatusOr<v1::Manifest> cached = client->GetManifest(WithMetadata());
@@ -245,27 +238,14 @@ TEST_P(CallOptionsTest, GetManifestTakesCallOptionsAndStillUsesTheCache) {
   EXPECT_EQ(client->manifest_cache()->stats().hits, 1u);
 }
 
-// A port nothing listens on (bound, then released).
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
-            0);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 TEST_P(CallOptionsTest, RetriesStopAtTheCallDeadline) {
   // Connections are refused; retries would go on for 1000 attempts (more
   // than a second of backoff at the least) but the call's deadline ends
   // them.
+  absl::StatusOr<int> port = PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
   ClientOptions options;
-  const std::string address = absl::StrCat("127.0.0.1:", UnusedPort());
+  const std::string address = absl::StrCat("127.0.0.1:", *port);
   options.target = http() ? "http://" + address : address;
   options.timeout = absl::Minutes(5);
   options.retry.max_retries = 1000;
@@ -276,7 +256,7 @@ TEST_P(CallOptionsTest, RetriesStopAtTheCallDeadline) {
   options.http.retry.initial_backoff = absl::Milliseconds(1);
   options.http.retry.max_backoff = absl::Milliseconds(2);
   options.http.protocol = HttpProtocol::kHttp1;
-  auto client = ClientFor(options);
+  auto client = CreateTestClient(options);
   CallOptions call;
   call.deadline = absl::Now() + absl::Milliseconds(300);
   absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"), call);
@@ -333,7 +313,7 @@ std::unique_ptr<AsapClient> GrpcClientFor(int port) {
   options.target = absl::StrCat("127.0.0.1:", port);
   options.timeout = absl::Minutes(5);
   options.retry.max_retries = 0;  // only wait_for_ready may wait
-  return ClientFor(options);
+  return CreateTestClient(options);
 }
 
 TEST(WaitForReadyTest, GrpcCallWaitsForTheServerToStart) {
@@ -342,24 +322,19 @@ TEST(WaitForReadyTest, GrpcCallWaitsForTheServerToStart) {
   CallOptions call;
   call.wait_for_ready = true;
   call.deadline = absl::Now() + kWaitBound;
-  absl::Notification done;
-  absl::StatusOr<v1::Envelope> result = absl::UnknownError("not run");
-  client->SendAsync(EchoRequest("patient"), call,
-                    [&](absl::StatusOr<v1::Envelope> r) {
-                      result = std::move(r);
-                      done.Notify();
-                    });
+  AsyncAnswer answer;
+  client->SendAsync(EchoRequest("patient"), call, answer.Callback());
   // The call's first connection failed; only now does the agent start.
   ASSERT_TRUE(listener.WaitForAttempt());
-  EXPECT_FALSE(done.HasBeenNotified());
+  EXPECT_FALSE(answer.done());
   RecordingAgent::Options options;
   options.address = absl::StrCat("127.0.0.1:", listener.port());
   options.http_address = "";
   auto agent = RecordingAgent::Start(options);
   ASSERT_NE(agent, nullptr);
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWaitBound));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(EchoedText(*result), "patient");
+  ASSERT_TRUE(answer.WaitFor(kWaitBound));
+  ASSERT_TRUE(answer.result().ok()) << answer.result().status();
+  EXPECT_EQ(EchoedText(*answer.result()), "patient");
 }
 
 TEST(WaitForReadyTest, GrpcCallWithoutItFailsAtOnce) {
@@ -372,7 +347,9 @@ TEST(WaitForReadyTest, GrpcCallWithoutItFailsAtOnce) {
 }
 
 TEST(WaitForReadyTest, GrpcCallThatNeverConnectsEndsAtItsDeadline) {
-  auto client = GrpcClientFor(UnusedPort());
+  absl::StatusOr<int> port = PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto client = GrpcClientFor(*port);
   CallOptions call;
   call.wait_for_ready = true;
   call.deadline = absl::Now() + absl::Milliseconds(300);

@@ -5,7 +5,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -21,24 +20,16 @@
 #include "tests/client/private_socket.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/peer_counter.h"
+#include "tests/testing/wait_until.h"
 
 namespace asap {
 namespace {
 
+using ::asap::testing::WaitUntil;
+
 // Upper bound on every wait: a deadlock guard that turns a hang into a
 // failure, not a timing threshold.
 constexpr absl::Duration kWaitBound = absl::Seconds(30);
-
-// Waits until `done()` holds (state another thread changes, such as pool
-// counters) or kWaitBound passes; returns `done()`.
-bool WaitUntil(const std::function<bool()>& done) {
-  const absl::Time give_up = absl::Now() + kWaitBound;
-  while (!done()) {
-    if (absl::Now() >= give_up) return false;
-    absl::SleepFor(absl::Microseconds(100));
-  }
-  return true;
-}
 
 ChannelPool::ChannelFactory CountingFactory(std::atomic<int>* created) {
   return [created](int index) {
@@ -51,12 +42,30 @@ ChannelPool::ChannelFactory CountingFactory(std::atomic<int>* created) {
   };
 }
 
-std::unique_ptr<ChannelPool> MakePool(ChannelPoolOptions options,
-                                      std::atomic<int>* created) {
-  auto pool = ChannelPool::Create(options, CountingFactory(created));
-  EXPECT_TRUE(pool.ok()) << pool.status();
-  return *std::move(pool);
+// Options of a pool of at most `maxsize` connections (`connections` of them
+// kept when idle) carrying `streams` calls each, where Acquire waits at most
+// `timeout` for a stream.
+ChannelPoolOptions PoolOf(int maxsize, int connections, int streams,
+                          absl::Duration timeout = absl::Seconds(5)) {
+  ChannelPoolOptions options;
+  options.pool_maxsize = maxsize;
+  options.pool_connections = connections;
+  options.max_streams_per_connection = streams;
+  options.pool_timeout = timeout;
+  return options;
 }
+
+// Pools of channels that are never dialled, counting the channels made.
+class ChannelPoolTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ChannelPool> MakePool(ChannelPoolOptions options) {
+    auto pool = ChannelPool::Create(options, CountingFactory(&created_));
+    EXPECT_TRUE(pool.ok()) << pool.status();
+    return *std::move(pool);
+  }
+
+  std::atomic<int> created_{0};
+};
 
 TEST(ChannelPoolOptionsTest, RejectsBadOptions) {
   auto bad = [](auto mutate) {
@@ -92,48 +101,37 @@ TEST(ChannelPoolOptionsTest, ClientRejectsBadPoolOptions) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ChannelPoolTest, DefaultsAreTheDocumentedOnes) {
+TEST_F(ChannelPoolTest, DefaultsAreTheDocumentedOnes) {
   ChannelPoolOptions options;
   EXPECT_EQ(options.pool_connections, 100);
   EXPECT_EQ(options.pool_maxsize, 100);
   EXPECT_EQ(options.pool_timeout, absl::Seconds(5));
 }
 
-TEST(ChannelPoolTest, OpensConnectionsLazilyOnlyWhenFull) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 3;
-  options.pool_connections = 3;
-  options.max_streams_per_connection = 2;
-  auto pool = MakePool(options, &created);
-  EXPECT_EQ(created, 0);
+TEST_F(ChannelPoolTest, OpensConnectionsLazilyOnlyWhenFull) {
+  auto pool = MakePool(PoolOf(3, 3, 2));
+  EXPECT_EQ(created_, 0);
   std::vector<ChannelPool::Lease> leases;
   leases.push_back(*pool->Acquire());
   leases.push_back(*pool->Acquire());
-  EXPECT_EQ(created, 1);  // two streams fit on one connection
+  EXPECT_EQ(created_, 1);  // two streams fit on one connection
   leases.push_back(*pool->Acquire());
-  EXPECT_EQ(created, 2);
+  EXPECT_EQ(created_, 2);
   EXPECT_NE(leases[2].channel(), leases[0].channel());
 }
 
-TEST(ChannelPoolTest, ReusesConnectionsAfterRelease) {
-  std::atomic<int> created{0};
-  auto pool = MakePool({}, &created);
+TEST_F(ChannelPoolTest, ReusesConnectionsAfterRelease) {
+  auto pool = MakePool({});
   for (int i = 0; i < 100; ++i) {
     absl::StatusOr<ChannelPool::Lease> lease = pool->Acquire();
     ASSERT_TRUE(lease.ok());
   }
-  EXPECT_EQ(created, 1);
+  EXPECT_EQ(created_, 1);
   EXPECT_EQ(pool->stats().leases, 100u);
 }
 
-TEST(ChannelPoolTest, PicksTheLeastLoadedConnection) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 2;
-  options.pool_connections = 2;
-  options.max_streams_per_connection = 2;
-  auto pool = MakePool(options, &created);
+TEST_F(ChannelPoolTest, PicksTheLeastLoadedConnection) {
+  auto pool = MakePool(PoolOf(2, 2, 2));
   std::vector<ChannelPool::Lease> leases;
   for (int i = 0; i < 4; ++i) leases.push_back(*pool->Acquire());  // 2 + 2
   auto first = leases[0].channel();
@@ -143,32 +141,20 @@ TEST(ChannelPoolTest, PicksTheLeastLoadedConnection) {
   EXPECT_EQ(next.channel(), first);
 }
 
-TEST(ChannelPoolTest, NeverOpensMoreThanMaxsize) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 2;
-  options.pool_connections = 1;
-  options.max_streams_per_connection = 1;
-  options.pool_timeout = absl::Milliseconds(50);
-  auto pool = MakePool(options, &created);
+TEST_F(ChannelPoolTest, NeverOpensMoreThanMaxsize) {
+  auto pool = MakePool(PoolOf(2, 1, 1, absl::Milliseconds(50)));
   ChannelPool::Lease a = *pool->Acquire();
   ChannelPool::Lease b = *pool->Acquire();
   absl::StatusOr<ChannelPool::Lease> c = pool->Acquire();
-  EXPECT_EQ(created, 2);
+  EXPECT_EQ(created_, 2);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(ErrorCodeOf(c.status()), ErrorCode::kPoolExhausted);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(pool->stats().timeouts, 1u);
 }
 
-TEST(ChannelPoolTest, WaiterGetsTheStreamThatFreesUp) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 1;
-  options.pool_connections = 1;
-  options.max_streams_per_connection = 1;
-  options.pool_timeout = absl::Seconds(30);
-  auto pool = MakePool(options, &created);
+TEST_F(ChannelPoolTest, WaiterGetsTheStreamThatFreesUp) {
+  auto pool = MakePool(PoolOf(1, 1, 1, absl::Seconds(30)));
   auto held = std::make_unique<ChannelPool::Lease>(*pool->Acquire());
   absl::Notification acquired;
   std::thread waiter([&] {
@@ -186,9 +172,8 @@ TEST(ChannelPoolTest, WaiterGetsTheStreamThatFreesUp) {
   EXPECT_EQ(pool->stats().timeouts, 0u);
 }
 
-TEST(ChannelPoolTest, LeaseMayOutliveThePool) {
-  std::atomic<int> created{0};
-  auto pool = MakePool({}, &created);
+TEST_F(ChannelPoolTest, LeaseMayOutliveThePool) {
+  auto pool = MakePool({});
   ChannelPool::Lease lease = *pool->Acquire();
   pool.reset();
   // The call on this lease finishes after the pool is gone: returning the
@@ -196,14 +181,8 @@ TEST(ChannelPoolTest, LeaseMayOutliveThePool) {
   EXPECT_NE(lease.channel(), nullptr);
 }
 
-TEST(ChannelPoolTest, CloseFailsWaitersAndLaterAcquires) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 1;
-  options.pool_connections = 1;
-  options.max_streams_per_connection = 1;
-  options.pool_timeout = absl::Seconds(60);
-  auto pool = MakePool(options, &created);
+TEST_F(ChannelPoolTest, CloseFailsWaitersAndLaterAcquires) {
+  auto pool = MakePool(PoolOf(1, 1, 1, absl::Seconds(60)));
   ChannelPool::Lease held = *pool->Acquire();
   absl::StatusOr<ChannelPool::Lease> waited = absl::UnknownError("not run");
   std::thread waiter([&] { waited = pool->Acquire(); });
@@ -215,14 +194,8 @@ TEST(ChannelPoolTest, CloseFailsWaitersAndLaterAcquires) {
   EXPECT_EQ(pool->stats().timeouts, 0u);
 }
 
-TEST(ChannelPoolTest, DestroyingThePoolReleasesAWaiter) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 1;
-  options.pool_connections = 1;
-  options.max_streams_per_connection = 1;
-  options.pool_timeout = absl::Seconds(60);
-  auto pool = MakePool(options, &created);
+TEST_F(ChannelPoolTest, DestroyingThePoolReleasesAWaiter) {
+  auto pool = MakePool(PoolOf(1, 1, 1, absl::Seconds(60)));
   ChannelPool::Lease held = *pool->Acquire();
   absl::StatusOr<ChannelPool::Lease> waited = absl::UnknownError("not run");
   ChannelPool* raw = pool.get();
@@ -233,12 +206,8 @@ TEST(ChannelPoolTest, DestroyingThePoolReleasesAWaiter) {
   EXPECT_EQ(ErrorCodeOf(waited.status()), ErrorCode::kCancelled);
 }
 
-TEST(ChannelPoolTest, ReportedFailureKeepsTheConnection) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 1;
-  options.pool_connections = 1;
-  auto pool = MakePool(options, &created);
+TEST_F(ChannelPoolTest, ReportedFailureKeepsTheConnection) {
+  auto pool = MakePool(PoolOf(1, 1, 100));
   std::shared_ptr<grpc::Channel> first;
   {
     ChannelPool::Lease lease = *pool->Acquire();
@@ -248,18 +217,12 @@ TEST(ChannelPoolTest, ReportedFailureKeepsTheConnection) {
   // gRPC reconnects the channel with backoff; the pool does not replace it.
   ChannelPool::Lease next = *pool->Acquire();
   EXPECT_EQ(next.channel(), first);
-  EXPECT_EQ(created, 1);
+  EXPECT_EQ(created_, 1);
   EXPECT_EQ(pool->stats().connections_replaced, 0u);
 }
 
-TEST(ChannelPoolTest, FreedStreamsWakeEveryWaiterThatFits) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 1;
-  options.pool_connections = 1;
-  options.max_streams_per_connection = 2;
-  options.pool_timeout = absl::Seconds(30);
-  auto pool = MakePool(options, &created);
+TEST_F(ChannelPoolTest, FreedStreamsWakeEveryWaiterThatFits) {
+  auto pool = MakePool(PoolOf(1, 1, 2, absl::Seconds(30)));
   std::optional<ChannelPool::Lease> a = *pool->Acquire();
   std::optional<ChannelPool::Lease> b = *pool->Acquire();
   std::atomic<int> acquired{0};
@@ -283,14 +246,10 @@ TEST(ChannelPoolTest, FreedStreamsWakeEveryWaiterThatFits) {
   EXPECT_EQ(pool->stats().timeouts, 0u);
 }
 
-TEST(ChannelPoolTest, ClosesIdleConnectionsAbovePoolConnections) {
-  std::atomic<int> created{0};
-  ChannelPoolOptions options;
-  options.pool_maxsize = 4;
-  options.pool_connections = 1;
-  options.max_streams_per_connection = 1;
+TEST_F(ChannelPoolTest, ClosesIdleConnectionsAbovePoolConnections) {
+  ChannelPoolOptions options = PoolOf(4, 1, 1);
   options.idle_timeout = absl::ZeroDuration();
-  auto pool = MakePool(options, &created);
+  auto pool = MakePool(options);
   {
     std::vector<ChannelPool::Lease> leases;
     for (int i = 0; i < 4; ++i) leases.push_back(*pool->Acquire());

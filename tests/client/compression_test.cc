@@ -14,7 +14,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "asap/compression/codec.h"
 #include "asap/envelope.h"
 #include "asap/errors.h"
@@ -25,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/test_client.h"
 
 namespace asap {
 namespace {
@@ -149,24 +149,15 @@ bool LearnEncodings(AsapClient* client) {
          client->compression_stats().server_encodings == kServerEncodings;
 }
 
-// Waits for one SendAsync result. The result slot is shared with the
-// callback, so giving up early leaves it nothing dangling.
+// Waits for one SendAsync result.
 absl::StatusOr<v1::Envelope> SendAsyncAndWait(AsapClient* client,
                                               v1::Envelope envelope) {
-  struct Result {
-    absl::Notification done;
-    absl::StatusOr<v1::Envelope> value;
-  };
-  auto result = std::make_shared<Result>();
-  client->SendAsync(std::move(envelope),
-                    [result](absl::StatusOr<v1::Envelope> r) {
-                      result->value = std::move(r);
-                      result->done.Notify();
-                    });
-  if (!result->done.WaitForNotificationWithTimeout(kWaitBound)) {
+  testing::AsyncAnswer answer;
+  client->SendAsync(std::move(envelope), answer.Callback());
+  if (!answer.WaitFor(kWaitBound)) {
     return absl::DeadlineExceededError("SendAsync did not call back");
   }
-  return result->value;
+  return answer.result();
 }
 
 // One raw SendCompressed call, as any gRPC client could make it.

@@ -19,10 +19,12 @@
 #include "asap/v1/manifest.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/wait_until.h"
 
 namespace asap {
 namespace {
 
+using ::asap::testing::WaitUntil;
 using ::testing::IsNull;
 using ::testing::NotNull;
 using FetchResult = ManifestCache::FetchResult;
@@ -39,14 +41,14 @@ v1::Manifest MakeManifest(const std::string& id) {
   return manifest;
 }
 
-// Waits until `done()` is true or kWaitBound passes; returns `done()`.
-bool WaitUntil(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kWaitBound;
-  while (!done()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Microseconds(100));
-  }
-  return true;
+// A fetch's answer: manifest `id`, with `etag` and the server's `ttl` hint.
+FetchResult Fetched(const std::string& id, const std::string& etag = "",
+                    std::optional<absl::Duration> ttl = std::nullopt) {
+  FetchResult result;
+  result.manifest = MakeManifest(id);
+  result.ttl = ttl;
+  result.etag = etag;
+  return result;
 }
 
 class ManifestCacheTest : public ::testing::Test {
@@ -55,6 +57,16 @@ class ManifestCacheTest : public ::testing::Test {
     ManifestCacheOptions options;
     options.clock = &clock_;
     return options;
+  }
+
+  // Expects `key` to stay fresh in `cache` for exactly `ttl` from now: a hit
+  // a nanosecond before, a miss at `ttl`. Advances the clock by `ttl`.
+  void ExpectFreshFor(ManifestCache& cache, const std::string& key,
+                      absl::Duration ttl) {
+    clock_.Advance(ttl - absl::Nanoseconds(1));
+    EXPECT_THAT(cache.Get(key), NotNull());
+    clock_.Advance(absl::Nanoseconds(1));
+    EXPECT_THAT(cache.Get(key), IsNull());
   }
 
   FakeClock clock_;
@@ -81,10 +93,7 @@ TEST_F(ManifestCacheTest, GetAfterSetHits) {
 TEST_F(ManifestCacheTest, EntryExpiresExactlyAtDefaultTtl) {
   ManifestCache cache(Options());
   cache.Set("a", MakeManifest("a"));
-  clock_.Advance(absl::Minutes(5) - absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), NotNull());
-  clock_.Advance(absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), IsNull());
+  ExpectFreshFor(cache, "a", absl::Minutes(5));
 }
 
 TEST_F(ManifestCacheTest, ExpiredEntryIsRemovedOnGet) {
@@ -136,32 +145,18 @@ TEST_F(ManifestCacheTest, SetReplacesExistingEntryAndItsTtl) {
 
 TEST_F(ManifestCacheTest, ServerTtlHintShorterThanDefaultIsUsed) {
   ManifestCache cache(Options());
-  ASSERT_TRUE(cache
-                  .GetOrFetch("a",
-                              [] {
-                                return absl::StatusOr<FetchResult>(FetchResult{
-                                    MakeManifest("a"), absl::Seconds(30)});
-                              })
-                  .ok());
-  clock_.Advance(absl::Seconds(30) - absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), NotNull());
-  clock_.Advance(absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), IsNull());
+  ASSERT_TRUE(
+      cache.GetOrFetch("a", [] { return Fetched("a", "", absl::Seconds(30)); })
+          .ok());
+  ExpectFreshFor(cache, "a", absl::Seconds(30));
 }
 
 TEST_F(ManifestCacheTest, ServerTtlHintLongerThanDefaultIsBoundedByDefault) {
   ManifestCache cache(Options());
-  ASSERT_TRUE(cache
-                  .GetOrFetch("a",
-                              [] {
-                                return absl::StatusOr<FetchResult>(FetchResult{
-                                    MakeManifest("a"), absl::Hours(1)});
-                              })
-                  .ok());
-  clock_.Advance(absl::Minutes(5) - absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), NotNull());
-  clock_.Advance(absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), IsNull());
+  ASSERT_TRUE(
+      cache.GetOrFetch("a", [] { return Fetched("a", "", absl::Hours(1)); })
+          .ok());
+  ExpectFreshFor(cache, "a", absl::Minutes(5));
 }
 
 TEST_F(ManifestCacheTest, ServerTtlHintOfZeroReturnsManifestWithoutCaching) {
@@ -366,7 +361,8 @@ TEST_F(ManifestCacheTest, ConcurrentMissesOfSameKeyFetchOnce) {
   // miss under the cache's lock before it fetches or waits), so every caller
   // is inside GetOrFetch while the fetch is in flight.
   std::thread watcher([&] {
-    if (WaitUntil([&] { return cache.stats().misses >= kThreads; })) {
+    if (WaitUntil([&] { return cache.stats().misses >= kThreads; },
+                  kWaitBound)) {
       all_entered.Notify();
     }
   });
@@ -404,7 +400,8 @@ TEST_F(ManifestCacheTest, ConcurrentMissesOfSameKeyShareFetchError) {
   std::atomic<int> fetch_calls{0};
   auto fetch = [&]() -> absl::StatusOr<FetchResult> {
     fetch_calls.fetch_add(1);
-    if (!WaitUntil([&] { return cache.stats().misses >= kThreads; })) {
+    if (!WaitUntil([&] { return cache.stats().misses >= kThreads; },
+                   kWaitBound)) {
       return absl::DeadlineExceededError("not all callers entered GetOrFetch");
     }
     return error;
@@ -463,15 +460,6 @@ TEST(ManifestCacheRealClockTest, DefaultOptionsUseRealClock) {
 // Revalidation: GetOrRevalidate(), FetchResult::etag / not_modified.
 
 using Validator = ManifestCache::Validator;
-
-FetchResult Fetched(const std::string& id, const std::string& etag,
-                    std::optional<absl::Duration> ttl = std::nullopt) {
-  FetchResult result;
-  result.manifest = MakeManifest(id);
-  result.ttl = ttl;
-  result.etag = etag;
-  return result;
-}
 
 FetchResult NotModified(std::optional<absl::Duration> ttl = std::nullopt,
                         const std::string& etag = "") {
@@ -589,10 +577,7 @@ TEST_F(ManifestCacheTest, NotModifiedTtlIsBoundedByDefaultTtl) {
   ASSERT_TRUE(Revalidate(cache, "a", &offer, Fetched("a", "e1")).ok());
   clock_.Advance(absl::Minutes(5));
   ASSERT_TRUE(Revalidate(cache, "a", &offer, NotModified(absl::Hours(1))).ok());
-  clock_.Advance(absl::Minutes(5) - absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), NotNull());
-  clock_.Advance(absl::Nanoseconds(1));
-  EXPECT_THAT(cache.Get("a"), IsNull());
+  ExpectFreshFor(cache, "a", absl::Minutes(5));
 }
 
 TEST_F(ManifestCacheTest, NotModifiedWithNewEtagKeepsTheNewEtag) {

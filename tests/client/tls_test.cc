@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/client/http/reference_agent.h"
+#include "tests/testing/runfiles.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -21,22 +22,12 @@ namespace {
 using ::asap::examples::EchoedText;
 using ::asap::examples::EchoRequest;
 
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr || workspace == nullptr) return path;
-  return absl::StrCat(srcdir, "/", workspace, "/", path);
-}
-
 class TlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = new std::string(
-        absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/tls_test_certs"));
-    const std::string command = absl::StrCat(
-        "/bin/bash ", Runfile("tests/testing/make_test_certs.sh"), " ", *dir_);
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    absl::StatusOr<std::string> dir = testing::MakeTestCerts("tls_test_certs");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = new std::string(*std::move(dir));
   }
   static void TearDownTestSuite() {
     delete dir_;

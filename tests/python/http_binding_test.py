@@ -15,12 +15,9 @@ import concurrent.futures
 import gzip
 import http.client
 import json
-import queue
 import re
 import secrets
-import signal
 import socket
-import subprocess
 import threading
 import time
 import unittest
@@ -29,18 +26,13 @@ import unittest
 import brotli
 import grpc
 import httpx
-from google.protobuf import json_format
-from google.protobuf import struct_pb2
 
-from asap.v1 import envelope_pb2
-from asap.v1 import service_pb2
 from asap.v1 import service_pb2_grpc
-from asap_testing import asap_binary, new_ulid, rfc3339, stop_process
+from asap_testing import (AsapServer, TimeLimitedTestCase, envelope_dict,
+                          envelope_proto, new_ulid, rfc3339)
 
-STARTUP_TIMEOUT_S = 30
 TIMEOUT_S = 10
-TEST_TIMEOUT_S = 60
-SHUTDOWN_TIMEOUT_S = 10
+TEST_TIMEOUT_S = TimeLimitedTestCase.TEST_TIMEOUT_S
 
 AGENT_ID = "urn:asap:agent:echo"
 CLIENT_ID = "urn:asap:agent:py"
@@ -55,15 +47,7 @@ def envelope(payload_type="task.request", payload=None, input_obj=None,
         payload = {"conversation_id": "c1", "skill_id": "echo",
                    "input": input_obj if input_obj is not None
                    else {"text": "hi"}}
-    env = {
-        "id": new_ulid(),
-        "asap_version": "0.1",
-        "timestamp": rfc3339(),
-        "sender": CLIENT_ID,
-        "recipient": AGENT_ID,
-        "payload_type": payload_type,
-        "payload": payload,
-    }
+    env = envelope_dict(CLIENT_ID, AGENT_ID, payload_type, payload)
     env.update(fields)
     return {k: v for k, v in env.items() if v is not None}
 
@@ -84,14 +68,6 @@ def big_input(kib=8):
     rows = [{"k": "key-%05d" % i, "text": "agent task result %d" % (i % 7)}
             for i in range(kib * 1024 // 40)]
     return {"rows": rows}
-
-
-class TestTimeout(Exception):
-    pass
-
-
-def _on_alarm(signum, frame):
-    raise TestTimeout("test ran longer than %d s" % TEST_TIMEOUT_S)
 
 
 def parse_sse(chunks, limit=None):
@@ -126,51 +102,17 @@ def parse_sse(chunks, limit=None):
     return events
 
 
-class HttpBindingTest(unittest.TestCase):
+class HttpBindingTest(TimeLimitedTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = subprocess.Popen(
-            [asap_binary(), "serve", "--port", "0", "--http-port", "0"],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        cls.addClassCleanup(stop_process, cls.server)
-
-        lines = queue.Queue()
-
-        def read_stdout():
-            for line in cls.server.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=read_stdout, daemon=True).start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        grpc_address = http_address = None
-        while grpc_address is None or http_address is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    "asap serve did not print 'listening on' and 'http "
-                    "listening on' within %d s (got grpc=%r http=%r)" %
-                    (STARTUP_TIMEOUT_S, grpc_address, http_address))
-            try:
-                line = lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError(
-                    "asap serve exited (code %s) before listening" %
-                    cls.server.wait(timeout=SHUTDOWN_TIMEOUT_S))
-            if line.startswith("listening on "):
-                grpc_address = line[len("listening on "):].strip()
-            elif line.startswith("http listening on "):
-                http_address = line[len("http listening on "):].strip()
+        cls.server = AsapServer(http=True)
+        cls.addClassCleanup(cls.server.stop)
+        http_address = cls.server.http_address
         if not re.fullmatch(r"127\.0\.0\.1:[1-9][0-9]*", http_address):
             raise AssertionError("bad http address %r" % http_address)
-        cls.grpc_address = grpc_address
-        cls.host, port = http_address.rsplit(":", 1)
-        cls.port = int(port)
+        cls.grpc_address = cls.server.grpc_address
+        cls.host = http_address.rsplit(":", 1)[0]
+        cls.port = cls.server.http_port
         cls.base = "http://%s" % http_address
         cls.url = cls.base + "/asap"
 
@@ -182,24 +124,20 @@ class HttpBindingTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         # Graceful shutdown with idle keep-alive (HTTP/1.1 and h2)
-        # connections still open: exit 0 within SHUTDOWN_TIMEOUT_S.
+        # connections still open: exit 0 within SHUTDOWN_TIMEOUT_S (of
+        # asap_testing).
         start = time.monotonic()
-        rc = stop_process(cls.server)
+        rc = cls.server.stop()
         if rc != 0:
             raise AssertionError(
                 "asap serve exited %s after SIGTERM (%.1f s), want 0" %
                 (rc, time.monotonic() - start))
 
-    def setUp(self):
-        self._old_alarm = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.alarm(TEST_TIMEOUT_S)
-
     def tearDown(self):
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, self._old_alarm)
+        super().tearDown()
         # Whatever the test sent, the server is still up and answering.
-        self.assertIsNone(self.server.poll(),
-                          "asap serve died (exit %s)" % self.server.poll())
+        self.assertIsNone(self.server.proc.poll(),
+                          "asap serve died (exit %s)" % self.server.proc.poll())
         with httpx.Client(timeout=TIMEOUT_S) as client:
             r = client.post(self.url, json=rpc(envelope(), "after"))
         self.assertEqual(r.status_code, 200, r.text)
@@ -955,14 +893,10 @@ class HttpBindingTest(unittest.TestCase):
                   {"Accept-Encoding": "gzip"})
         with grpc.insecure_channel(self.grpc_address) as channel:
             stub = service_pb2_grpc.AsapServiceStub(channel)
-            payload = struct_pb2.Struct()
-            payload.update({"conversation_id": "c", "skill_id": "echo",
-                            "input": {"via": "grpc"}})
-            response = stub.Send(envelope_pb2.Envelope(
-                id=new_ulid(), asap_version="0.1", timestamp=rfc3339(),
-                sender=CLIENT_ID, recipient=AGENT_ID,
-                payload_type="task.request", payload=payload),
-                timeout=TIMEOUT_S)
+            response = stub.Send(envelope_proto(
+                CLIENT_ID, AGENT_ID, "task.request",
+                {"conversation_id": "c", "skill_id": "echo",
+                 "input": {"via": "grpc"}}), timeout=TIMEOUT_S)
             self.assertEqual(response.payload_type, "task.response")
 
         r = self.client.get(self.base + "/asap/metrics")
@@ -1022,16 +956,11 @@ class HttpBindingTest(unittest.TestCase):
         nonce = secrets.token_hex(16)
         with grpc.insecure_channel(self.grpc_address) as channel:
             stub = service_pb2_grpc.AsapServiceStub(channel)
-            payload = struct_pb2.Struct()
-            payload.update({"conversation_id": "c", "skill_id": "echo",
-                            "input": {"x": 1}})
-            extensions = struct_pb2.Struct()
-            extensions.update({"nonce": nonce})
-            stub.Send(envelope_pb2.Envelope(
-                id=new_ulid(), asap_version="0.1", timestamp=rfc3339(),
-                sender=CLIENT_ID, recipient=AGENT_ID,
-                payload_type="task.request", payload=payload,
-                extensions=extensions), timeout=TIMEOUT_S)
+            stub.Send(envelope_proto(
+                CLIENT_ID, AGENT_ID, "task.request",
+                {"conversation_id": "c", "skill_id": "echo",
+                 "input": {"x": 1}}, extensions={"nonce": nonce}),
+                timeout=TIMEOUT_S)
         env = envelope(extensions={"nonce": nonce})
         data = self.assert_error(self.call(rpc(env, "x")), -32602, "x")
         self.assertEqual(data["code"], "asap:protocol/invalid_nonce")

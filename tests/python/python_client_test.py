@@ -7,47 +7,26 @@ task, an unknown payload type, a malformed envelope), SendBatch and Send with
 gRPC's own gzip compression.
 """
 
-import queue
 import secrets
-import subprocess
-import threading
-import time
 import unittest
 
 # No try/except: without grpcio or the stubs the test must fail, not skip.
 import grpc
 from google.protobuf import json_format
-from google.protobuf import struct_pb2
 
 from asap.v1 import envelope_pb2
 from asap.v1 import service_pb2
 from asap.v1 import service_pb2_grpc
-from asap_testing import asap_binary, new_ulid, rfc3339, stop_process
+from asap_testing import AsapServer, envelope_proto
 
-STARTUP_TIMEOUT_S = 30
 RPC_TIMEOUT_S = 10
-SHUTDOWN_TIMEOUT_S = 10
 
 AGENT_ID = "urn:asap:agent:echo"
 CLIENT_ID = "urn:asap:agent:python-client"
 
 
-def make_struct(obj):
-    s = struct_pb2.Struct()
-    s.update(obj)
-    return s
-
-
 def make_envelope(payload_type, payload, sender=CLIENT_ID):
-    return envelope_pb2.Envelope(
-        id=new_ulid(),
-        asap_version="0.1",
-        timestamp=rfc3339(),
-        sender=sender,
-        recipient=AGENT_ID,
-        payload_type=payload_type,
-        payload=make_struct(payload),
-    )
+    return envelope_proto(sender, AGENT_ID, payload_type, payload)
 
 
 def task_request(input_obj, sender=CLIENT_ID):
@@ -61,45 +40,11 @@ def task_request(input_obj, sender=CLIENT_ID):
 class PythonClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = subprocess.Popen(
-            [asap_binary(), "serve", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        # Registered at once, so the server dies even if the rest of setUpClass
-        # (or any test) fails.
-        cls.addClassCleanup(stop_process, cls.server)
+        cls.server = AsapServer()
+        cls.addClassCleanup(cls.server.stop)
+        cls.address = cls.server.grpc_address
 
-        lines = queue.Queue()
-
-        def read_stdout():
-            for line in cls.server.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=read_stdout, daemon=True).start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        address = None
-        while address is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    "asap serve did not print 'listening on' within %d s" %
-                    STARTUP_TIMEOUT_S)
-            try:
-                line = lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError(
-                    "asap serve exited (code %s) before listening" %
-                    cls.server.wait(timeout=SHUTDOWN_TIMEOUT_S))
-            if line.startswith("listening on "):
-                address = line[len("listening on "):].strip()
-        cls.address = address
-
-        cls.channel = grpc.insecure_channel(address)
+        cls.channel = grpc.insecure_channel(cls.address)
         cls.addClassCleanup(cls.channel.close)
         grpc.channel_ready_future(cls.channel).result(timeout=RPC_TIMEOUT_S)
         cls.stub = service_pb2_grpc.AsapServiceStub(cls.channel)

@@ -24,14 +24,12 @@ import hashlib
 import hmac
 import json
 import os
-import queue
 import secrets
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 import unittest
 
@@ -40,17 +38,13 @@ import grpc
 import h2  # noqa: F401  (httpx's HTTP/2 needs it: fail here, not later)
 import httpx
 from google.protobuf import json_format
-from google.protobuf import struct_pb2
 
-from asap.v1 import envelope_pb2
 from asap.v1 import service_pb2
 from asap.v1 import service_pb2_grpc
-from asap_testing import asap_binary, new_ulid, rfc3339, stop_process
+from asap_testing import (AsapServer, TimeLimitedTestCase, envelope_dict,
+                          envelope_proto)
 
-STARTUP_TIMEOUT_S = 30
 TIMEOUT_S = 5
-TEST_TIMEOUT_S = 60
-SHUTDOWN_TIMEOUT_S = 10
 RELOAD_TIMEOUT_S = 10
 GRPC_RELOAD_POLL_S = 5
 
@@ -82,32 +76,14 @@ def task_payload(input_obj):
 
 def json_envelope(sender, input_obj=None):
     """A task.request envelope as JSON (dict), for the HTTP binding."""
-    return {
-        "id": new_ulid(),
-        "asap_version": "0.1",
-        "timestamp": rfc3339(),
-        "sender": sender,
-        "recipient": AGENT_ID,
-        "payload_type": "task.request",
-        "payload": task_payload(input_obj if input_obj is not None
-                                else {"text": "hi"}),
-    }
+    return envelope_dict(sender, AGENT_ID, "task.request", task_payload(
+        input_obj if input_obj is not None else {"text": "hi"}))
 
 
 def proto_envelope(sender, input_obj=None):
     """A task.request envelope as protobuf, for the gRPC binding."""
-    payload = struct_pb2.Struct()
-    payload.update(task_payload(input_obj if input_obj is not None
-                                else {"text": "hi"}))
-    return envelope_pb2.Envelope(
-        id=new_ulid(),
-        asap_version="0.1",
-        timestamp=rfc3339(),
-        sender=sender,
-        recipient=AGENT_ID,
-        payload_type="task.request",
-        payload=payload,
-    )
+    return envelope_proto(sender, AGENT_ID, "task.request", task_payload(
+        input_obj if input_obj is not None else {"text": "hi"}))
 
 
 def rpc(env, req_id="req-1"):
@@ -159,116 +135,16 @@ def write_atomically(path, data):
     os.replace(tmp, path)
 
 
-class Server:
-    """One `asap serve --port 0 --http-port 0 ARGS...`; its stdout and stderr
-    are read by threads into queues."""
+class Server(AsapServer):
+    """One `asap serve --port 0 --http-port 0 ARGS...` (TLS on both ports),
+    its stderr captured for wait_stderr, stopped in `testcase`'s class
+    cleanup (or before, by stop())."""
 
     def __init__(self, args, testcase):
-        self.proc = subprocess.Popen(
-            [asap_binary(), "serve", "--port", "0", "--http-port", "0"] +
-            list(args),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        self.threads = []
-        # Registered at once, so the server dies whatever fails next.
+        super().__init__(args, http=True, capture_stderr=True)
         testcase.addClassCleanup(self.stop)
-        self.stderr_lines = queue.Queue()
-        self.stderr_seen = []
-        stdout_lines = queue.Queue()
-
-        def pump(stream, q):
-            for line in stream:
-                q.put(line)
-            q.put(None)
-
-        for stream, q in ((self.proc.stdout, stdout_lines),
-                          (self.proc.stderr, self.stderr_lines)):
-            thread = threading.Thread(target=pump, args=(stream, q),
-                                      daemon=True)
-            thread.start()
-            self.threads.append(thread)
-
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        grpc_address = http_address = None
-        while grpc_address is None or http_address is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    "asap serve %s did not print its addresses within %d s" %
-                    (args, STARTUP_TIMEOUT_S))
-            try:
-                line = stdout_lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError(
-                    "asap serve %s exited (code %s) before listening: %s" %
-                    (args, self.proc.wait(timeout=SHUTDOWN_TIMEOUT_S),
-                     self.drain_stderr()))
-            if line.startswith("listening on "):
-                grpc_address = line[len("listening on "):].strip()
-            elif line.startswith("http listening on "):
-                http_address = line[len("http listening on "):].strip()
-        self.grpc_address = grpc_address
-        self.grpc_port = int(grpc_address.rsplit(":", 1)[1])
-        self.http_port = int(http_address.rsplit(":", 1)[1])
-        self.base = "https://" + http_address
+        self.base = "https://" + self.http_address
         self.url = self.base + "/asap"
-
-    def stop(self):
-        """SIGTERM (then SIGKILL); closes the pipes once read to the end.
-        Idempotent."""
-        rc = stop_process(self.proc)
-        for thread in self.threads:
-            thread.join(timeout=SHUTDOWN_TIMEOUT_S)
-        if not any(thread.is_alive() for thread in self.threads):
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-        return rc
-
-    def drain_stderr(self, timeout=0.5):
-        try:
-            while True:
-                line = self.stderr_lines.get(timeout=timeout)
-                if line is None:
-                    break
-                self.stderr_seen.append(line)
-        except queue.Empty:
-            pass
-        return "".join(self.stderr_seen)
-
-    def wait_stderr(self, text, timeout):
-        """Waits (bounded) for a stderr line containing `text`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    "asap serve did not print %r on stderr within %s s; "
-                    "stderr so far: %r" % (text, timeout,
-                                           "".join(self.stderr_seen)))
-            try:
-                line = self.stderr_lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError(
-                    "asap serve's stderr closed before %r: %r" %
-                    (text, "".join(self.stderr_seen)))
-            self.stderr_seen.append(line)
-            if text in line:
-                return line
-
-
-class TestTimeout(Exception):
-    pass
-
-
-def _on_alarm(signum, frame):
-    raise TestTimeout("test ran longer than %d s" % TEST_TIMEOUT_S)
 
 
 # --- the shared certificates -------------------------------------------------
@@ -327,15 +203,7 @@ def peer_subject(port, cafile, alpn=None, server_hostname="localhost"):
 
 # --- assertions shared by the test classes -----------------------------------
 
-class SecureTestBase(unittest.TestCase):
-    def setUp(self):
-        self._old_alarm = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.alarm(TEST_TIMEOUT_S)
-
-    def tearDown(self):
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, self._old_alarm)
-
+class SecureTestBase(TimeLimitedTestCase):
     # gRPC
 
     @staticmethod

@@ -34,6 +34,8 @@ using ::asap::examples::EchoedText;
 using ::asap::examples::EchoRequest;
 using ::testing::HasSubstr;
 
+using ::asap::testing::Binding;
+using ::asap::testing::JsonRpcSendBody;
 using ::asap::testing::kAlice;
 using ::asap::testing::kAliceToken;
 using ::asap::testing::kBob;
@@ -42,12 +44,6 @@ using ::asap::testing::kIssuer;
 using ::asap::testing::RawAnswer;
 
 constexpr char kAudience[] = "asap-auth-test";
-
-enum class Binding { kGrpc, kHttp };
-
-std::string Name(Binding binding) {
-  return binding == Binding::kGrpc ? "grpc" : "http";
-}
 
 // The server's validators: a static token table and HS256 JWTs.
 std::shared_ptr<const TokenValidator> Validators(const std::string& secret) {
@@ -72,12 +68,8 @@ class AuthTest : public ::testing::TestWithParam<Binding> {
 
   void StartServer(RateLimitOptions rate_limit) {
     server_.reset();
-    ServerOptions options;
-    options.http_address = "127.0.0.1:0";
-    options.auth.token_validator = Validators(keys_->hs256_secret);
-    options.rate_limit = std::move(rate_limit);
-    server_ =
-        testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+    server_ = testing::StartAuthServer(Validators(keys_->hs256_secret),
+                                       std::move(rate_limit));
     ASSERT_NE(server_, nullptr);
   }
 
@@ -340,9 +332,7 @@ TEST_P(AuthTest, FailingTokenProviderFailsTheCall) {
 
 INSTANTIATE_TEST_SUITE_P(Bindings, AuthTest,
                          ::testing::Values(Binding::kGrpc, Binding::kHttp),
-                         [](const ::testing::TestParamInfo<Binding>& info) {
-                           return Name(info.param);
-                         });
+                         testing::BindingParamName);
 
 // --- The HTTP binding's wire shapes, read with curl --------------------------
 
@@ -356,20 +346,12 @@ RawAnswer Raw(const std::string& url, const std::string& body,
   return answer;
 }
 
-std::string SendBody(const std::string& sender) {
-  return testing::JsonRpcSendBody(sender);
-}
-
 class HttpAuthWireTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<testing::TestKeys> keys = testing::GenerateTestKeys();
     ASSERT_TRUE(keys.ok());
-    ServerOptions options;
-    options.http_address = "127.0.0.1:0";
-    options.auth.token_validator = Validators(keys->hs256_secret);
-    server_ =
-        testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+    server_ = testing::StartAuthServer(Validators(keys->hs256_secret));
     ASSERT_NE(server_, nullptr);
     base_ = absl::StrCat("http://", server_->http_address());
   }
@@ -378,7 +360,7 @@ class HttpAuthWireTest : public ::testing::Test {
 };
 
 TEST_F(HttpAuthWireTest, MissingTokenIsJsonRpcInvalidRequestWithChallenge) {
-  RawAnswer answer = Raw(base_ + "/asap", SendBody(kAlice), {});
+  RawAnswer answer = Raw(base_ + "/asap", JsonRpcSendBody(kAlice), {});
   EXPECT_EQ(answer.status, 200);
   EXPECT_THAT(absl::AsciiStrToLower(answer.headers),
               HasSubstr("www-authenticate: bearer"));
@@ -388,7 +370,7 @@ TEST_F(HttpAuthWireTest, MissingTokenIsJsonRpcInvalidRequestWithChallenge) {
 }
 
 TEST_F(HttpAuthWireTest, BasicSchemeIsRefused) {
-  RawAnswer answer = Raw(base_ + "/asap", SendBody(kAlice),
+  RawAnswer answer = Raw(base_ + "/asap", JsonRpcSendBody(kAlice),
                          {"Authorization: Basic YWxpY2U6cGFzcw=="});
   EXPECT_EQ(answer.status, 200);
   EXPECT_THAT(answer.body, HasSubstr("asap:auth/unsupported_scheme"));
@@ -396,7 +378,7 @@ TEST_F(HttpAuthWireTest, BasicSchemeIsRefused) {
 }
 
 TEST_F(HttpAuthWireTest, SpoofedSenderIsInvalidParams403) {
-  RawAnswer answer = Raw(base_ + "/asap", SendBody(kBob),
+  RawAnswer answer = Raw(base_ + "/asap", JsonRpcSendBody(kBob),
                          {absl::StrCat("Authorization: Bearer ", kAliceToken)});
   EXPECT_EQ(answer.status, 200);
   EXPECT_THAT(answer.body, HasSubstr(R"("code":-32602)"));
@@ -421,7 +403,7 @@ TEST_F(HttpAuthWireTest, MetricsNeedCredentialsHealthDoesNot) {
 TEST_F(HttpAuthWireTest, StreamResumeNeedsTheSameAgent) {
   // Alice opens a stream; the id it gets is useless to bob and to anyone
   // without a token.
-  RawAnswer opened = Raw(base_ + "/asap/stream", SendBody(kAlice),
+  RawAnswer opened = Raw(base_ + "/asap/stream", JsonRpcSendBody(kAlice),
                          {absl::StrCat("Authorization: Bearer ", kAliceToken),
                           "Accept: text/event-stream"});
   ASSERT_EQ(opened.status, 200) << opened.body;
@@ -456,8 +438,8 @@ TEST_F(HttpAuthWireTest, RateLimitIs429WithRetryAfter) {
   ASSERT_NE(server_, nullptr);
   base_ = absl::StrCat("http://", server_->http_address());
   // Without authentication, the limit is per client address.
-  EXPECT_EQ(Raw(base_ + "/asap", SendBody(kAlice), {}).status, 200);
-  RawAnswer limited = Raw(base_ + "/asap", SendBody(kAlice), {});
+  EXPECT_EQ(Raw(base_ + "/asap", JsonRpcSendBody(kAlice), {}).status, 200);
+  RawAnswer limited = Raw(base_ + "/asap", JsonRpcSendBody(kAlice), {});
   EXPECT_EQ(limited.status, 429);
   EXPECT_THAT(absl::AsciiStrToLower(limited.headers),
               HasSubstr("retry-after: "));
@@ -499,10 +481,8 @@ TEST_P(AuthTest, HandlersSeeTheAuthenticatedAgent) {
                 return examples::EchoTask(request, context.manifest());
               })
           .ok());
-  ServerOptions options;
-  options.http_address = "127.0.0.1:0";
-  options.auth.token_validator = Validators(keys_->hs256_secret);
-  server_ = testing::StartTestServer(std::move(handlers), std::move(options));
+  server_ = testing::StartAuthServer(Validators(keys_->hs256_secret), {},
+                                     std::move(handlers));
   ASSERT_NE(server_, nullptr);
   ASSERT_TRUE(Client(kBobToken)->Send(EchoRequest("b", kBob)).ok());
   ASSERT_TRUE(Client(Jwt(AliceClaims()))->Send(EchoRequest("a", kAlice)).ok());

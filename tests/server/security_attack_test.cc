@@ -52,6 +52,7 @@
 #include "tests/server/reflection_client.h"
 #include "tests/testing/auth_fixtures.h"
 #include "tests/testing/jwt_minter.h"
+#include "tests/testing/runfiles.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -63,8 +64,11 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using ::asap::testing::BearerHeader;
+using ::asap::testing::Binding;
+using ::asap::testing::BindingName;
 using ::asap::testing::Curl;
 using ::asap::testing::CurlOptions;
+using ::asap::testing::JsonRpcSendBody;
 using ::asap::testing::kAlice;
 using ::asap::testing::kAliceToken;
 using ::asap::testing::kBob;
@@ -74,19 +78,6 @@ using ::asap::testing::RawAnswer;
 constexpr char kAudience[] = "asap-attack-test";
 // A secret the server does not know.
 constexpr char kAttackerSecret[] = "attacker-secret-attacker-secret-attacker!!";
-
-enum class Binding { kGrpc, kHttp };
-
-std::string Name(Binding binding) {
-  return binding == Binding::kGrpc ? "grpc" : "http";
-}
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr || workspace == nullptr) return path;
-  return absl::StrCat(srcdir, "/", workspace, "/", path);
-}
 
 // --- Keys and hand-made JWTs -------------------------------------------------
 
@@ -147,11 +138,8 @@ std::unique_ptr<AsapServer> StartServer(
     RateLimitOptions rate_limit = {},
     std::shared_ptr<const TokenValidator> validator = Validators(),
     HandlerRegistry handlers = examples::EchoHandlers()) {
-  ServerOptions options;
-  options.http_address = "127.0.0.1:0";
-  options.auth.token_validator = std::move(validator);
-  options.rate_limit = std::move(rate_limit);
-  return testing::StartTestServer(std::move(handlers), std::move(options));
+  return testing::StartAuthServer(std::move(validator), std::move(rate_limit),
+                                  std::move(handlers));
 }
 
 RateLimitOptions Limit(int64_t count, absl::Duration period) {
@@ -162,10 +150,6 @@ RateLimitOptions Limit(int64_t count, absl::Duration period) {
 }
 
 // --- Raw HTTP ----------------------------------------------------------------
-
-std::string SendBody(const std::string& sender, int id = 7) {
-  return testing::JsonRpcSendBody(sender, id);
-}
 
 std::string Bearer(absl::string_view token) {
   return BearerHeader(std::string(token));
@@ -207,7 +191,7 @@ std::string RawHttp(int port, const std::string& bytes) {
 // A POST /asap whose header block is `authorization_lines` (CRLF-terminated
 // lines, or raw bytes) with Alice's envelope.
 std::string PostWithRawHeaders(absl::string_view authorization_lines) {
-  std::string body = SendBody(kAlice);
+  std::string body = JsonRpcSendBody(kAlice);
   return absl::StrCat("POST /asap HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                       "Content-Type: application/json\r\n",
                       "Connection: close\r\n", authorization_lines,
@@ -310,13 +294,13 @@ TEST(SenderBindingAttack, H2cRequestsAreAuthenticatedAndBound) {
       absl::StrCat("http://", server->http_address(), "/asap");
   CurlOptions anonymous;
   anonymous.http2_prior_knowledge = true;
-  anonymous.body = SendBody(kAlice);
+  anonymous.body = JsonRpcSendBody(kAlice);
   RawAnswer refused = Curl(url, anonymous);
   EXPECT_FALSE(refused.Served()) << refused.body;
   EXPECT_THAT(refused.body, HasSubstr(R"("status_code":401)"));
   CurlOptions spoof = anonymous;
   spoof.headers = {Bearer(kAliceToken)};
-  spoof.body = SendBody(kBob);
+  spoof.body = JsonRpcSendBody(kBob);
   RawAnswer spoofed = Curl(url, spoof);
   EXPECT_FALSE(spoofed.Served()) << spoofed.body;
   EXPECT_THAT(spoofed.body, HasSubstr(R"("status_code":403)"));
@@ -362,12 +346,12 @@ TEST(HeaderAttack, DuplicateAuthorizationHeadersOverHttp) {
   CurlOptions junk_first;
   junk_first.headers = {Bearer("junk-token-that-is-unknown"),
                         Bearer(kAliceToken)};
-  junk_first.body = SendBody(kAlice);
+  junk_first.body = JsonRpcSendBody(kAlice);
   RawAnswer answer = Curl(url, junk_first);
   EXPECT_FALSE(answer.Served()) << answer.body;
   CurlOptions bob_second;
   bob_second.headers = {Bearer(kAliceToken), Bearer(kBobToken)};
-  bob_second.body = SendBody(kBob);
+  bob_second.body = JsonRpcSendBody(kBob);
   answer = Curl(url, bob_second);
   EXPECT_FALSE(answer.Served()) << answer.body;
 }
@@ -400,15 +384,15 @@ TEST(HeaderAttack, CaseAndWhitespaceVariantsNameOnlyTheTokensAgent) {
         absl::StrCat("Authorization:    Bearer    ", kAliceToken, "   ")}) {
     CurlOptions as_alice;
     as_alice.headers = {header};
-    as_alice.body = SendBody(kAlice);
+    as_alice.body = JsonRpcSendBody(kAlice);
     EXPECT_TRUE(Curl(url, as_alice).Served()) << header;
     CurlOptions as_bob = as_alice;
-    as_bob.body = SendBody(kBob);
+    as_bob.body = JsonRpcSendBody(kBob);
     EXPECT_FALSE(Curl(url, as_bob).Served()) << header;
   }
   CurlOptions tab;
   tab.headers = {absl::StrCat("Authorization: Bearer\t", kAliceToken)};
-  tab.body = SendBody(kAlice);
+  tab.body = JsonRpcSendBody(kAlice);
   EXPECT_FALSE(Curl(url, tab).Served());
 }
 
@@ -455,7 +439,7 @@ TEST(HeaderAttack, HugeAuthorizationValuesAreRefusedAndHarmless) {
   for (size_t size : {size_t{9 * 1024}, size_t{1024 * 1024}}) {
     CurlOptions huge;
     huge.headers = {Bearer(std::string(size, 'a'))};
-    huge.body = SendBody(kAlice);
+    huge.body = JsonRpcSendBody(kAlice);
     RawAnswer answer = Curl(url, huge);
     EXPECT_FALSE(answer.Served()) << size;
   }
@@ -466,7 +450,7 @@ TEST(HeaderAttack, HugeAuthorizationValuesAreRefusedAndHarmless) {
   // Both bindings still serve.
   CurlOptions normal;
   normal.headers = {Bearer(kAliceToken)};
-  normal.body = SendBody(kAlice);
+  normal.body = JsonRpcSendBody(kAlice);
   EXPECT_TRUE(Curl(url, normal).Served());
   EXPECT_TRUE(GrpcSend(server->address(),
                        {absl::StrCat("Bearer ", kAliceToken)}, kAlice)
@@ -487,7 +471,7 @@ TEST(LeakAttack, RefusalsNeverEchoTheToken) {
         absl::StrCat("Token ", kAliceToken)}) {
     CurlOptions options;
     options.headers = {absl::StrCat("Authorization: ", value)};
-    options.body = SendBody(kAlice);
+    options.body = JsonRpcSendBody(kAlice);
     RawAnswer answer = Curl(url, options);
     EXPECT_FALSE(answer.Served());
     EXPECT_THAT(answer.body, Not(HasSubstr(secret_part)))
@@ -521,7 +505,7 @@ class JwtAttack : public ::testing::Test {
   RawAnswer Call(const std::string& token, const std::string& sender = kAlice) {
     CurlOptions options;
     options.headers = {Bearer(token)};
-    options.body = SendBody(sender);
+    options.body = JsonRpcSendBody(sender);
     return Curl(url_, options);
   }
   void ExpectRefused(const std::string& token, const std::string& why) {
@@ -803,7 +787,7 @@ TEST(RateLimitAttack, OneAddressIsOneBucketWhateverPortBindingOrHeader) {
   ASSERT_TRUE(grpc->Send(EchoRequest("g1", kAlice)).ok());
   CurlOptions fresh;
   fresh.fresh_connection = true;
-  fresh.body = SendBody(kAlice);
+  fresh.body = JsonRpcSendBody(kAlice);
   EXPECT_TRUE(Curl(url, fresh).Served());
   EXPECT_TRUE(Curl(url, fresh).Served());
   // The address's three tokens are gone.
@@ -841,7 +825,7 @@ TEST(RateLimitAttack, Ipv6ClientHasOneBucketOnBothBindings) {
   }
   ASSERT_TRUE(first.ok()) << first.status();
   CurlOptions http;
-  http.body = SendBody(kAlice);
+  http.body = JsonRpcSendBody(kAlice);
   RawAnswer answer = Curl(
       absl::StrCat("http://[::1]:", (*server)->http_port(), "/asap"), http);
   if (answer.curl != CURLE_OK) GTEST_SKIP() << "curl cannot reach [::1]";
@@ -868,7 +852,7 @@ TEST(RateLimitAttack, CyclingAddressesDoesNotEscapeTheLimit) {
     CurlOptions from;
     from.fresh_connection = true;
     from.interface = absl::StrCat("host!127.0.0.", i);
-    from.body = SendBody(kAlice);
+    from.body = JsonRpcSendBody(kAlice);
     RawAnswer answer = Curl(url, from);
     if (answer.curl != CURLE_OK) continue;
     ++reached;
@@ -896,7 +880,7 @@ TEST(RateLimitAttack, RateLimitedStreamsDoNotHoldStreamLogSlots) {
   auto stream = [&](const char* token, const char* sender) {
     CurlOptions options;
     options.headers = {Bearer(token), "Accept: text/event-stream"};
-    options.body = SendBody(sender);
+    options.body = JsonRpcSendBody(sender);
     return Curl(url, options);
   };
   RawAnswer first = stream(kAliceToken, kAlice);
@@ -947,7 +931,7 @@ TEST(StreamAttack, OthersStreamsAreIndistinguishableFromMissingOnes) {
   auto open = [&]() {
     CurlOptions options;
     options.headers = {Bearer(kAliceToken), "Accept: text/event-stream"};
-    options.body = SendBody(kAlice);
+    options.body = JsonRpcSendBody(kAlice);
     RawAnswer opened = Curl(url, options);
     size_t at = opened.body.find("id: ");
     if (at == std::string::npos) return std::string();
@@ -968,7 +952,7 @@ TEST(StreamAttack, OthersStreamsAreIndistinguishableFromMissingOnes) {
     CurlOptions options;
     options.headers = {Bearer(kBobToken),
                        absl::StrCat("Last-Event-ID: ", stream, "-0")};
-    if (post) options.body = SendBody(kBob);
+    if (post) options.body = JsonRpcSendBody(kBob);
     RawAnswer answer = Curl(url, options);
     answer.body = absl::StrReplaceAll(answer.body, {{stream, "ID"}});
     return answer;
@@ -1052,12 +1036,10 @@ TEST(ExposureAttack, ReflectionIsAbsentUnderEveryName) {
 class TlsAttack : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = new std::string(
-        absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/security_attack_certs"));
-    std::string command = absl::StrCat(
-        "/bin/bash ", Runfile("tests/testing/make_test_certs.sh"), " ", *dir_);
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    absl::StatusOr<std::string> dir =
+        testing::MakeTestCerts("security_attack_certs");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = new std::string(*std::move(dir));
     // Client certificates from the same (trusted) CA, with unusual SANs.
     const std::vector<std::pair<std::string, std::string>> certificates = {
         {"alice", "URI:urn:asap:agent:alice"},
@@ -1068,7 +1050,7 @@ class TlsAttack : public ::testing::Test {
         {"no_agent", "URI:https://client.test/x,DNS:client.test"},
     };
     for (const auto& [name, san] : certificates) {
-      command = absl::StrCat(
+      const std::string command = absl::StrCat(
           "cd ", *dir_, " && openssl genpkey -algorithm EC -pkeyopt ",
           "ec_paramgen_curve:P-256 -out ", name, ".key 2>/dev/null && ",
           "openssl req -new -key ", name, ".key -out ", name,
@@ -1151,7 +1133,7 @@ TEST_F(TlsAttack, PlaintextIsRefusedEvenWithAValidToken) {
   for (bool h2 : {false, true}) {
     CurlOptions options;
     options.headers = {Bearer(kAliceToken)};
-    options.body = SendBody(kAlice);
+    options.body = JsonRpcSendBody(kAlice);
     options.http2_prior_knowledge = h2;
     RawAnswer answer =
         Curl(absl::StrCat("http://", server->http_address(), "/asap"), options);
@@ -1164,7 +1146,7 @@ TEST_F(TlsAttack, PlaintextIsRefusedEvenWithAValidToken) {
   for (Binding binding : {Binding::kGrpc, Binding::kHttp}) {
     absl::StatusOr<v1::Envelope> ok =
         Send(*server, binding, "", kAliceToken, kAlice);
-    EXPECT_TRUE(ok.ok()) << Name(binding) << ": " << ok.status();
+    EXPECT_TRUE(ok.ok()) << BindingName(binding) << ": " << ok.status();
   }
 }
 
@@ -1195,8 +1177,8 @@ TEST_P(MutualTlsAttack, NonUriSansNeverNameAnAgent) {
   for (const char* certificate : {"dns_bob", "email_bob"}) {
     absl::StatusOr<v1::Envelope> result =
         Send(*server, GetParam(), certificate, "", kBob);
-    EXPECT_FALSE(result.ok())
-        << certificate << " authenticated as bob over " << Name(GetParam());
+    EXPECT_FALSE(result.ok()) << certificate << " authenticated as bob over "
+                              << BindingName(GetParam());
     if (!result.ok()) {
       EXPECT_EQ(ErrorCodeOf(result.status()), ErrorCode::kUnauthenticated)
           << certificate << ": " << result.status();
@@ -1213,7 +1195,7 @@ TEST_P(MutualTlsAttack, CertificatesNamingTwoAgentsAreRefused) {
       absl::StatusOr<v1::Envelope> result =
           Send(*server, GetParam(), certificate, "", sender);
       EXPECT_FALSE(result.ok()) << certificate << " served as " << sender
-                                << " over " << Name(GetParam());
+                                << " over " << BindingName(GetParam());
     }
   }
 }
@@ -1265,23 +1247,20 @@ TEST_F(TlsAttack, FailedReloadKeepsServingTheOldCertificates) {
     for (Binding binding : {Binding::kGrpc, Binding::kHttp}) {
       absl::StatusOr<v1::Envelope> result =
           Send(*server, binding, "alice", "", kAlice);
-      ASSERT_TRUE(result.ok()) << "after a refused reload, " << Name(binding)
-                               << " stopped accepting clients (attempt "
-                               << attempts << "): " << result.status();
+      ASSERT_TRUE(result.ok())
+          << "after a refused reload, " << BindingName(binding)
+          << " stopped accepting clients (attempt " << attempts
+          << "): " << result.status();
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Bindings, BindingTest,
                          ::testing::Values(Binding::kGrpc, Binding::kHttp),
-                         [](const ::testing::TestParamInfo<Binding>& info) {
-                           return Name(info.param);
-                         });
+                         testing::BindingParamName);
 INSTANTIATE_TEST_SUITE_P(Bindings, MutualTlsAttack,
                          ::testing::Values(Binding::kGrpc, Binding::kHttp),
-                         [](const ::testing::TestParamInfo<Binding>& info) {
-                           return Name(info.param);
-                         });
+                         testing::BindingParamName);
 
 }  // namespace
 }  // namespace asap

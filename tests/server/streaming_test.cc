@@ -3,7 +3,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +26,7 @@
 #include "server/grpc/send_stream.h"
 #include "server/handler_registry.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait_until.h"
 
 namespace asap {
 namespace {
@@ -336,22 +336,35 @@ v1::Envelope ToServer(v1::Envelope envelope) {
   return envelope;
 }
 
+// A test server whose "test.work" envelopes go to `handler`.
+std::unique_ptr<AsapServer> StartStreamingServer(StreamingHandler handler,
+                                                 ServerOptions options = {}) {
+  HandlerRegistry handlers;
+  EXPECT_TRUE(handlers.RegisterStreaming("test.work", std::move(handler)).ok());
+  return testing::StartTestServer(std::move(handlers), std::move(options));
+}
+
+// Reads `reader` to its end, every envelope an intermediate (marked not
+// final); how many there were.
+int ReadIntermediates(grpc::ClientReaderInterface<v1::Envelope>& reader) {
+  int intermediates = 0;
+  v1::Envelope envelope;
+  while (reader.Read(&envelope)) {
+    EXPECT_EQ(FinalMark(envelope), false);
+    ++intermediates;
+  }
+  return intermediates;
+}
+
 TEST(SendStreamTest, IntermediateArrivesWhileTheHandlerIsStillRunning) {
   absl::Notification client_saw_progress;
-  HandlerRegistry handlers;
-  ASSERT_TRUE(
-      handlers
-          .RegisterStreaming("test.work",
-                             [&](const v1::Envelope&, const HandlerContext&,
-                                 const StreamEmit& emit) {
-                               EXPECT_TRUE(emit(Progress(1)));
-                               // The final answer waits for the
-                               // client to have the first.
-                               client_saw_progress.WaitForNotification();
-                               return Final();
-                             })
-          .ok());
-  auto server = testing::StartTestServer(std::move(handlers));
+  auto server = StartStreamingServer(
+      [&](const v1::Envelope&, const HandlerContext&, const StreamEmit& emit) {
+        EXPECT_TRUE(emit(Progress(1)));
+        // The final answer waits for the client to have the first.
+        client_saw_progress.WaitForNotification();
+        return Final();
+      });
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
@@ -421,29 +434,18 @@ TEST(SendStreamTest, ErrorsEndTheCallWithTheAsapStatus) {
 }
 
 TEST(SendStreamTest, HandlerErrorFollowsTheIntermediatesSentBeforeIt) {
-  HandlerRegistry handlers;
-  ASSERT_TRUE(
-      handlers
-          .RegisterStreaming(
-              "test.work",
-              [](const v1::Envelope&, const HandlerContext&,
-                 const StreamEmit& emit) -> absl::StatusOr<v1::Envelope> {
-                emit(Progress(1));
-                emit(Progress(2));
-                return AsapError(ErrorCode::kTaskNotFound, "gone");
-              })
-          .ok());
-  auto server = testing::StartTestServer(std::move(handlers));
+  auto server = StartStreamingServer(
+      [](const v1::Envelope&, const HandlerContext&,
+         const StreamEmit& emit) -> absl::StatusOr<v1::Envelope> {
+        emit(Progress(1));
+        emit(Progress(2));
+        return AsapError(ErrorCode::kTaskNotFound, "gone");
+      });
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
   auto reader = stub->SendStream(&context, ToServer(Request()));
-  int intermediates = 0;
-  v1::Envelope envelope;
-  while (reader->Read(&envelope)) {
-    EXPECT_EQ(FinalMark(envelope), false);
-    ++intermediates;
-  }
+  int intermediates = ReadIntermediates(*reader);
   grpc::Status status = reader->Finish();
   EXPECT_EQ(intermediates, 2);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -472,9 +474,7 @@ struct EndlessHandler {
 
 TEST(SendStreamTest, ClientCancelMidStreamStopsTheHandler) {
   EndlessHandler endless;
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers.RegisterStreaming("test.work", endless.Handler()).ok());
-  auto server = testing::StartTestServer(std::move(handlers));
+  auto server = StartStreamingServer(endless.Handler());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
@@ -490,30 +490,21 @@ TEST(SendStreamTest, ClientCancelMidStreamStopsTheHandler) {
   // The handler's final envelope is completed on its worker after `stopped`
   // and may still hold its charge for a moment: wait (bounded) for the
   // release rather than racing it.
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (server->stats().memory_in_use != 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  testing::WaitUntil([&] { return server->stats().memory_in_use == 0; },
+                     absl::Seconds(10));
   EXPECT_EQ(server->stats().memory_in_use, 0u);
 }
 
 TEST(SendStreamTest, ClientThatFallsBehindGetsResourceExhausted) {
   EndlessHandler endless;
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers.RegisterStreaming("test.work", endless.Handler()).ok());
-  auto server = testing::StartTestServer(std::move(handlers));
+  auto server = StartStreamingServer(endless.Handler());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
   auto reader = stub->SendStream(&context, ToServer(Request()));
   // Reads nothing until the handler has been refused.
   endless.stopped.WaitForNotification();
-  int intermediates = 0;
-  v1::Envelope envelope;
-  while (reader->Read(&envelope)) {
-    EXPECT_EQ(FinalMark(envelope), false);
-    ++intermediates;
-  }
+  int intermediates = ReadIntermediates(*reader);
   grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(),
@@ -524,29 +515,14 @@ TEST(SendStreamTest, ClientThatFallsBehindGetsResourceExhausted) {
   EXPECT_GE(intermediates, 1);
 }
 
-// Waits until `condition` holds, checking every few milliseconds; false if
-// it still does not after `limit` (a failure, not a timing assumption).
-bool Eventually(const std::function<bool()>& condition,
-                absl::Duration limit = absl::Seconds(30)) {
-  absl::Time give_up = absl::Now() + limit;
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
-
 TEST(SendStreamTest, ClientThatNeverReadsIsCancelledAfterTheStallTimeout) {
   EndlessHandler endless;
   // Large intermediates: the queue fills and the client's flow-control
   // window closes, so writes stall.
   endless.padding = 256 << 10;
-  HandlerRegistry handlers;
-  ASSERT_TRUE(handlers.RegisterStreaming("test.work", endless.Handler()).ok());
   ServerOptions options;
   options.limits.stream_stall_timeout = absl::Milliseconds(200);
-  auto server =
-      testing::StartTestServer(std::move(handlers), std::move(options));
+  auto server = StartStreamingServer(endless.Handler(), std::move(options));
   ASSERT_NE(server, nullptr);
   // A small fixed flow-control window: what the client does not read stays
   // in the server's writes.
@@ -560,7 +536,8 @@ TEST(SendStreamTest, ClientThatNeverReadsIsCancelledAfterTheStallTimeout) {
   endless.stopped.WaitForNotification();
   // The server gives up on the call by itself: what it held (request and
   // queued envelopes) is released while the client still reads nothing.
-  EXPECT_TRUE(Eventually([&] { return server->stats().memory_in_use == 0; }));
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return server->stats().memory_in_use == 0; }));
   // The client learns it at its next read: the call was cancelled, not
   // finished normally (that would deliver the queued envelopes first).
   v1::Envelope envelope;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "asap/auth/static_token_validator.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_server.h"
 
 namespace asap::testing {
 namespace {
@@ -16,6 +17,24 @@ size_t Collect(char* data, size_t size, size_t n, void* out) {
 }
 
 }  // namespace
+
+std::unique_ptr<AsapServer> StartAuthServer(
+    std::shared_ptr<const TokenValidator> validator,
+    RateLimitOptions rate_limit, HandlerRegistry handlers) {
+  ServerOptions options;
+  options.http_address = "127.0.0.1:0";
+  options.auth.token_validator = std::move(validator);
+  options.rate_limit = std::move(rate_limit);
+  return StartTestServer(std::move(handlers), std::move(options));
+}
+
+std::string BindingName(Binding binding) {
+  return binding == Binding::kGrpc ? "grpc" : "http";
+}
+
+std::string BindingParamName(const ::testing::TestParamInfo<Binding>& info) {
+  return BindingName(info.param);
+}
 
 std::shared_ptr<const TokenValidator> TestValidators(
     const TestKeys& keys, const std::string& audience,

@@ -1,6 +1,7 @@
 // Shared pieces of the authentication tests: two agents with static tokens,
-// the validators a secured test server uses, and raw HTTP requests (libcurl)
-// for checking the HTTP binding's answers byte for byte.
+// the validators a secured test server uses, starting such a server, the
+// binding a test runs on, and raw HTTP requests (libcurl) for checking the
+// HTTP binding's answers byte for byte.
 #ifndef ASAP_TESTS_TESTING_AUTH_FIXTURES_H_
 #define ASAP_TESTS_TESTING_AUTH_FIXTURES_H_
 
@@ -12,6 +13,9 @@
 
 #include "asap/auth/jwt_validator.h"
 #include "asap/auth/token_validator.h"
+#include "examples/echo_agent/echo_agent.h"
+#include "gtest/gtest.h"
+#include "server/asap_server.h"
 #include "tests/testing/jwt_minter.h"
 
 namespace asap::testing {
@@ -28,6 +32,26 @@ std::shared_ptr<const TokenValidator> TestValidators(
     const TestKeys& keys, const std::string& audience,
     const std::vector<JwtOptions::Algorithm>& algorithms = {
         JwtOptions::Algorithm::kHS256});
+
+// A test server (tests/testing/test_server.h) with the HTTP binding on too,
+// authenticating callers with `validator` and limited by `rate_limit`. Null,
+// with a test failure recorded, when it does not start.
+std::unique_ptr<AsapServer> StartAuthServer(
+    std::shared_ptr<const TokenValidator> validator,
+    RateLimitOptions rate_limit = {},
+    HandlerRegistry handlers = examples::EchoHandlers());
+
+// The binding a test parametrized on both runs against.
+enum class Binding { kGrpc, kHttp };
+
+// "grpc" or "http".
+std::string BindingName(Binding binding);
+
+// BindingName as a test-name suffix:
+//   INSTANTIATE_TEST_SUITE_P(Bindings, AuthTest,
+//                            ::testing::Values(Binding::kGrpc, Binding::kHttp),
+//                            BindingParamName);
+std::string BindingParamName(const ::testing::TestParamInfo<Binding>& info);
 
 struct RawAnswer {
   CURLcode curl = CURLE_OK;

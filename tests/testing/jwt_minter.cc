@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "asap/json_escape.h"
 
 namespace asap::testing {
 namespace {
@@ -53,22 +53,6 @@ absl::StatusOr<std::string> Pem(EVP_PKEY* key, bool private_key) {
   return std::string(data, static_cast<size_t>(size));
 }
 
-// `text` as a JSON string literal.
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(c)));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 absl::Status AddClaims(jwt_t* jwt, const JwtClaims& claims) {
   if (!claims.aud.empty() && !claims.audiences.empty()) {
     return absl::InvalidArgumentError("set aud or audiences, not both");
@@ -93,8 +77,8 @@ absl::Status AddClaims(jwt_t* jwt, const JwtClaims& claims) {
   if (error == 0 && !claims.audiences.empty()) {
     std::string json = "{\"aud\":[";
     for (size_t i = 0; i < claims.audiences.size(); ++i) {
-      absl::StrAppend(&json, i == 0 ? "" : ",",
-                      JsonString(claims.audiences[i]));
+      if (i > 0) json.push_back(',');
+      AppendJsonString(claims.audiences[i], JsonEscaping::kMinimal, &json);
     }
     json += "]}";
     error = jwt_add_grants_json(jwt, json.c_str());

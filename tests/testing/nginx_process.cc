@@ -1,8 +1,6 @@
 #include "tests/testing/nginx_process.h"
 
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/substitute.h"
 #include "absl/time/clock.h"
+#include "tests/testing/free_port.h"
 
 namespace asap::testing {
 namespace {
@@ -170,26 +169,6 @@ std::string NginxConfig(const NginxOptions& options, const std::string& dir,
   }
   absl::StrAppend(&config, "}\n");
   return config;
-}
-
-absl::StatusOr<int> PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
-  }
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    int error = errno;
-    close(fd);
-    return absl::InternalError(absl::StrCat("bind: ", strerror(error)));
-  }
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 absl::StatusOr<std::unique_ptr<NginxProcess>> NginxProcess::Start(

@@ -58,10 +58,6 @@ struct NginxOptions {
 std::string NginxConfig(const NginxOptions& options, const std::string& dir,
                         int grpc_port, int http_port);
 
-// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then
-// closed); another process may take it before it is used.
-absl::StatusOr<int> PickFreePort();
-
 class NginxProcess {
  public:
   // Writes the configuration and starts nginx; returns once it listens on

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -29,25 +28,17 @@
 #include "server/asap_server.h"
 #include "tests/testing/closing_listener.h"
 #include "tests/testing/echo_with_hook.h"
+#include "tests/testing/test_client.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait_until.h"
 
 namespace asap {
 namespace {
 
 using ::asap::examples::EchoRequest;
 using ::asap::internal::UrlBalancer;
-
-// Upper bound on every wait: a deadlock guard, not a timing threshold.
-constexpr absl::Duration kWaitBound = absl::Seconds(30);
-
-bool WaitUntil(const std::function<bool()>& done) {
-  const absl::Time give_up = absl::Now() + kWaitBound;
-  while (!done()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
+using ::asap::testing::CreateTestClient;
+using ::asap::testing::WaitUntil;
 
 std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
 
@@ -59,20 +50,7 @@ std::string Target(const std::vector<int>& ports) {
 }
 
 ClientOptions OptionsFor(const std::string& target) {
-  ClientOptions options;
-  options.target = target;
-  options.timeout = absl::Seconds(20);
-  // Short backoffs: the tests wait for retries, not for defaults.
-  options.http.retry.initial_backoff = absl::Milliseconds(10);
-  options.http.retry.max_backoff = absl::Milliseconds(100);
-  return options;
-}
-
-std::unique_ptr<AsapClient> ClientFor(ClientOptions options) {
-  absl::StatusOr<std::unique_ptr<AsapClient>> client =
-      AsapClient::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? *std::move(client) : nullptr;
+  return testing::ShortBackoffOptions(target, absl::Milliseconds(10));
 }
 
 // An echo agent with an HTTP binding, on `http_port` (0: any free port).
@@ -109,7 +87,7 @@ TEST_F(ThreeUrls, CallsAreSpreadOverEveryUrl) {
     for (std::atomic<int>& calls : calls_) calls = 0;
     ClientOptions options = OptionsFor(Target(ports_));
     options.http.protocol = protocol;
-    std::unique_ptr<AsapClient> client = ClientFor(options);
+    std::unique_ptr<AsapClient> client = CreateTestClient(options);
     ASSERT_NE(client, nullptr);
     constexpr int kCalls = 150;
     for (int i = 0; i < kCalls; ++i) {
@@ -147,7 +125,8 @@ TEST_F(ThreeUrls, CallsAreSpreadOverEveryUrl) {
 }
 
 TEST_F(ThreeUrls, ADeadUrlIsSkippedWithoutAConnectionPerCall) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(Target(ports_)));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(Target(ports_)));
   ASSERT_NE(client, nullptr);
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(client->Send(EchoRequest("w")).ok());
   ASSERT_GT(calls_[2], 0);
@@ -190,7 +169,8 @@ TEST_F(ThreeUrls, ADeadUrlIsSkippedWithoutAConnectionPerCall) {
 }
 
 TEST_F(ThreeUrls, AUrlThatComesBackGetsCallsAgain) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(Target(ports_)));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(Target(ports_)));
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Send(EchoRequest("w")).ok());
   servers_[2]->Shutdown(absl::ZeroDuration());
@@ -225,7 +205,7 @@ TEST_F(ThreeUrls, ADeadFirstUrlCostsNoCall) {
   ClientOptions options = OptionsFor(Target({dead_port, ports_[0]}));
   options.http.protocol = HttpProtocol::kHttp1;
   options.http.retry.max_retries = 0;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   for (int i = 0; i < 10; ++i) {
     absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"));
@@ -272,7 +252,8 @@ TEST(HttpFailoverTest, ARetryGoesToAnotherUrlWithTheSameEnvelope) {
     ASSERT_NE(servers[i], nullptr);
     ports.push_back(servers[i]->http_port());
   }
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(Target(ports)));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(Target(ports)));
   ASSERT_NE(client, nullptr);
   for (int i = 0; i < 6; ++i) {
     absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"));

@@ -29,6 +29,7 @@
 #include "benchmarks/server_process.h"
 #include "client/asap_client.h"
 #include "gtest/gtest.h"
+#include "tests/testing/runfiles.h"
 
 // Defined by ThreadSanitizer's runtime only. (The tsan config undefines
 // __SANITIZE_THREAD__ for the sake of Debian's libraries.)
@@ -52,17 +53,6 @@ constexpr int kMaxMessageBytes = 1 << 20;
 // MaxPeakGrowthBytes().
 constexpr int64_t kMaxPeakGrowthBytes = int64_t{64} << 20;
 constexpr int kMaxRetries = 2;
-
-// The script beside this file, in the test's runfiles.
-std::string ScriptPath() {
-  const char* srcdir = getenv("TEST_SRCDIR");
-  const char* workspace = getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr || workspace == nullptr) {
-    return "tests/client/http/hostile_server.py";
-  }
-  return absl::StrCat(srcdir, "/", workspace,
-                      "/tests/client/http/hostile_server.py");
-}
 
 // VmHWM of this process, in bytes (-1 when unreadable).
 int64_t PeakRssBytes() {
@@ -133,7 +123,10 @@ class HostileServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     absl::StatusOr<std::unique_ptr<ServerProcess>> process =
-        ServerProcess::Start("/usr/bin/python3", {ScriptPath(), "--port", "0"});
+        ServerProcess::Start(
+            "/usr/bin/python3",
+            {testing::Runfile("tests/client/http/hostile_server.py"), "--port",
+             "0"});
     ASSERT_TRUE(process.ok()) << process.status();
     server_ = process->release();
   }

@@ -2,23 +2,20 @@
 // HTTP transport implements them itself: wait_for_ready retries connection
 // failures until the deadline, and metadata travel as request headers. The
 // behaviours shared with gRPC are in tests/client/call_options_test.cc.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
 #include "client/call_options.h"
 #include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/recording_agent.h"
+#include "tests/testing/test_client.h"
+#include "tests/testing/wait_until.h"
 
 namespace asap {
 namespace {
@@ -30,31 +27,6 @@ using ::asap::testing::RecordingAgent;
 // Upper bound on every wait: a deadlock guard, not a timing threshold.
 constexpr absl::Duration kWaitBound = absl::Seconds(60);
 
-// A port nothing listens on (bound, then released).
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
-            0);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-// Polls the client's counters until `condition` holds (false after
-// kWaitBound).
-bool Eventually(const std::function<bool()>& condition) {
-  const absl::Time give_up = absl::Now() + kWaitBound;
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
-
 // A client of http://127.0.0.1:port that does not retry by itself, so that
 // only wait_for_ready makes it try again.
 std::unique_ptr<AsapClient> ClientFor(int port) {
@@ -65,43 +37,40 @@ std::unique_ptr<AsapClient> ClientFor(int port) {
   options.http.retry.max_retries = 0;
   options.http.retry.initial_backoff = absl::Milliseconds(10);
   options.http.retry.max_backoff = absl::Milliseconds(50);
-  absl::StatusOr<std::unique_ptr<AsapClient>> client =
-      AsapClient::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? *std::move(client) : nullptr;
+  return testing::CreateTestClient(std::move(options));
 }
 
 TEST(HttpWaitForReadyTest, RetriesConnectionFailuresUntilTheServerStarts) {
-  const int port = UnusedPort();
-  auto client = ClientFor(port);
+  absl::StatusOr<int> port = testing::PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto client = ClientFor(*port);
   CallOptions call;
   call.wait_for_ready = true;
   call.deadline = absl::Now() + kWaitBound;
-  absl::Notification done;
-  absl::StatusOr<v1::Envelope> result = absl::UnknownError("not run");
-  client->SendAsync(EchoRequest("patient"), call,
-                    [&](absl::StatusOr<v1::Envelope> r) {
-                      result = std::move(r);
-                      done.Notify();
-                    });
+  testing::AsyncAnswer answer;
+  client->SendAsync(EchoRequest("patient"), call, answer.Callback());
   // The call's first attempt was refused; only now does the agent start.
-  ASSERT_TRUE(Eventually([&] {
-    AsapClient::HttpStats stats = client->http_stats();
-    return !stats.urls.empty() && stats.urls[0].failures >= 1;
-  }));
-  EXPECT_FALSE(done.HasBeenNotified());
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        AsapClient::HttpStats stats = client->http_stats();
+        return !stats.urls.empty() && stats.urls[0].failures >= 1;
+      },
+      kWaitBound));
+  EXPECT_FALSE(answer.done());
   RecordingAgent::Options options;
-  options.http_address = absl::StrCat("127.0.0.1:", port);
+  options.http_address = absl::StrCat("127.0.0.1:", *port);
   auto agent = RecordingAgent::Start(options);
   ASSERT_NE(agent, nullptr);
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWaitBound));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(EchoedText(*result), "patient");
+  ASSERT_TRUE(answer.WaitFor(kWaitBound));
+  ASSERT_TRUE(answer.result().ok()) << answer.result().status();
+  EXPECT_EQ(EchoedText(*answer.result()), "patient");
   EXPECT_GE(client->http_stats().retries, 1u);
 }
 
 TEST(HttpWaitForReadyTest, WithoutItAConnectionFailureIsUnavailable) {
-  auto client = ClientFor(UnusedPort());
+  absl::StatusOr<int> port = testing::PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto client = ClientFor(*port);
   absl::StatusOr<v1::Envelope> result = client->Send(EchoRequest("x"));
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable)
       << result.status();
@@ -109,7 +78,9 @@ TEST(HttpWaitForReadyTest, WithoutItAConnectionFailureIsUnavailable) {
 }
 
 TEST(HttpWaitForReadyTest, NoConnectionBeforeTheDeadlineIsDeadlineExceeded) {
-  auto client = ClientFor(UnusedPort());
+  absl::StatusOr<int> port = testing::PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto client = ClientFor(*port);
   CallOptions call;
   call.wait_for_ready = true;
   call.deadline = absl::Now() + absl::Milliseconds(300);

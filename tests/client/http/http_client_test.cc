@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tests/client/http/reference_agent.h"
 #include "tests/testing/echo_with_hook.h"
+#include "tests/testing/test_client.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -25,23 +26,11 @@ namespace {
 
 using ::asap::examples::EchoedText;
 using ::asap::examples::EchoRequest;
+using ::asap::testing::CreateTestClient;
 using ::asap::testing::ReferenceAgent;
 
 ClientOptions OptionsFor(const std::string& target) {
-  ClientOptions options;
-  options.target = target;
-  options.timeout = absl::Seconds(20);
-  // Short backoffs: the tests wait for retries, not for defaults.
-  options.http.retry.initial_backoff = absl::Milliseconds(20);
-  options.http.retry.max_backoff = absl::Milliseconds(200);
-  return options;
-}
-
-std::unique_ptr<AsapClient> ClientFor(ClientOptions options) {
-  absl::StatusOr<std::unique_ptr<AsapClient>> client =
-      AsapClient::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? *std::move(client) : nullptr;
+  return testing::ShortBackoffOptions(target, absl::Milliseconds(20));
 }
 
 // A request for the reference agent's special skills.
@@ -70,7 +59,8 @@ class ReferenceAgentTest : public ::testing::Test {
 };
 
 TEST_F(ReferenceAgentTest, SendsOverHttp1KeepAliveWithTheReferenceHeaders) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(agent_->url()));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(agent_->url()));
   ASSERT_NE(client, nullptr);
   v1::Envelope request = EchoRequest("hello");
   request.set_id(NewUlid());
@@ -94,7 +84,7 @@ TEST_F(ReferenceAgentTest, SendsOverHttp1KeepAliveWithTheReferenceHeaders) {
 TEST_F(ReferenceAgentTest, JsonRpcErrorsMapToTheAsapCodesOfGrpc) {
   ClientOptions options = OptionsFor(agent_->url());
   options.validate_before_send = false;  // let the server judge
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
 
   v1::Envelope old = EchoRequest("x");
@@ -126,7 +116,7 @@ TEST_F(ReferenceAgentTest, OversizedBodyIsPayloadTooLarge) {
   ClientOptions options = OptionsFor(agent_->url());
   options.compression.algorithm = Compression::kNone;
   options.max_message_bytes = 32 * 1024 * 1024;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   absl::StatusOr<v1::Envelope> response =
       client->Send(EchoRequest(std::string(11 * 1024 * 1024, 'a')));
@@ -134,7 +124,8 @@ TEST_F(ReferenceAgentTest, OversizedBodyIsPayloadTooLarge) {
 }
 
 TEST_F(ReferenceAgentTest, RateLimitedCallWaitsForRetryAfter) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(agent_->url()));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(agent_->url()));
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Send(EchoRequest("warm")).ok());
   agent_->Fault(R"({"status": 429, "retry_after": 1, "count": 1})");
@@ -150,7 +141,7 @@ TEST_F(ReferenceAgentTest, RateLimitedCallWaitsForRetryAfter) {
 TEST_F(ReferenceAgentTest, RetryAfterPastTheLimitFailsAtOnce) {
   ClientOptions options = OptionsFor(agent_->url());
   options.http.retry.max_retry_after = absl::Milliseconds(500);
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   agent_->Fault(R"({"status": 429, "retry_after": 30, "count": 1})");
   absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"));
@@ -159,7 +150,8 @@ TEST_F(ReferenceAgentTest, RetryAfterPastTheLimitFailsAtOnce) {
 }
 
 TEST_F(ReferenceAgentTest, ServiceUnavailableIsRetriedWithBackoff) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(agent_->url()));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(agent_->url()));
   ASSERT_NE(client, nullptr);
   agent_->Fault(R"({"status": 503, "count": 2})");
   absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"));
@@ -176,7 +168,7 @@ TEST_F(ReferenceAgentTest, ServiceUnavailableIsRetriedWithBackoff) {
 TEST_F(ReferenceAgentTest, ClientErrorsAreNotRetried) {
   ClientOptions options = OptionsFor(agent_->url());
   options.validate_before_send = false;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   v1::Envelope bad = EchoRequest("x");
   bad.clear_recipient();
@@ -185,7 +177,8 @@ TEST_F(ReferenceAgentTest, ClientErrorsAreNotRetried) {
 }
 
 TEST_F(ReferenceAgentTest, ServerClosingKeepAliveConnectionsLosesNothing) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(agent_->url()));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(agent_->url()));
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Send(EchoRequest("warm")).ok());
   // Closes announced with Connection: close, then closes that are not.
@@ -213,7 +206,7 @@ TEST_F(ReferenceAgentTest, ServerVanishingMidBatchAccountsForEveryEnvelope) {
   options.http.retry.max_retries = 1;
   options.pool.pool_maxsize = 8;
   options.pool.pool_connections = 8;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Send(EchoRequest("warm")).ok());
   agent_->Fault(R"({"die_after": 20})");
@@ -252,7 +245,7 @@ TEST_F(ReferenceAgentTest, PoolTimeoutIsPoolExhausted) {
   options.pool.pool_connections = 2;
   options.pool.pool_timeout = absl::Milliseconds(200);
   options.http.protocol = HttpProtocol::kHttp1;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   absl::BlockingCounter slow_done(2);
   for (int i = 0; i < 2; ++i) {
@@ -277,7 +270,7 @@ TEST(ReferenceAgentManifestTest, ExpiredManifestIsRevalidatedWith304) {
   FakeClock clock;
   ClientOptions options = OptionsFor(agent->url());
   options.manifest_cache.clock = &clock;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   absl::StatusOr<v1::Manifest> first = client->GetManifest();
   ASSERT_TRUE(first.ok()) << first.status();
@@ -305,7 +298,7 @@ TEST(ReferenceAgentManifestTest, ShorterMaxAgeEndsTheEntrySooner) {
   FakeClock clock;
   ClientOptions options = OptionsFor(agent->url());
   options.manifest_cache.clock = &clock;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->GetManifest().ok());
   clock.Advance(absl::Seconds(9));
@@ -320,7 +313,8 @@ TEST(ReferenceAgentManifestTest, ShorterMaxAgeEndsTheEntrySooner) {
 TEST(ReferenceAgentShutdownTest, DestroyingTheClientCancelsCallsInFlight) {
   std::unique_ptr<ReferenceAgent> agent = ReferenceAgent::Start();
   ASSERT_NE(agent, nullptr);
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(agent->url()));
+  std::unique_ptr<AsapClient> client =
+      CreateTestClient(OptionsFor(agent->url()));
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Send(EchoRequest("warm")).ok());
   std::atomic<int> cancelled{0};
@@ -352,7 +346,7 @@ TEST(HttpTargetTest, MalformedTargetsAreRefused) {
 
 TEST(HttpTargetTest, UnreachableServerIsUnavailableAfterRetries) {
   ClientOptions options = OptionsFor("http://127.0.0.1:1");
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   absl::StatusOr<v1::Envelope> response = client->Send(EchoRequest("x"));
   EXPECT_EQ(CodeOf(response), ErrorCode::kUnavailable) << response.status();
@@ -399,8 +393,8 @@ absl::Status ExchangeEnvelopes(AsapClient& client) {
 
 TEST_F(AsapHttpServerTest, SameCodeCallsBothBindings) {
   std::unique_ptr<AsapClient> grpc_client =
-      ClientFor(OptionsFor(server_->address()));
-  std::unique_ptr<AsapClient> http_client = ClientFor(OptionsFor(url()));
+      CreateTestClient(OptionsFor(server_->address()));
+  std::unique_ptr<AsapClient> http_client = CreateTestClient(OptionsFor(url()));
   ASSERT_NE(grpc_client, nullptr);
   ASSERT_NE(http_client, nullptr);
   EXPECT_TRUE(ExchangeEnvelopes(*grpc_client).ok());
@@ -410,7 +404,7 @@ TEST_F(AsapHttpServerTest, SameCodeCallsBothBindings) {
 }
 
 TEST_F(AsapHttpServerTest, BatchGoesAsV2ArraysOverOneHttp2Connection) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(url()));
+  std::unique_ptr<AsapClient> client = CreateTestClient(OptionsFor(url()));
   ASSERT_NE(client, nullptr);
   std::vector<v1::Envelope> batch;
   for (int i = 0; i < 120; ++i) {
@@ -439,7 +433,7 @@ TEST_F(AsapHttpServerTest, BatchGoesAsV2ArraysOverOneHttp2Connection) {
 TEST_F(AsapHttpServerTest, BatchWithoutV2IsMultiplexedSingleRequests) {
   ClientOptions options = OptionsFor(url());
   options.http.negotiate_v2 = false;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   std::vector<v1::Envelope> batch;
   for (int i = 0; i < 200; ++i) {
@@ -466,7 +460,7 @@ TEST_F(AsapHttpServerTest, ConcurrentSendsOverHttp1StayWithinPoolMaxsize) {
   options.pool.pool_maxsize = 10;
   options.pool.pool_connections = 10;
   options.pool.pool_timeout = absl::Seconds(10);
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   constexpr int kCalls = 300;
   absl::BlockingCounter done(kCalls);
@@ -484,7 +478,7 @@ TEST_F(AsapHttpServerTest, ConcurrentSendsOverHttp1StayWithinPoolMaxsize) {
 }
 
 TEST_F(AsapHttpServerTest, LargeBodiesAreCompressedBothWays) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(url()));
+  std::unique_ptr<AsapClient> client = CreateTestClient(OptionsFor(url()));
   ASSERT_NE(client, nullptr);
   std::string text;
   for (int i = 0; i < 5000; ++i) absl::StrAppend(&text, "word ", i, " ");
@@ -499,7 +493,7 @@ TEST_F(AsapHttpServerTest, LargeBodiesAreCompressedBothWays) {
 }
 
 TEST_F(AsapHttpServerTest, StreamDeliversIntermediatesThenTheFinalEnvelope) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(url()));
+  std::unique_ptr<AsapClient> client = CreateTestClient(OptionsFor(url()));
   ASSERT_NE(client, nullptr);
   v1::Envelope request = EchoRequest("");
   request.set_payload_type("echo.stream");
@@ -520,7 +514,7 @@ TEST_F(AsapHttpServerTest, StreamDeliversIntermediatesThenTheFinalEnvelope) {
 TEST_F(AsapHttpServerTest, V2ErrorsCarryTheirAsapCode) {
   ClientOptions options = OptionsFor(url());
   options.validate_before_send = false;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   v1::Envelope old = EchoRequest("x");
   old.set_timestamp("2020-01-01T00:00:00Z");
@@ -533,7 +527,7 @@ TEST_F(AsapHttpServerTest, V2ErrorsCarryTheirAsapCode) {
 TEST_F(AsapHttpServerTest, StreamErrorBeforeTheTaskKeepsItsCode) {
   ClientOptions options = OptionsFor(url());
   options.validate_before_send = false;
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   v1::Envelope old = EchoRequest("x");
   old.set_timestamp("2020-01-01T00:00:00Z");
@@ -543,7 +537,7 @@ TEST_F(AsapHttpServerTest, StreamErrorBeforeTheTaskKeepsItsCode) {
 }
 
 TEST_F(AsapHttpServerTest, SendAsyncFromItsOwnCallback) {
-  std::unique_ptr<AsapClient> client = ClientFor(OptionsFor(url()));
+  std::unique_ptr<AsapClient> client = CreateTestClient(OptionsFor(url()));
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Send(EchoRequest("warm")).ok());
   absl::Notification second_done;
@@ -580,7 +574,7 @@ TEST(AsapHttpOpenerTest, SlowFirstCallDoesNotHoldTheOthers) {
   ClientOptions options =
       OptionsFor(absl::StrCat("http://127.0.0.1:", server->http_port()));
   options.http.protocol = HttpProtocol::kHttp2;  // the first call opens h2c
-  std::unique_ptr<AsapClient> client = ClientFor(options);
+  std::unique_ptr<AsapClient> client = CreateTestClient(options);
   ASSERT_NE(client, nullptr);
   absl::Notification first_done;
   client->SendAsync(EchoRequest("slow"), [&](absl::StatusOr<v1::Envelope> r) {

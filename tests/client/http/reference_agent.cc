@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/runfiles.h"
 
 namespace asap::testing {
 namespace {
@@ -16,22 +17,12 @@ size_t Collect(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
-// The script beside this file, in the test's runfiles.
-std::string ScriptPath() {
-  const char* srcdir = getenv("TEST_SRCDIR");
-  const char* workspace = getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr || workspace == nullptr) {
-    return "tests/client/http/reference_agent.py";
-  }
-  return absl::StrCat(srcdir, "/", workspace,
-                      "/tests/client/http/reference_agent.py");
-}
-
 }  // namespace
 
 std::unique_ptr<ReferenceAgent> ReferenceAgent::Start(
     const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {ScriptPath(), "--port", "0"};
+  std::vector<std::string> argv = {
+      Runfile("tests/client/http/reference_agent.py"), "--port", "0"};
   argv.insert(argv.end(), args.begin(), args.end());
   absl::StatusOr<std::unique_ptr<bench::ServerProcess>> process =
       bench::ServerProcess::Start("/usr/bin/python3", argv);

@@ -37,6 +37,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/testing/wait_until.h"
 
 namespace asap {
 namespace {
@@ -47,6 +48,10 @@ namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
 
 constexpr absl::Duration kTestTimeout = absl::Seconds(10);
+
+// The head of a chunked POST /echo over HTTP/1.1; the chunks follow.
+constexpr char kChunkedPostHead[] =
+    "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 std::string ToString(beast::string_view view) {
   return std::string(view.data(), view.size());
@@ -582,12 +587,18 @@ class HttpListenerTest : public ::testing::Test {
   // Waits until stats().body_bytes_buffered is `expected`; false after
   // kTestTimeout. Polls: nothing signals the server's reading or releasing.
   bool AwaitBodyBytes(uint64_t expected) {
-    absl::Time deadline = absl::Now() + kTestTimeout;
-    while (listener_->stats().body_bytes_buffered != expected) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return true;
+    return testing::WaitUntil(
+        [&] { return listener_->stats().body_bytes_buffered == expected; },
+        kTestTimeout);
+  }
+
+  // Expects `requests` served, `refused` refused as busy, and no body bytes
+  // counted any more.
+  void ExpectBudgetStats(uint64_t requests, uint64_t refused) {
+    HttpListener::Stats stats = listener_->stats();
+    EXPECT_EQ(stats.requests, requests);
+    EXPECT_EQ(stats.requests_refused_busy, refused);
+    EXPECT_EQ(stats.body_bytes_buffered, 0u);
   }
 
   // Declared first: destroyed after the listener.
@@ -692,9 +703,8 @@ TEST_F(HttpListenerTest, Http1ExpectContinueGetsContinueBeforeBody) {
 TEST_F(HttpListenerTest, Http1ChunkedRequestBodyIsReassembled) {
   StartListener();
   Http1Client client(port_);
-  ASSERT_TRUE(client.Send(
-      "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(client.Send(absl::StrCat(
+      kChunkedPostHead, "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")));
   std::optional<Response> response = client.Read();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->body(), "hello world");
@@ -724,9 +734,8 @@ TEST_F(HttpListenerTest, Http1ChunkedBodyOverLimitGets413AndClose) {
   StartListener(options);
   Http1Client client(port_);
   std::string chunk(800, 'x');
-  ASSERT_TRUE(client.Send(absl::StrCat(
-      "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n",
-      "320\r\n", chunk, "\r\n", "320\r\n", chunk, "\r\n")));
+  ASSERT_TRUE(client.Send(absl::StrCat(kChunkedPostHead, "320\r\n", chunk,
+                                       "\r\n", "320\r\n", chunk, "\r\n")));
   std::optional<Response> response = client.Read();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->result_int(), 413);
@@ -809,10 +818,7 @@ TEST_F(HttpListenerTest, Http1DeclaredBodyBeyondBufferedLimitGets503) {
   EXPECT_EQ(fits->result_int(), 200);
   EXPECT_EQ(fits->body().size(), 400 * kKiB);
 
-  HttpListener::Stats stats = listener_->stats();
-  EXPECT_EQ(stats.body_bytes_buffered, 0u);
-  EXPECT_EQ(stats.requests, 2u);
-  EXPECT_EQ(stats.requests_refused_busy, 1u);
+  ExpectBudgetStats(2, 1);
 }
 
 TEST_F(HttpListenerTest, H2cDeclaredBodyBeyondBufferedLimitGets503) {
@@ -846,17 +852,13 @@ TEST_F(HttpListenerTest, H2cDeclaredBodyBeyondBufferedLimitGets503) {
   EXPECT_EQ(client.stream(third).status, 200);
   EXPECT_EQ(client.stream(third).body.size(), 400 * kKiB);
 
-  HttpListener::Stats stats = listener_->stats();
-  EXPECT_EQ(stats.body_bytes_buffered, 0u);
-  EXPECT_EQ(stats.requests, 2u);
-  EXPECT_EQ(stats.requests_refused_busy, 1u);
+  ExpectBudgetStats(2, 1);
 }
 
 TEST_F(HttpListenerTest, Http1ChunkedBodyGrowingBeyondBufferedLimitGets503) {
   StartListener(BodyBudgetOptions());
   // 20 chunks of 64 KiB: 1.25 MiB, under max_body_bytes but over the budget.
-  std::string request =
-      "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string request = kChunkedPostHead;
   for (int i = 0; i < 20; ++i) {
     absl::StrAppend(&request, "10000\r\n", std::string(64 * kKiB, 'x'), "\r\n");
   }
@@ -864,16 +866,13 @@ TEST_F(HttpListenerTest, Http1ChunkedBodyGrowingBeyondBufferedLimitGets503) {
   ASSERT_TRUE(client.Send(request));
   ExpectBusy(client.Read());
   EXPECT_TRUE(client.WaitForClose());
-  HttpListener::Stats stats = listener_->stats();
-  EXPECT_EQ(stats.requests, 0u);
-  EXPECT_EQ(stats.requests_refused_busy, 1u);
-  EXPECT_EQ(stats.body_bytes_buffered, 0u);
+  ExpectBudgetStats(0, 1);
 
   // A chunked body within the budget still goes through.
   Http1Client next(port_);
-  ASSERT_TRUE(next.Send(absl::StrCat(
-      "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n",
-      "10000\r\n", std::string(64 * kKiB, 'y'), "\r\n0\r\n\r\n")));
+  ASSERT_TRUE(
+      next.Send(absl::StrCat(kChunkedPostHead, "10000\r\n",
+                             std::string(64 * kKiB, 'y'), "\r\n0\r\n\r\n")));
   std::optional<Response> response = next.Read();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->result_int(), 200);
@@ -892,10 +891,7 @@ TEST_F(HttpListenerTest, H2cUndeclaredBodyGrowingBeyondBufferedLimitGets503) {
   ASSERT_TRUE(client.RunUntilClosed(next));
   EXPECT_EQ(client.stream(next).status, 200);
   EXPECT_EQ(client.stream(next).body.size(), 64 * kKiB);
-  HttpListener::Stats stats = listener_->stats();
-  EXPECT_EQ(stats.requests, 1u);
-  EXPECT_EQ(stats.requests_refused_busy, 1u);
-  EXPECT_EQ(stats.body_bytes_buffered, 0u);
+  ExpectBudgetStats(1, 1);
 }
 
 TEST_F(HttpListenerTest, BufferedBodyBytesAreReleasedOnEveryPath) {
@@ -910,10 +906,8 @@ TEST_F(HttpListenerTest, BufferedBodyBytesAreReleasedOnEveryPath) {
   ASSERT_TRUE(AwaitBodyBytes(0));
   {
     Http1Client client(port_);
-    ASSERT_TRUE(client.Send(
-        absl::StrCat("POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: "
-                     "chunked\r\n\r\n",
-                     "10000\r\n", std::string(64 * kKiB, 'x'), "\r\n")));
+    ASSERT_TRUE(client.Send(absl::StrCat(kChunkedPostHead, "10000\r\n",
+                                         std::string(64 * kKiB, 'x'), "\r\n")));
     ASSERT_TRUE(AwaitBodyBytes(64 * kKiB));
   }
   ASSERT_TRUE(AwaitBodyBytes(0));
@@ -959,11 +953,8 @@ TEST_F(HttpListenerTest, BufferedBodyBytesAreReleasedOnEveryPath) {
     client.Close();
   }
   std::shared_ptr<HttpExchange> held = app_.Held(1);
-  absl::Time deadline = absl::Now() + kTestTimeout;
-  while (!held->IsCancelled() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  ASSERT_TRUE(held->IsCancelled());
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return held->IsCancelled(); }, kTestTimeout));
   EXPECT_EQ(listener_->stats().body_bytes_buffered, 300 * kKiB);
   held->Respond({200, {}, "too late"});
   EXPECT_EQ(listener_->stats().body_bytes_buffered, 0u);
@@ -1315,11 +1306,8 @@ TEST_F(HttpListenerTest, RespondAfterH2cConnectionClosedIsSafe) {
     client.Close();
   }
   std::shared_ptr<HttpExchange> exchange = app_.Held(0);
-  absl::Time deadline = absl::Now() + kTestTimeout;
-  while (!exchange->IsCancelled() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  EXPECT_TRUE(exchange->IsCancelled());
+  EXPECT_TRUE(testing::WaitUntil([&] { return exchange->IsCancelled(); },
+                                 kTestTimeout));
   exchange->StartStream(200, {});
   EXPECT_FALSE(exchange->Write("gone"));
   exchange->Finish();
@@ -1330,10 +1318,8 @@ TEST_F(HttpListenerTest, ShutdownLetsAnswerInFlightFinish) {
   Http1Client client(port_);
   ASSERT_TRUE(client.Send(Post("/delayed/300", "in flight")));
   // Wait until the request is with the application.
-  absl::Time deadline = absl::Now() + kTestTimeout;
-  while (listener_->stats().requests == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  testing::WaitUntil([&] { return listener_->stats().requests != 0; },
+                     kTestTimeout);
   std::thread shutdown([this] { listener_->Shutdown(absl::Seconds(10)); });
   std::optional<Response> response = client.Read();
   ASSERT_TRUE(response.has_value());

@@ -34,12 +34,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/http/http_exchange.h"
 #include "server/http/http_listener.h"
+#include "tests/testing/runfiles.h"
 
 namespace asap {
 namespace {
@@ -49,13 +51,6 @@ namespace fs = std::filesystem;
 // Bounds every wait of a client; no test waits this long unless it fails.
 constexpr absl::Duration kTestTimeout = absl::Seconds(10);
 constexpr absl::string_view kClientUri = "urn:asap:agent:tls-client";
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr || workspace == nullptr) return path;
-  return absl::StrCat(srcdir, "/", workspace, "/", path);
-}
 
 // Paths:
 //   /echo   200 with the body back (or "hello"), and what the transport
@@ -445,17 +440,15 @@ class HttpTlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    root_ = new std::string(
-        absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/http_tls_test"));
     // Two independent sets (each its own CA): the second is what a
     // certificate reload switches to.
-    for (const char* set : {"certs", "certs2"}) {
-      const std::string command = absl::StrCat(
-          "/bin/bash ", Runfile("tests/testing/make_test_certs.sh"), " ",
-          *root_, "/", set);
-      ASSERT_EQ(std::system(command.c_str()), 0) << command;
-    }
+    absl::StatusOr<std::string> certs =
+        testing::MakeTestCerts("http_tls_test/certs");
+    ASSERT_TRUE(certs.ok()) << certs.status();
+    absl::StatusOr<std::string> certs2 =
+        testing::MakeTestCerts("http_tls_test/certs2");
+    ASSERT_TRUE(certs2.ok()) << certs2.status();
+    root_ = new std::string(absl::StripSuffix(*certs, "/certs"));
   }
   static void TearDownTestSuite() {
     delete root_;
