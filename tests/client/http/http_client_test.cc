@@ -14,9 +14,9 @@
 #include "asap/ids.h"
 #include "asap/time/fake_clock.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "tests/client/http/reference_agent.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_client.h"
 #include "tests/testing/test_server.h"
@@ -24,9 +24,9 @@
 namespace asap {
 namespace {
 
-using ::asap::examples::EchoedText;
-using ::asap::examples::EchoRequest;
 using ::asap::testing::CreateTestClient;
+using ::asap::testing::EchoedText;
+using ::asap::testing::EchoRequest;
 using ::asap::testing::ReferenceAgent;
 
 ClientOptions OptionsFor(const std::string& target) {
@@ -361,7 +361,7 @@ class AsapHttpServerTest : public ::testing::Test {
     ServerOptions options;
     options.http_address = "127.0.0.1:0";
     server_ =
-        testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+        testing::StartTestServer(asap::EchoHandlers(), std::move(options));
     ASSERT_NE(server_, nullptr);
   }
   std::string url() const {
@@ -561,15 +561,28 @@ TEST_F(AsapHttpServerTest, SendAsyncFromItsOwnCallback) {
 
 TEST(AsapHttpOpenerTest, SlowFirstCallDoesNotHoldTheOthers) {
   absl::Notification release;
-  std::atomic<int> calls{0};
+  // The "slow" call is held by its text, not by arriving first: the two
+  // requests reach the handlers in either order.
+  HandlerRegistry handlers;
+  ASSERT_TRUE(handlers
+                  .Register("task.request",
+                            [&](const v1::Envelope& request,
+                                const v1::Manifest& manifest) {
+                              const auto& input = request.payload()
+                                                      .fields()
+                                                      .at("input")
+                                                      .struct_value()
+                                                      .fields();
+                              if (input.at("text").string_value() == "slow") {
+                                release.WaitForNotification();
+                              }
+                              return EchoTask(request, manifest);
+                            })
+                  .ok());
   ServerOptions server_options;
   server_options.http_address = "127.0.0.1:0";
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(testing::EchoAfter([&] {
-                                 if (calls.fetch_add(1) == 0)
-                                   release.WaitForNotification();
-                               }),
-                               std::move(server_options));
+      testing::StartTestServer(std::move(handlers), std::move(server_options));
   ASSERT_NE(server, nullptr);
   ClientOptions options =
       OptionsFor(absl::StrCat("http://127.0.0.1:", server->http_port()));
