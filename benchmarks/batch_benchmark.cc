@@ -14,7 +14,7 @@
 #include "benchmarks/raw_echo.grpc.pb.h"
 #include "benchmarks/registry.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::bench {
 namespace {
@@ -104,7 +104,7 @@ class RawEchoService final : public RawEcho::Service {
   grpc::Status Unary(grpc::ServerContext* context, const v1::Envelope* request,
                      v1::Envelope* response) override {
     absl::StatusOr<v1::Envelope> echoed =
-        examples::EchoTask(*request, examples::EchoManifest("raw"));
+        asap::EchoTask(*request, asap::EchoManifest("raw"));
     *response = *std::move(echoed);
     response->set_correlation_id(request->id());
     return grpc::Status::OK;
@@ -113,11 +113,10 @@ class RawEchoService final : public RawEcho::Service {
   grpc::Status Stream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::Envelope, v1::Envelope>* stream) override {
-    v1::Manifest manifest = examples::EchoManifest("raw");
+    v1::Manifest manifest = asap::EchoManifest("raw");
     v1::Envelope request;
     while (stream->Read(&request)) {
-      absl::StatusOr<v1::Envelope> response =
-          examples::EchoTask(request, manifest);
+      absl::StatusOr<v1::Envelope> response = asap::EchoTask(request, manifest);
       response->set_correlation_id(request.id());
       if (!stream->Write(*response)) break;
     }

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <iostream>
 
-#include "examples/echo_agent/echo_agent.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::bench {
 
@@ -14,10 +14,9 @@ EchoServer& SharedEchoServer() {
     echo->peers = std::make_shared<PeerCounter>();
     ServerOptions options;
     options.address = "127.0.0.1:0";
-    options.manifest = examples::EchoManifest("");
+    options.manifest = asap::EchoManifest("");
     options.interceptors.push_back(echo->peers->MakeInterceptorFactory());
-    auto server =
-        AsapServer::Start(std::move(options), examples::EchoHandlers());
+    auto server = AsapServer::Start(std::move(options), asap::EchoHandlers());
     if (!server.ok()) {
       std::cerr << "cannot start the echo server: " << server.status() << "\n";
       std::exit(1);
@@ -29,7 +28,7 @@ EchoServer& SharedEchoServer() {
 }
 
 v1::Envelope TaskRequest(const std::string& text) {
-  return examples::EchoRequest(text, "urn:asap:agent:bench");
+  return asap::testing::EchoRequest(text, "urn:asap:agent:bench");
 }
 
 double PercentileMicros(std::vector<absl::Duration> samples, double p) {

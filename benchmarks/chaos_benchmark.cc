@@ -54,8 +54,8 @@
 #include "benchmarks/bench_support.h"
 #include "benchmarks/server_process.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "server/state/redis_client.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/nginx_process.h"
 #include "tests/testing/redis_process.h"
 #include "tests/testing/replica_set.h"
@@ -156,7 +156,7 @@ class Load {
 
  private:
   void Next() {
-    v1::Envelope request = examples::EchoRequest("chaos");
+    v1::Envelope request = asap::testing::EchoRequest("chaos");
     request.set_id(NewUlid());
     (*request.mutable_extensions()->mutable_fields())["nonce"].set_string_value(
         NewUlid());
@@ -235,7 +235,7 @@ LoadResult RunLoad(const std::string& target, absl::Duration duration,
   std::unique_ptr<AsapClient> client = MakeClient(target, flags);
   // One call first: connections open and the client learns the target's
   // encodings before the clock starts.
-  client->Send(examples::EchoRequest("warm-up")).IgnoreError();
+  client->Send(asap::testing::EchoRequest("warm-up")).IgnoreError();
   absl::Time end = absl::Now() + duration;
   Load load(client.get(), flags.in_flight, end);
   load.Start();

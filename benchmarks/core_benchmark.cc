@@ -6,8 +6,8 @@
 #include "asap/ids.h"
 #include "benchmark/benchmark.h"
 #include "benchmarks/bench_support.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "server/dispatcher.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::bench {
 namespace {
@@ -41,16 +41,16 @@ BENCHMARK(BM_ValidateEnvelope);
 
 void BM_EchoHandler(benchmark::State& state) {
   v1::Envelope envelope = TaskRequest();
-  v1::Manifest manifest = examples::EchoManifest("x");
+  v1::Manifest manifest = asap::EchoManifest("x");
   for (auto _ : state) {
-    benchmark::DoNotOptimize(examples::EchoTask(envelope, manifest));
+    benchmark::DoNotOptimize(asap::EchoTask(envelope, manifest));
   }
 }
 BENCHMARK(BM_EchoHandler);
 
 void BM_Dispatch(benchmark::State& state) {
-  v1::Manifest manifest = examples::EchoManifest("127.0.0.1:1");
-  HandlerRegistry handlers = examples::EchoHandlers();
+  v1::Manifest manifest = asap::EchoManifest("127.0.0.1:1");
+  HandlerRegistry handlers = asap::EchoHandlers();
   EnvelopeDispatcher dispatcher(&manifest, &handlers, ValidationOptions(),
                                 nullptr, [] { return absl::Now(); });
   v1::Envelope envelope = TaskRequest();

@@ -54,7 +54,7 @@
 #include "asap/v1/service.grpc.pb.h"
 #include "benchmarks/http_load.h"
 #include "benchmarks/server_process.h"
-#include "examples/echo_agent/echo_agent.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::bench {
 namespace {
@@ -511,7 +511,7 @@ int Main(const Flags& flags) {
     return 1;
   }
   const v1::Envelope envelope =
-      examples::EchoRequest("hello, agent", "urn:asap:agent:bench");
+      asap::testing::EchoRequest("hello, agent", "urn:asap:agent:bench");
   http.envelope_json = ToJson(envelope);
   http.connections = flags.in_flight;
   http.streams = flags.in_flight;

@@ -51,7 +51,7 @@
 #include "benchmarks/relay/byte_counting_relay.h"
 #include "benchmarks/server_process.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::bench {
 namespace {
@@ -135,7 +135,7 @@ double Median(std::vector<absl::Duration> samples) {
 std::vector<v1::Envelope> Batch(int n) {
   std::vector<v1::Envelope> batch;
   for (int i = 0; i < n; ++i) {
-    batch.push_back(examples::EchoRequest(absl::StrCat("envelope ", i)));
+    batch.push_back(asap::testing::EchoRequest(absl::StrCat("envelope ", i)));
   }
   return batch;
 }
@@ -310,7 +310,7 @@ void RunPool(const Flags& flags, const std::string& http_url) {
     std::atomic<int> failures{0};
     const absl::Time start = absl::Now();
     for (int i = 0; i < kConcurrent; ++i) {
-      client->SendAsync(examples::EchoRequest("pool"),
+      client->SendAsync(asap::testing::EchoRequest("pool"),
                         [&](absl::StatusOr<v1::Envelope> response) {
                           if (!response.ok()) ++failures;
                           done.DecrementCount();
@@ -343,7 +343,7 @@ void RunPool(const Flags& flags, const std::string& http_url) {
 
 void RunCompression(const std::string& grpc_port,
                     const std::string& http_port) {
-  v1::Envelope request = examples::EchoRequest("");
+  v1::Envelope request = asap::testing::EchoRequest("");
   *(*request.mutable_payload()->mutable_fields())["input"]
        .mutable_struct_value() = AgentData(1 << 20);
   std::printf(

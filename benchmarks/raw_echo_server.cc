@@ -1,6 +1,6 @@
 // The baseline of //benchmarks:server_benchmark: a plain gRPC callback server
 // for asap.v1.AsapService.Send that answers exactly as the echo agent does
-// (examples/echo_agent's EchoTask, then CompleteResponse: id, timestamp,
+// (server/echo_skill.h's EchoTask, then CompleteResponse: id, timestamp,
 // asap_version, correlation_id, sender, recipient) but without what asap adds
 // around it: no validation, no replay check, no dispatcher, no interceptors,
 // health or reflection. The other methods are left unimplemented.
@@ -17,7 +17,7 @@
 #include "absl/time/clock.h"
 #include "asap/envelope.h"
 #include "asap/v1/service.grpc.pb.h"
-#include "examples/echo_agent/echo_agent.h"
+#include "server/echo_skill.h"
 #include "server/shutdown_signals.h"
 
 namespace asap::bench {
@@ -45,8 +45,7 @@ class RawEchoService final : public v1::AsapService::CallbackService {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "payload.input is missing");
     }
-    absl::StatusOr<v1::Envelope> echoed =
-        examples::EchoTask(request, manifest_);
+    absl::StatusOr<v1::Envelope> echoed = asap::EchoTask(request, manifest_);
     if (!echoed.ok()) {
       return grpc::Status(grpc::StatusCode::INTERNAL,
                           std::string(echoed.status().message()));
@@ -56,7 +55,7 @@ class RawEchoService final : public v1::AsapService::CallbackService {
     return grpc::Status::OK;
   }
 
-  const v1::Manifest manifest_ = examples::EchoManifest("");
+  const v1::Manifest manifest_ = asap::EchoManifest("");
 };
 
 int Main(int argc, char** argv) {

@@ -33,8 +33,8 @@
 #include "benchmarks/bench_support.h"
 #include "benchmarks/server_benchmark.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "google/protobuf/struct.pb.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::bench {
 namespace {
@@ -132,7 +132,8 @@ class BatchAttacker {
         v1::BatchFrame frame;
         for (int e = 0; e < kEnvelopesPerFrame; ++e) {
           v1::Envelope* envelope = frame.add_envelopes();
-          *envelope = examples::EchoRequest(text, "urn:asap:agent:attacker");
+          *envelope =
+              asap::testing::EchoRequest(text, "urn:asap:agent:attacker");
           FillEnvelopeDefaults(envelope, absl::Now());
         }
         // Blocks once the server stops reading; TryCancel releases it.

@@ -23,7 +23,7 @@ inline constexpr absl::Duration kCallDeadline = absl::Seconds(20);
 
 // Paths of the two server programs (set by main).
 struct ServerBinaries {
-  std::string asap;  // //examples/echo_agent:server
+  std::string asap;  // //benchmarks:asap_echo_server
   std::string raw;   // //benchmarks:raw_echo_server
 };
 ServerBinaries& Binaries();

@@ -1,5 +1,5 @@
 // The asap server measured in its own process, as deployed: the benchmark
-// starts the echo agent (//examples/echo_agent:server) and a plain gRPC
+// starts the echo agent (//benchmarks:asap_echo_server) and a plain gRPC
 // callback server with the same echo logic (//benchmarks:raw_echo_server) as
 // child processes on 127.0.0.1 and loads them over loopback TCP.
 //
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   grpc_init();
   bool full = asap::bench::FullRun(argc, argv);
   Binaries().asap =
-      asap::bench::FindRunfile(argv[0], "examples/echo_agent/server");
+      asap::bench::FindRunfile(argv[0], "benchmarks/asap_echo_server");
   Binaries().raw =
       asap::bench::FindRunfile(argv[0], "benchmarks/raw_echo_server");
   std::vector<char*> args;

@@ -4,7 +4,7 @@
 //
 //   absl::StatusOr<std::unique_ptr<ServerProcess>> server =
 //       ServerProcess::Start(FindRunfile(argv[0],
-//       "examples/echo_agent/server"),
+//       "benchmarks/asap_echo_server"),
 //                            {"0"});
 //   ... connect to (*server)->address() ...
 //   (*server)->PeakRssBytes();   // VmHWM of the child
@@ -86,7 +86,7 @@ class ServerProcess {
 void InstallChildCleanup();
 
 // The path of the runfile `path` (relative to the workspace, for example
-// "examples/echo_agent/server") of the binary started as `argv0`: found under
+// "benchmarks/asap_echo_server") of the binary started as `argv0`: found under
 // $RUNFILES_DIR, `argv0`.runfiles or the current directory (bazel run starts
 // binaries in their runfiles tree). Returns `path` itself when none exists.
 std::string FindRunfile(const char* argv0, const std::string& path);

@@ -55,7 +55,7 @@
 #include "benchmarks/server_process.h"
 #include "client/asap_client.h"
 #include "client/token_provider.h"
-#include "examples/echo_agent/echo_agent.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/jwt_minter.h"
 
 namespace asap::bench {
@@ -185,7 +185,7 @@ Throughput MeasureThroughput(AsapClient& client, const Flags& flags,
   std::atomic<int64_t> started{0};
   std::atomic<int64_t> done{0};
   std::atomic<int> failed{0};
-  const v1::Envelope request = examples::EchoRequest("tls", sender);
+  const v1::Envelope request = asap::testing::EchoRequest("tls", sender);
   const absl::Time end = absl::Now() + absl::Seconds(flags.duration_s);
   // Claims the right to start one more call.
   auto claim = [&] { return started.fetch_add(1) < max_calls; };
@@ -222,7 +222,7 @@ Throughput MeasureThroughput(AsapClient& client, const Flags& flags,
 std::vector<absl::Duration> Sequential(AsapClient& client, int calls,
                                        const std::string& sender,
                                        int* failures) {
-  const v1::Envelope request = examples::EchoRequest("tls", sender);
+  const v1::Envelope request = asap::testing::EchoRequest("tls", sender);
   std::vector<absl::Duration> samples;
   samples.reserve(calls);
   for (int i = 0; i < calls; ++i) {
@@ -235,7 +235,7 @@ std::vector<absl::Duration> Sequential(AsapClient& client, int calls,
 
 std::vector<absl::Duration> FreshConnections(const ClientOptions& options,
                                              int calls, int* failures) {
-  const v1::Envelope request = examples::EchoRequest("tls");
+  const v1::Envelope request = asap::testing::EchoRequest("tls");
   std::vector<absl::Duration> samples;
   samples.reserve(calls);
   for (int i = 0; i < calls; ++i) {

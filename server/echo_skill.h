@@ -1,9 +1,9 @@
 // The echo skill: an agent that answers a task.request with a task.response
 // whose status is "completed" and whose result is the request's input, and
 // streams progress on "echo.stream". It is what `asap serve` serves unless
-// given other handlers, and what the echo example (examples/echo_agent/), the
-// tests and the benchmarks run; a separate library (//server:echo_skill), not
-// part of //server.
+// given other handlers, and what the tests and benchmarks run; a separate
+// library (//server:echo_skill), not part of //server. (The echo example,
+// examples/echo_agent/, is the same agent written from a .proto.)
 //
 //   asap::ServerOptions options;
 //   options.manifest = asap::EchoManifest("");  // endpoint: bound address

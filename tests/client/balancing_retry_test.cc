@@ -23,10 +23,10 @@
 #include "asap/errors.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/testing/closing_listener.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_client.h"
 #include "tests/testing/test_server.h"
@@ -41,7 +41,7 @@ using ::asap::testing::WaitUntil;
 constexpr absl::Duration kWaitBound = absl::Seconds(30);
 
 v1::Envelope TaskRequest() {
-  return examples::EchoRequest("hello", "urn:asap:agent:tester");
+  return asap::testing::EchoRequest("hello", "urn:asap:agent:tester");
 }
 
 // "ipv4:127.0.0.1:p1,127.0.0.1:p2,..."
@@ -82,7 +82,7 @@ class ScriptedAgent {
                 ids_.push_back(request.id());
               }
               if (absl::Status s = script(n); !s.ok()) return s;
-              return examples::EchoTask(request, manifest);
+              return asap::EchoTask(request, manifest);
             })
         .IgnoreError();
     server_ = testing::StartTestServer(std::move(handlers));

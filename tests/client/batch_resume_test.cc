@@ -16,11 +16,11 @@
 #include "asap/errors.h"
 #include "client/asap_client.h"
 #include "client/client_metrics.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "server/state/idempotency_store.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -50,8 +50,8 @@ class BatchResumeTest : public ::testing::Test {
                                   // Long enough for the batch to be in
                                   // the middle when the replica drains.
                                   absl::SleepFor(absl::Microseconds(500));
-                                  return examples::EchoTask(request,
-                                                            context.manifest());
+                                  return asap::EchoTask(request,
+                                                        context.manifest());
                                 })
                       .ok());
       ServerOptions options;
@@ -85,7 +85,7 @@ TEST_F(BatchResumeTest, ADrainingReplicaHandsTheRestOfTheBatchToAnother) {
   std::vector<v1::Envelope> batch;
   std::vector<std::string> ids;
   for (int i = 0; i < kEnvelopes; ++i) {
-    batch.push_back(examples::EchoRequest(absl::StrCat("e", i)));
+    batch.push_back(asap::testing::EchoRequest(absl::StrCat("e", i)));
     batch.back().set_id(absl::StrCat("batch-resume-", i));
     ids.push_back(batch.back().id());
   }
@@ -105,7 +105,7 @@ TEST_F(BatchResumeTest, ADrainingReplicaHandsTheRestOfTheBatchToAnother) {
   ASSERT_EQ(results->size(), static_cast<size_t>(kEnvelopes));
   for (int i = 0; i < kEnvelopes; ++i) {
     ASSERT_TRUE((*results)[i].ok()) << i << ": " << (*results)[i].status();
-    EXPECT_EQ(examples::EchoedText(*(*results)[i]), absl::StrCat("e", i));
+    EXPECT_EQ(asap::testing::EchoedText(*(*results)[i]), absl::StrCat("e", i));
   }
   absl::MutexLock lock(&mu_);
   EXPECT_EQ(runs_.size(), static_cast<size_t>(kEnvelopes));
@@ -143,7 +143,7 @@ TEST_F(BatchResumeTest, NoResumeWhenRetriesAreOff) {
   constexpr int kEnvelopes = 4000;
   std::vector<v1::Envelope> batch;
   for (int i = 0; i < kEnvelopes; ++i) {
-    batch.push_back(examples::EchoRequest(absl::StrCat("e", i)));
+    batch.push_back(asap::testing::EchoRequest(absl::StrCat("e", i)));
   }
   absl::StatusOr<AsapClient::BatchResults> results;
   std::thread sending(

@@ -10,10 +10,10 @@
 #include "asap/errors.h"
 #include "benchmarks/relay/byte_counting_relay.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_server.h"
 
@@ -23,10 +23,10 @@ namespace {
 using ::testing::HasSubstr;
 
 v1::Envelope TaskRequest(const std::string& text) {
-  return examples::EchoRequest(text, "urn:asap:agent:tester");
+  return asap::testing::EchoRequest(text, "urn:asap:agent:tester");
 }
 
-using examples::EchoedText;
+using asap::testing::EchoedText;
 
 std::vector<v1::Envelope> Numbered(int n) {
   std::vector<v1::Envelope> envelopes;
@@ -70,7 +70,7 @@ TEST(SendBatchTest, ResultsComeBackInInputOrder) {
 }
 
 TEST(SendBatchTest, PerItemErrorsLandInTheirSlots) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(50);
   envelopes[3].set_payload_type("custom.unknown");  // server: no handler
   envelopes[17].set_sender("Not A Urn");            // client: invalid
@@ -91,7 +91,7 @@ TEST(SendBatchTest, PerItemErrorsLandInTheirSlots) {
 }
 
 TEST(SendBatchTest, ServerSideValidationErrorsLandInTheirSlots) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(20);
   envelopes[5].set_timestamp("2001-01-01T00:00:00Z");  // far too old
   envelopes[9].set_recipient("urn:asap:agent:BAD");
@@ -106,7 +106,7 @@ TEST(SendBatchTest, ServerSideValidationErrorsLandInTheirSlots) {
 }
 
 TEST(SendBatchTest, FailFastReturnsTheFirstErrorWithItsPosition) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(30);
   envelopes[11].set_payload_type("custom.unknown");
   BatchOptions options;
@@ -120,7 +120,7 @@ TEST(SendBatchTest, FailFastReturnsTheFirstErrorWithItsPosition) {
 }
 
 TEST(SendBatchTest, FailFastOnALocallyInvalidEnvelope) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   std::vector<v1::Envelope> envelopes = Numbered(5);
   envelopes[2].clear_recipient();
   BatchOptions options;
@@ -133,7 +133,7 @@ TEST(SendBatchTest, FailFastOnALocallyInvalidEnvelope) {
 }
 
 TEST(SendBatchTest, EmptyBatchIsInvalidArgument) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   EXPECT_EQ(ClientFor(*server)->SendBatch({}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -142,7 +142,7 @@ TEST(SendBatchTest, BatchLargerThanTheMessageLimitIsSplitIntoFrames) {
   ServerOptions options;
   options.max_message_bytes = 64 * 1024;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   auto client = ClientFor(*server, 64 * 1024);
   std::vector<v1::Envelope> envelopes;
   for (int i = 0; i < 200; ++i) {
@@ -163,7 +163,7 @@ TEST(SendBatchTest, EnvelopeOverTheMessageLimitFailsAlone) {
   ServerOptions options;
   options.max_message_bytes = 64 * 1024;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   std::vector<v1::Envelope> envelopes = Numbered(3);
   envelopes[1] = TaskRequest(std::string(100 * 1024, 'x'));
   absl::StatusOr<AsapClient::BatchResults> results =
@@ -175,7 +175,7 @@ TEST(SendBatchTest, EnvelopeOverTheMessageLimitFailsAlone) {
 }
 
 TEST(SendBatchTest, HundredThousandEnvelopes) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   absl::StatusOr<AsapClient::BatchResults> results =
       ClientFor(*server)->SendBatch(Numbered(100000));
   ASSERT_TRUE(results.ok()) << results.status();
@@ -260,7 +260,7 @@ namespace {
 // Bytes counted on the wire by a relay: ~160 KB of compressible envelopes
 // travel in both directions as a few KB each way.
 TEST(SendBatchCompressionTest, FramesAndResultsAreCompressed) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   auto relay = *bench::ByteCountingRelay::Start("127.0.0.1", server->port());
   ClientOptions options;
   options.target = relay->address();
@@ -293,8 +293,8 @@ TEST(SendBatchCompressionTest, FramesAndResultsAreCompressed) {
 TEST(SendBatchCompressionTest, NoCompressionBeforeTheServerAdvertisedIt) {
   ServerOptions server_options;
   server_options.max_message_bytes = 64 * 1024;
-  auto server = testing::StartTestServer(examples::EchoHandlers(),
-                                         std::move(server_options));
+  auto server =
+      testing::StartTestServer(asap::EchoHandlers(), std::move(server_options));
   auto client = ClientFor(*server, /*max_message_bytes=*/1 << 20);
   std::vector<v1::Envelope> envelopes;
   for (int i = 0; i < 40; ++i) {

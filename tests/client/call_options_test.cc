@@ -17,8 +17,8 @@
 #include "absl/time/clock.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/recording_agent.h"
 #include "tests/testing/test_client.h"
@@ -26,10 +26,10 @@
 namespace asap {
 namespace {
 
-using ::asap::examples::EchoedText;
-using ::asap::examples::EchoRequest;
 using ::asap::testing::AsyncAnswer;
 using ::asap::testing::CreateTestClient;
+using ::asap::testing::EchoedText;
+using ::asap::testing::EchoRequest;
 using ::asap::testing::PickFreePort;
 using ::asap::testing::RecordingAgent;
 

@@ -14,10 +14,10 @@
 #include "absl/synchronization/notification.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/client/private_socket.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/peer_counter.h"
 #include "tests/testing/wait_until.h"
@@ -271,7 +271,7 @@ CountedServer StartCounted(HandlerRegistry handlers,
   CountedServer result;
   ServerOptions options;
   options.address = address;
-  options.manifest = examples::EchoManifest("");
+  options.manifest = asap::EchoManifest("");
   options.interceptors.push_back(result.peers->MakeInterceptorFactory());
   auto server = AsapServer::Start(std::move(options), std::move(handlers));
   EXPECT_TRUE(server.ok()) << server.status();
@@ -280,7 +280,7 @@ CountedServer StartCounted(HandlerRegistry handlers,
 }
 
 v1::Envelope TaskRequest() {
-  return examples::EchoRequest("", "urn:asap:agent:tester");
+  return asap::testing::EchoRequest("", "urn:asap:agent:tester");
 }
 
 // Runs `n` SendAsync calls at once and waits for all; returns the failures
@@ -373,7 +373,7 @@ TEST(ChannelPoolServerTest, CallBeyondCapacityFailsAfterPoolTimeout) {
 TEST(ChannelPoolServerTest, RestartedServerIsReconnectedWithoutFailures) {
   testing::PrivateSocket socket;
   std::string address = socket.address();
-  CountedServer counted = StartCounted(examples::EchoHandlers(), address);
+  CountedServer counted = StartCounted(asap::EchoHandlers(), address);
   ASSERT_NE(counted.server, nullptr);
   ClientOptions options;
   options.target = address;
@@ -388,7 +388,7 @@ TEST(ChannelPoolServerTest, RestartedServerIsReconnectedWithoutFailures) {
   absl::StatusOr<v1::Envelope> down = client->Send(TaskRequest());
   EXPECT_EQ(ErrorCodeOf(down.status()), ErrorCode::kUnavailable);
 
-  CountedServer restarted = StartCounted(examples::EchoHandlers(), address);
+  CountedServer restarted = StartCounted(asap::EchoHandlers(), address);
   ASSERT_NE(restarted.server, nullptr);
   // The pool keeps its channels; each reconnects by itself within its
   // reconnect backoff (at most 2 s) ...

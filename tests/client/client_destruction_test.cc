@@ -10,9 +10,9 @@
 #include "absl/synchronization/notification.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 
 namespace asap {
@@ -22,7 +22,7 @@ namespace {
 constexpr absl::Duration kWaitBound = absl::Seconds(30);
 
 v1::Envelope TaskRequest() {
-  return examples::EchoRequest("hello", "urn:asap:agent:tester");
+  return asap::testing::EchoRequest("hello", "urn:asap:agent:tester");
 }
 
 // An echo agent whose handler blocks until released (or kWaitBound), and that
@@ -31,7 +31,7 @@ class HeldAgent {
  public:
   HeldAgent() {
     ServerOptions options;
-    options.manifest = examples::EchoManifest("");
+    options.manifest = asap::EchoManifest("");
     auto server =
         AsapServer::Start(std::move(options), testing::EchoAfter([this] {
                             if (!entered_flag_.exchange(true))

@@ -20,10 +20,10 @@
 #include "asap/v1/service.grpc.pb.h"
 #include "benchmarks/relay/byte_counting_relay.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/test_client.h"
 
 namespace asap {
@@ -55,12 +55,13 @@ std::string VariedText(size_t bytes, uint32_t seed = 1) {
 }
 
 v1::Envelope TaskRequest(const std::string& text) {
-  v1::Envelope envelope = examples::EchoRequest(text, "urn:asap:agent:tester");
+  v1::Envelope envelope =
+      asap::testing::EchoRequest(text, "urn:asap:agent:tester");
   FillEnvelopeDefaults(&envelope, absl::Now());
   return envelope;
 }
 
-using examples::EchoedText;
+using asap::testing::EchoedText;
 
 // Counts the calls that reach a server, by method ("Send", "SendCompressed").
 class MethodCounter : public std::enable_shared_from_this<MethodCounter> {
@@ -119,10 +120,10 @@ struct Agent {
   std::unique_ptr<AsapServer> server;
 };
 
-Agent StartAgent(HandlerRegistry handlers = examples::EchoHandlers()) {
+Agent StartAgent(HandlerRegistry handlers = asap::EchoHandlers()) {
   Agent agent;
   ServerOptions options;
-  options.manifest = examples::EchoManifest("");
+  options.manifest = asap::EchoManifest("");
   options.interceptors.push_back(agent.methods->MakeInterceptorFactory());
   auto server = AsapServer::Start(std::move(options), std::move(handlers));
   EXPECT_TRUE(server.ok()) << server.status();
@@ -488,7 +489,7 @@ class ScriptedService final : public v1::AsapService::Service {
       ++sends_;
       AdvertiseLocked(context);
     }
-    *response = *examples::EchoTask(*request, examples::EchoManifest("x"));
+    *response = *asap::EchoTask(*request, asap::EchoManifest("x"));
     return grpc::Status::OK;
   }
 
@@ -512,8 +513,8 @@ class ScriptedService final : public v1::AsapService::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad body");
     }
     answer->set_encoding(std::string(kIdentityEncoding));
-    answer->set_body(examples::EchoTask(envelope, examples::EchoManifest("x"))
-                         ->SerializeAsString());
+    answer->set_body(
+        asap::EchoTask(envelope, asap::EchoManifest("x"))->SerializeAsString());
     return grpc::Status::OK;
   }
 

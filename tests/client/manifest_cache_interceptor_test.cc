@@ -12,10 +12,10 @@
 #include "asap/time/fake_clock.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/client/private_socket.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap {
 namespace {
@@ -77,11 +77,11 @@ std::unique_ptr<Agent> StartAgent(absl::Duration max_age = {},
   auto agent = std::make_unique<Agent>();
   ServerOptions options;
   options.address = address;
-  options.manifest = examples::EchoManifest("");
+  options.manifest = asap::EchoManifest("");
   options.manifest_max_age = max_age;
   options.interceptors.push_back(
       std::make_unique<ManifestCallCounter::Factory>(&agent->counter));
-  auto server = AsapServer::Start(std::move(options), examples::EchoHandlers());
+  auto server = AsapServer::Start(std::move(options), asap::EchoHandlers());
   EXPECT_TRUE(server.ok()) << server.status();
   agent->server = *std::move(server);
   return agent;

@@ -9,18 +9,18 @@
 #include "absl/strings/str_cat.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/client/http/reference_agent.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
 namespace {
 
-using ::asap::examples::EchoedText;
-using ::asap::examples::EchoRequest;
+using ::asap::testing::EchoedText;
+using ::asap::testing::EchoRequest;
 
 class TlsTest : public ::testing::Test {
  protected:
@@ -45,8 +45,7 @@ class TlsTest : public ::testing::Test {
     options.tls.cert_file = File(cert + ".pem");
     options.tls.key_file = File(cert + ".key");
     if (client_ca) options.tls.client_ca_file = File("ca.pem");
-    return testing::StartTestServer(examples::EchoHandlers(),
-                                    std::move(options));
+    return testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   }
 
   static ClientOptions Options(const std::string& target) {
@@ -95,7 +94,7 @@ TEST_F(TlsTest, GrpcPlaintextClientIsRefused) {
 
 TEST_F(TlsTest, GrpcTlsClientToPlaintextServerFails) {
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(examples::EchoHandlers());
+      testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(CodeOf(SendOnce(Options(server->address()))),
             ErrorCode::kUnavailable);
@@ -145,7 +144,7 @@ TEST_F(TlsTest, GrpcMutualTlsNeedsAClientCertificate) {
 TEST_F(TlsTest, BadTlsOptionsAreRefusedUpFront) {
   ServerOptions server;
   server.tls.cert_file = File("server.pem");  // no key
-  EXPECT_EQ(AsapServer::Start(std::move(server), examples::EchoHandlers())
+  EXPECT_EQ(AsapServer::Start(std::move(server), asap::EchoHandlers())
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
@@ -153,7 +152,7 @@ TEST_F(TlsTest, BadTlsOptionsAreRefusedUpFront) {
   ServerOptions missing;
   missing.tls.cert_file = File("nothing.pem");
   missing.tls.key_file = File("server.key");
-  EXPECT_EQ(AsapServer::Start(std::move(missing), examples::EchoHandlers())
+  EXPECT_EQ(AsapServer::Start(std::move(missing), asap::EchoHandlers())
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
@@ -163,7 +162,7 @@ TEST_F(TlsTest, BadTlsOptionsAreRefusedUpFront) {
   mismatched.tls.cert_file = File("server.pem");
   mismatched.tls.key_file = File("client.key");
   mismatched.http_address = "127.0.0.1:0";
-  EXPECT_EQ(AsapServer::Start(std::move(mismatched), examples::EchoHandlers())
+  EXPECT_EQ(AsapServer::Start(std::move(mismatched), asap::EchoHandlers())
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
@@ -264,7 +263,7 @@ TEST_F(TlsTest, ReloadTlsKeepsServingAndRefusesBadFiles) {
   options.tls.cert_file = cert;
   options.tls.key_file = key;
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto call = [&](const std::string& target) {
     ClientOptions client = Options(target);
@@ -287,7 +286,7 @@ TEST_F(TlsTest, ReloadTlsKeepsServingAndRefusesBadFiles) {
   EXPECT_TRUE(call(server->address()).ok());
   EXPECT_TRUE(call(https).ok());
   std::unique_ptr<AsapServer> plain =
-      testing::StartTestServer(examples::EchoHandlers());
+      testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(plain, nullptr);
   EXPECT_EQ(plain->ReloadTls().code(), absl::StatusCode::kFailedPrecondition);
 }

@@ -28,9 +28,9 @@
 #include "asap/errors.h"
 #include "asap/ids.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/nginx_process.h"
 #include "tests/testing/redis_process.h"
 #include "tests/testing/replica_set.h"
@@ -50,7 +50,7 @@ int AnsweringPort(const v1::Envelope& response) {
 }
 
 v1::Envelope Request(const std::string& text, const std::string& nonce = "") {
-  v1::Envelope request = examples::EchoRequest(text);
+  v1::Envelope request = asap::testing::EchoRequest(text);
   request.set_id(NewUlid());
   if (!nonce.empty()) {
     (*request.mutable_extensions()->mutable_fields())["nonce"].set_string_value(
@@ -172,7 +172,8 @@ TEST_F(ReplicasTest, SendThroughNginxOnBothBindings) {
       v1::Envelope request = Request(absl::StrCat("hello ", i));
       absl::StatusOr<v1::Envelope> response = client->Send(request);
       ASSERT_TRUE(response.ok()) << response.status();
-      EXPECT_EQ(examples::EchoedText(*response), absl::StrCat("hello ", i));
+      EXPECT_EQ(asap::testing::EchoedText(*response),
+                absl::StrCat("hello ", i));
       EXPECT_EQ(response->correlation_id(), request.id());
       int replica = replicas_->IndexOfPort(AnsweringPort(*response));
       ASSERT_GE(replica, 0);
@@ -202,7 +203,7 @@ TEST_F(ReplicasTest, SendBatchThroughNginxOnBothBindings) {
     for (size_t i = 0; i < batch.size(); ++i) {
       ASSERT_TRUE((*results)[i].ok()) << i << ": " << (*results)[i].status();
       EXPECT_EQ((*results)[i]->correlation_id(), batch[i].id());
-      EXPECT_EQ(examples::EchoedText(*(*results)[i]), absl::StrCat(i));
+      EXPECT_EQ(asap::testing::EchoedText(*(*results)[i]), absl::StrCat(i));
     }
   }
 }
@@ -245,7 +246,7 @@ TEST_F(ReplicasTest, SendStreamThroughNginxOnBothBindings) {
         });
     ASSERT_TRUE(response.ok()) << response.status();
     EXPECT_EQ(updates, std::vector<std::string>(4, "task.update"));
-    EXPECT_EQ(examples::EchoedText(*response), "streamed");
+    EXPECT_EQ(asap::testing::EchoedText(*response), "streamed");
     EXPECT_EQ(TotalRuns(request.id()), 1);
   }
 }
@@ -265,7 +266,7 @@ TEST_F(ReplicasTest, GzipBodiesThroughNginxOnBothBindings) {
     for (int i = 0; i < 3; ++i) {
       absl::StatusOr<v1::Envelope> response = client->Send(Request(text));
       ASSERT_TRUE(response.ok()) << response.status();
-      EXPECT_EQ(examples::EchoedText(*response), text);
+      EXPECT_EQ(asap::testing::EchoedText(*response), text);
     }
     AsapClient::CompressionStats stats = client->compression_stats();
     EXPECT_GE(stats.requests_compressed, 2u);
@@ -328,7 +329,7 @@ TEST_F(ReplicasTest, KilledMidHandlerThroughNginxCompletesOnce) {
   auto [response, killed] =
       SendAndKillItsReplica(nginx_->grpc_target(), request);
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(examples::EchoedText(*response), "killed mid-handler");
+  EXPECT_EQ(asap::testing::EchoedText(*response), "killed mid-handler");
   ExpectOneCompletedRun(request.id(), *response, killed);
 }
 
@@ -339,7 +340,7 @@ TEST_F(ReplicasTest, KilledMidHandlerThroughNginxHttpCompletesOnce) {
   v1::Envelope request = Request("killed over http", NewUlid());
   auto [response, killed] = SendAndKillItsReplica(nginx_->http_url(), request);
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(examples::EchoedText(*response), "killed over http");
+  EXPECT_EQ(asap::testing::EchoedText(*response), "killed over http");
   ExpectOneCompletedRun(request.id(), *response, killed);
 }
 
@@ -352,7 +353,7 @@ TEST_F(ReplicasTest, KilledMidHandlerWithNonceBalancedByTheClient) {
   auto [response, killed] =
       SendAndKillItsReplica(replicas_->grpc_target(), request);
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(examples::EchoedText(*response), "killed with a nonce");
+  EXPECT_EQ(asap::testing::EchoedText(*response), "killed with a nonce");
   ExpectOneCompletedRun(request.id(), *response, killed);
 }
 
@@ -478,7 +479,7 @@ TEST_F(ReplicasTest, RedisDownFailOpenServesThroughNginx) {
     v1::Envelope request = Request("still up", NewUlid());
     absl::StatusOr<v1::Envelope> response = Client(target)->Send(request);
     ASSERT_TRUE(response.ok()) << target << ": " << response.status();
-    EXPECT_EQ(examples::EchoedText(*response), "still up");
+    EXPECT_EQ(asap::testing::EchoedText(*response), "still up");
     EXPECT_EQ(TotalRuns(request.id()), 1) << target;
   }
 }

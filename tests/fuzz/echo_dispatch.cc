@@ -7,10 +7,10 @@
 #include "asap/envelope.h"
 #include "asap/errors.h"
 #include "asap/ids.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "server/dispatcher.h"
 #include "server/handler_registry.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::fuzz {
 namespace {
@@ -21,8 +21,8 @@ std::string Describe(const absl::Status& status) {
 
 // Built once: the dispatcher keeps pointers to the manifest and handlers.
 struct EchoAgent {
-  v1::Manifest manifest = examples::EchoManifest("127.0.0.1:50051");
-  HandlerRegistry handlers = examples::EchoHandlers();
+  v1::Manifest manifest = asap::EchoManifest("127.0.0.1:50051");
+  HandlerRegistry handlers = asap::EchoHandlers();
   EnvelopeDispatcher dispatcher{&manifest, &handlers, ValidationOptions(),
                                 /*nonces=*/nullptr, [] { return FuzzNow(); }};
 };

@@ -18,20 +18,20 @@
 #include "asap/auth/static_token_validator.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/server/reflection_client.h"
 #include "tests/testing/auth_fixtures.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/jwt_minter.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
 namespace {
 
-using ::asap::examples::EchoedText;
-using ::asap::examples::EchoRequest;
+using ::asap::testing::EchoedText;
+using ::asap::testing::EchoRequest;
 using ::testing::HasSubstr;
 
 using ::asap::testing::Binding;
@@ -433,8 +433,7 @@ TEST_F(HttpAuthWireTest, RateLimitIs429WithRetryAfter) {
   options.http_address = "127.0.0.1:0";
   options.rate_limit.enabled = true;
   options.rate_limit.limits = {{1, absl::Minutes(1)}};
-  server_ =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+  server_ = testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server_, nullptr);
   base_ = absl::StrCat("http://", server_->http_address());
   // Without authentication, the limit is per client address.
@@ -455,7 +454,7 @@ TEST(AuthServerTest, ReflectionIsOffWhenAuthenticationIsOn) {
   ServerOptions options;
   options.auth.token_validator = Validators("0123456789abcdef0123456789abcdef");
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());
@@ -478,7 +477,7 @@ TEST_P(AuthTest, HandlersSeeTheAuthenticatedAgent) {
                   absl::MutexLock lock(&mu);
                   seen.push_back(context.identity());
                 }
-                return examples::EchoTask(request, context.manifest());
+                return asap::EchoTask(request, context.manifest());
               })
           .ok());
   server_ = testing::StartAuthServer(Validators(keys_->hs256_secret), {},
@@ -493,10 +492,10 @@ TEST_P(AuthTest, HandlersSeeTheAuthenticatedAgent) {
 TEST(AuthServerTest, ClientCertificatesNeedAClientCa) {
   ServerOptions options;
   options.address = "127.0.0.1:0";
-  options.manifest = examples::EchoManifest("");
+  options.manifest = asap::EchoManifest("");
   options.auth.client_certificates = true;
   absl::StatusOr<std::unique_ptr<AsapServer>> server =
-      AsapServer::Start(std::move(options), examples::EchoHandlers());
+      AsapServer::Start(std::move(options), asap::EchoHandlers());
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
 }

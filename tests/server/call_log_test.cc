@@ -21,10 +21,10 @@
 #include "asap/errors.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -376,7 +376,7 @@ class CallLogServerTest : public ::testing::Test {
       lines_.emplace_back(line);
     };
     server_ =
-        testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+        testing::StartTestServer(asap::EchoHandlers(), std::move(options));
     ASSERT_NE(server_, nullptr);
   }
 
@@ -429,7 +429,7 @@ TEST_F(CallLogServerTest, UnarySendLogsOneLineOnEachBinding) {
     SCOPED_TRACE(target);
     std::unique_ptr<AsapClient> client = Client(target);
     ASSERT_NE(client, nullptr);
-    v1::Envelope request = examples::EchoRequest("hi", kAlice);
+    v1::Envelope request = asap::testing::EchoRequest("hi", kAlice);
     request.set_trace_id("trace-42");
     absl::StatusOr<v1::Envelope> response = client->Send(request);
     ASSERT_TRUE(response.ok()) << response.status();
@@ -455,9 +455,9 @@ TEST_F(CallLogServerTest, BatchLogsEachEnvelope) {
   Start(CallLogLevel::kInfo);
   std::unique_ptr<AsapClient> client = Client(server_->address());
   ASSERT_NE(client, nullptr);
-  std::vector<v1::Envelope> batch = {examples::EchoRequest("a", kAlice),
-                                     examples::EchoRequest("b", kAlice),
-                                     examples::EchoRequest("c", kAlice)};
+  std::vector<v1::Envelope> batch = {asap::testing::EchoRequest("a", kAlice),
+                                     asap::testing::EchoRequest("b", kAlice),
+                                     asap::testing::EchoRequest("c", kAlice)};
   batch[1].set_payload_type("nobody.handles");
   absl::StatusOr<AsapClient::BatchResults> results =
       client->SendBatch(std::move(batch));
@@ -482,7 +482,7 @@ TEST_F(CallLogServerTest, StreamLogsOneLineWhenItEnds) {
   Start(CallLogLevel::kInfo);
   std::unique_ptr<AsapClient> client = Client(server_->address());
   ASSERT_NE(client, nullptr);
-  v1::Envelope request = examples::EchoRequest("", kAlice);
+  v1::Envelope request = asap::testing::EchoRequest("", kAlice);
   request.set_payload_type("echo.stream");
   request.mutable_payload()->clear_fields();
   auto& fields = *request.mutable_payload()->mutable_fields();
@@ -503,13 +503,13 @@ TEST_F(CallLogServerTest, WarningLevelLogsOnlyFailuresWithHostileValuesSafe) {
   Start(CallLogLevel::kWarning);
   std::unique_ptr<AsapClient> client = Client(server_->address());
   ASSERT_NE(client, nullptr);
-  ASSERT_TRUE(client->Send(examples::EchoRequest("fine", kAlice)).ok());
+  ASSERT_TRUE(client->Send(asap::testing::EchoRequest("fine", kAlice)).ok());
   EXPECT_TRUE(TakeLines().empty());
 
   // Straight to the service, past any client-side check: a sender that
   // tries to forge a second line and a field.
   std::string hostile = "urn:asap:agent:x\n{\"level\":\"info\"} \"level\":1";
-  v1::Envelope request = examples::EchoRequest("bad", hostile);
+  v1::Envelope request = asap::testing::EchoRequest("bad", hostile);
   FillEnvelopeDefaults(&request, absl::Now());
   auto stub = v1::AsapService::NewStub(grpc::CreateChannel(
       server_->address(), grpc::InsecureChannelCredentials()));
@@ -529,8 +529,8 @@ TEST_F(CallLogServerTest, OffWritesNothing) {
   Start(CallLogLevel::kOff);
   std::unique_ptr<AsapClient> client = Client(server_->address());
   ASSERT_NE(client, nullptr);
-  ASSERT_TRUE(client->Send(examples::EchoRequest("quiet", kAlice)).ok());
-  EXPECT_FALSE(client->Send(examples::EchoRequest("x", "not-a-urn")).ok());
+  ASSERT_TRUE(client->Send(asap::testing::EchoRequest("quiet", kAlice)).ok());
+  EXPECT_FALSE(client->Send(asap::testing::EchoRequest("x", "not-a-urn")).ok());
   EXPECT_TRUE(TakeLines().empty());
 }
 

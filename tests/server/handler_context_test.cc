@@ -11,10 +11,10 @@
 #include "absl/synchronization/notification.h"
 #include "asap/envelope.h"
 #include "asap/v1/service.grpc.pb.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -24,7 +24,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 v1::Envelope Request() {
-  v1::Envelope envelope = examples::EchoRequest("ctx", "urn:asap:agent:t");
+  v1::Envelope envelope = asap::testing::EchoRequest("ctx", "urn:asap:agent:t");
   FillEnvelopeDefaults(&envelope, absl::Now());
   return envelope;
 }
@@ -49,7 +49,7 @@ TEST(HandlerContextTest, HandlerSeesMetadataPeerAndDeadline) {
                 peer = context.peer();
                 binding = std::string(context.binding());
                 deadline = context.deadline();
-                return examples::EchoTask(request, context.manifest());
+                return asap::EchoTask(request, context.manifest());
               })
           .ok());
   auto server = testing::StartTestServer(std::move(handlers));
@@ -125,7 +125,7 @@ TEST(HandlerContextTest, AsyncHandlerCompletesLaterOnAnotherThread) {
                            // Returns at once; answers from a thread
                            // of its own.
                            completer = std::thread([=] {
-                             done(examples::EchoTask(copy, *manifest));
+                             done(asap::EchoTask(copy, *manifest));
                              done(absl::InternalError("ignored"));
                            });
                          })
@@ -137,13 +137,13 @@ TEST(HandlerContextTest, AsyncHandlerCompletesLaterOnAnotherThread) {
   grpc::Status status = StubFor(*server)->Send(&context, Request(), &response);
   completer.join();
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(examples::EchoedText(response), "ctx");
+  EXPECT_EQ(asap::testing::EchoedText(response), "ctx");
 }
 
 TEST(HandlerContextTest, NonBlockingHandlerAnswers) {
   HandlerRegistry handlers;
   ASSERT_TRUE(
-      handlers.RegisterNonBlocking("task.request", examples::EchoTask).ok());
+      handlers.RegisterNonBlocking("task.request", asap::EchoTask).ok());
   EXPECT_EQ(handlers.RegisterNonBlocking("x", Handler()).code(),
             absl::StatusCode::kInvalidArgument);
   auto server = testing::StartTestServer(std::move(handlers));
@@ -152,7 +152,7 @@ TEST(HandlerContextTest, NonBlockingHandlerAnswers) {
   v1::Envelope response;
   grpc::Status status = StubFor(*server)->Send(&context, Request(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(examples::EchoedText(response), "ctx");
+  EXPECT_EQ(asap::testing::EchoedText(response), "ctx");
 }
 
 TEST(HandlerContextTest, AsyncHandlerThatThrowsIsInternal) {

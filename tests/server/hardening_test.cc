@@ -18,11 +18,11 @@
 #include "asap/envelope.h"
 #include "asap/errors.h"
 #include "asap/v1/service.grpc.pb.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/server/grpc_services.grpc.pb.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_server.h"
 
@@ -32,7 +32,8 @@ namespace {
 using ::testing::HasSubstr;
 
 v1::Envelope Request(const std::string& text = "hi") {
-  v1::Envelope envelope = examples::EchoRequest(text, "urn:asap:agent:tester");
+  v1::Envelope envelope =
+      asap::testing::EchoRequest(text, "urn:asap:agent:tester");
   FillEnvelopeDefaults(&envelope, absl::Now());
   return envelope;
 }
@@ -93,7 +94,7 @@ TEST(HardeningTest, StreamThatNeverReadsStallsOnlyItself) {
   options.limits.stream_stall_timeout = absl::Seconds(2);
   options.handler_threads = 2;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
 
   auto attacker_stub = StubFor(*server);
@@ -151,7 +152,7 @@ TEST(HardeningTest, NonReadingStreamsStayWithinTheMemoryQuota) {
   options.limits.memory_quota_bytes = 64 << 20;
   options.limits.stream_stall_timeout = absl::Seconds(60);
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   v1::BatchFrame frame;
   for (int i = 0; i < 100; ++i) {
@@ -202,7 +203,7 @@ TEST(HardeningTest, NonReadingStreamsStayWithinTheMemoryQuota) {
 
 // Point 2: gRPC's own gzip is inflated by asap with the message limit.
 TEST(HardeningTest, GrpcGzipBombIsStoppedAtTheLimit) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   // 64 MB of one letter: about 64 KB once gzipped.
@@ -217,20 +218,20 @@ TEST(HardeningTest, GrpcGzipBombIsStoppedAtTheLimit) {
 }
 
 TEST(HardeningTest, StandardGzipClientsStillWork) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
   grpc::Status status = Send(stub.get(), Request(std::string(4096, 'z')),
                              &response, nullptr, GRPC_COMPRESS_GZIP);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(examples::EchoedText(response), std::string(4096, 'z'));
+  EXPECT_EQ(asap::testing::EchoedText(response), std::string(4096, 'z'));
 }
 
 // gRPC's own services (health) see compressed requests too: they must not be
 // inflated without a limit either.
 TEST(HardeningTest, GzipBombToTheHealthServiceIsNotInflated) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(-1);
@@ -253,7 +254,7 @@ TEST(HardeningTest, GzipBombToTheHealthServiceIsNotInflated) {
 }
 
 TEST(HardeningTest, DeflateIsRefusedClearly) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -277,7 +278,7 @@ TEST(HardeningTest, TooManyJsonValuesIsResourceExhausted) {
   ServerOptions options;
   options.limits.max_json_values = 1000;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -291,7 +292,7 @@ TEST(HardeningTest, TooManyJsonValuesIsResourceExhausted) {
 }
 
 TEST(HardeningTest, DefaultLimitRefusesTheFiveMillionElementList) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -306,7 +307,7 @@ TEST(HardeningTest, TooDeepJsonIsResourceExhausted) {
   ServerOptions options;
   options.limits.max_depth = 8;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   v1::Envelope deep = Request();
   google::protobuf::Struct* level =
@@ -327,7 +328,7 @@ TEST(HardeningTest, MemoryQuotaTurnsOverloadIntoResourceExhausted) {
   ServerOptions options;
   options.limits.memory_quota_bytes = 4 << 20;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   v1::Envelope response;
@@ -389,7 +390,7 @@ TEST(HardeningTest, NonceStoreIsBounded) {
   ServerOptions options;
   options.limits.max_nonces = 3;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   auto with_nonce = [](const std::string& nonce) {
@@ -418,7 +419,7 @@ TEST(HardeningTest, NonceStoreIsBounded) {
 
 // Idle streams cost no thread each.
 TEST(HardeningTest, IdleBatchStreamsDoNotCostAThreadEach) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   // Warm up: the server's own threads exist before counting.
@@ -453,9 +454,9 @@ TEST(HardeningTest, OversizedFrameIsRefusedAndBigResultsAreSplit) {
       .Register("task.request",
                 [](const v1::Envelope& request, const v1::Manifest& manifest) {
                   absl::StatusOr<v1::Envelope> response =
-                      examples::EchoTask(request, manifest);
+                      asap::EchoTask(request, manifest);
                   if (response.ok()) {
-                    std::string text = examples::EchoedText(*response);
+                    std::string text = asap::testing::EchoedText(*response);
                     (*response->mutable_payload()->mutable_fields())["metrics"]
                         .mutable_struct_value()
                         ->mutable_fields()
@@ -511,7 +512,7 @@ TEST(HardeningTest, OversizedFrameIsRefusedAndBigResultsAreSplit) {
 
 // A compressed batch frame is inflated with the limit too.
 TEST(HardeningTest, CompressedBatchFrameBombIsStopped) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
@@ -532,7 +533,7 @@ TEST(HardeningTest, CompressedBatchFrameBombIsStopped) {
 }
 
 TEST(HardeningTest, ResultFramesAreCompressedWhenTheClientAcceptsIt) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
@@ -558,10 +559,11 @@ TEST(HardeningTest, ResultFramesAreCompressedWhenTheClientAcceptsIt) {
 
 // Point 6: id and timestamp are generated when absent, before anything runs.
 TEST(HardeningTest, MissingIdAndTimestampAreGenerated) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
-  v1::Envelope request = examples::EchoRequest("no id", "urn:asap:agent:t");
+  v1::Envelope request =
+      asap::testing::EchoRequest("no id", "urn:asap:agent:t");
   request.clear_id();
   request.clear_timestamp();
   request.set_asap_version(kAsapVersion);
@@ -569,7 +571,7 @@ TEST(HardeningTest, MissingIdAndTimestampAreGenerated) {
   grpc::Status status = Send(stub.get(), request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(response.correlation_id().empty());
-  EXPECT_EQ(examples::EchoedText(response), "no id");
+  EXPECT_EQ(asap::testing::EchoedText(response), "no id");
 
   grpc::ClientContext context;
   auto stream = stub->SendBatch(&context);

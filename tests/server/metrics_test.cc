@@ -20,12 +20,12 @@
 #include "asap/errors.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/test_server.h"
 
 namespace asap {
@@ -511,22 +511,22 @@ std::vector<Sample> AwaitMetric(
 }
 
 TEST(ServerMetricsEndToEndTest, GrpcSendsAndBatchesAreRecorded) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto client = ClientFor(*server);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(client->Send(examples::EchoRequest("hello")).ok());
+    ASSERT_TRUE(client->Send(asap::testing::EchoRequest("hello")).ok());
   }
   // Large enough to go as SendCompressed (brotli), and compressible.
   ASSERT_TRUE(
-      client->Send(examples::EchoRequest(std::string(20000, 'a'))).ok());
-  v1::Envelope unknown = examples::EchoRequest("x");
+      client->Send(asap::testing::EchoRequest(std::string(20000, 'a'))).ok());
+  v1::Envelope unknown = asap::testing::EchoRequest("x");
   unknown.set_payload_type("custom.unknown");
   absl::StatusOr<v1::Envelope> failed = client->Send(unknown);
   ASSERT_FALSE(failed.ok());
   ASSERT_EQ(ErrorCodeOf(failed.status()), ErrorCode::kHandlerNotFound);
   std::vector<v1::Envelope> batch;
-  for (int i = 0; i < 5; ++i) batch.push_back(examples::EchoRequest("b"));
+  for (int i = 0; i < 5; ++i) batch.push_back(asap::testing::EchoRequest("b"));
   absl::StatusOr<AsapClient::BatchResults> results =
       client->SendBatch(std::move(batch));
   ASSERT_TRUE(results.ok()) << results.status();
@@ -575,7 +575,7 @@ TEST(ServerMetricsEndToEndTest, GrpcSendsAndBatchesAreRecorded) {
 }
 
 TEST(ServerMetricsEndToEndTest, UnreadableRequestCountsAsOther) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());

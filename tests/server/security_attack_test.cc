@@ -44,13 +44,13 @@
 #include "asap/grpc_status.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "server/grpc/reloadable_tls.h"
 #include "tests/server/reflection_client.h"
 #include "tests/testing/auth_fixtures.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/jwt_minter.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/test_server.h"
@@ -58,8 +58,8 @@
 namespace asap {
 namespace {
 
-using ::asap::examples::EchoedText;
-using ::asap::examples::EchoRequest;
+using ::asap::testing::EchoedText;
+using ::asap::testing::EchoRequest;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -137,7 +137,7 @@ std::shared_ptr<const TokenValidator> Validators() {
 std::unique_ptr<AsapServer> StartServer(
     RateLimitOptions rate_limit = {},
     std::shared_ptr<const TokenValidator> validator = Validators(),
-    HandlerRegistry handlers = examples::EchoHandlers()) {
+    HandlerRegistry handlers = asap::EchoHandlers()) {
   return testing::StartAuthServer(std::move(validator), std::move(rate_limit),
                                   std::move(handlers));
 }
@@ -779,7 +779,7 @@ TEST(RateLimitAttack, OneAddressIsOneBucketWhateverPortBindingOrHeader) {
   options.http_address = "127.0.0.1:0";
   options.rate_limit = Limit(3, absl::Minutes(1));
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   const std::string url =
       absl::StrCat("http://", server->http_address(), "/asap");
@@ -812,10 +812,10 @@ TEST(RateLimitAttack, Ipv6ClientHasOneBucketOnBothBindings) {
   ServerOptions options;
   options.address = "[::1]:0";
   options.http_address = "[::1]:0";
-  options.manifest = examples::EchoManifest("");
+  options.manifest = asap::EchoManifest("");
   options.rate_limit = Limit(1, absl::Minutes(1));
   absl::StatusOr<std::unique_ptr<AsapServer>> server =
-      AsapServer::Start(std::move(options), examples::EchoHandlers());
+      AsapServer::Start(std::move(options), asap::EchoHandlers());
   if (!server.ok()) GTEST_SKIP() << "no IPv6 loopback: " << server.status();
   std::unique_ptr<AsapClient> grpc =
       Client(absl::StrCat("ipv6:[::1]:", (*server)->port()), "");
@@ -842,7 +842,7 @@ TEST(RateLimitAttack, CyclingAddressesDoesNotEscapeTheLimit) {
   options.rate_limit = Limit(1, absl::Minutes(1));
   options.rate_limit.max_callers = 8;
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   const std::string url =
       absl::StrCat("http://", server->http_address(), "/asap");
@@ -873,7 +873,7 @@ TEST(RateLimitAttack, RateLimitedStreamsDoNotHoldStreamLogSlots) {
   options.rate_limit = Limit(1, absl::Minutes(1));
   options.http.stream_log.max_streams = 4;
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   const std::string url =
       absl::StrCat("http://", server->http_address(), "/asap/stream");
@@ -1092,8 +1092,7 @@ class TlsAttack : public ::testing::Test {
       options.auth.client_certificates = true;
     }
     options.auth.token_validator = Validators();
-    return testing::StartTestServer(examples::EchoHandlers(),
-                                    std::move(options));
+    return testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   }
 
   static absl::StatusOr<v1::Envelope> Send(const AsapServer& server,
@@ -1230,7 +1229,7 @@ TEST_F(TlsAttack, FailedReloadKeepsServingTheOldCertificates) {
   options.tls.client_ca_file = ca;
   options.auth.client_certificates = true;
   std::unique_ptr<AsapServer> server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ASSERT_NE(server, nullptr);
   for (Binding binding : {Binding::kGrpc, Binding::kHttp}) {
     ASSERT_TRUE(Send(*server, binding, "alice", "", kAlice).ok());

@@ -16,12 +16,12 @@
 #include "asap/ids.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/server/grpc_services.grpc.pb.h"
 #include "tests/server/reflection_client.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_server.h"
 
@@ -31,7 +31,7 @@ namespace {
 using ::testing::HasSubstr;
 
 v1::Envelope TaskRequest(const std::string& text) {
-  return examples::EchoRequest(text, "urn:asap:agent:tester");
+  return asap::testing::EchoRequest(text, "urn:asap:agent:tester");
 }
 
 std::unique_ptr<AsapClient> ClientFor(const AsapServer& server,
@@ -61,7 +61,7 @@ grpc::Status RawSend(const AsapServer& server, const v1::Envelope& request,
 }
 
 TEST(AsapServerTest, EchoesATaskRequest) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   auto client = ClientFor(*server);
   v1::Envelope request = TaskRequest("hello");
   request.set_id(NewUlid());
@@ -81,7 +81,7 @@ TEST(AsapServerTest, EchoesATaskRequest) {
 }
 
 TEST(AsapServerTest, CamelCaseRequestGetsCamelCaseResponse) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   v1::Envelope request = TaskRequest("x");
   request.set_payload_type("TaskRequest");
   absl::StatusOr<v1::Envelope> response = ClientFor(*server)->Send(request);
@@ -90,7 +90,7 @@ TEST(AsapServerTest, CamelCaseRequestGetsCamelCaseResponse) {
 }
 
 TEST(AsapServerTest, ServesManifestWithBoundAddress) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   absl::StatusOr<v1::Manifest> manifest = ClientFor(*server)->GetManifest();
   ASSERT_TRUE(manifest.ok()) << manifest.status();
   EXPECT_EQ(manifest->id(), "urn:asap:agent:echo");
@@ -99,7 +99,7 @@ TEST(AsapServerTest, ServesManifestWithBoundAddress) {
 }
 
 TEST(AsapServerTest, UnknownPayloadTypeIsHandlerNotFound) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   v1::Envelope request = TaskRequest("x");
   request.set_payload_type("custom.unknown");
   absl::StatusOr<v1::Envelope> response = ClientFor(*server)->Send(request);
@@ -111,7 +111,7 @@ TEST(AsapServerTest, UnknownPayloadTypeIsHandlerNotFound) {
 }
 
 TEST(AsapServerTest, AnyGrpcClientSeesTheAsapCodeInTrailers) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   v1::Envelope request = TaskRequest("x");
   FillEnvelopeDefaults(&request, absl::Now());
   request.set_payload_type("custom.unknown");
@@ -124,7 +124,7 @@ TEST(AsapServerTest, AnyGrpcClientSeesTheAsapCodeInTrailers) {
 }
 
 TEST(AsapServerTest, ServerRejectsMalformedEnvelope) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   v1::Envelope request = TaskRequest("x");
   FillEnvelopeDefaults(&request, absl::Now());
   request.set_sender("not-a-urn");
@@ -136,7 +136,7 @@ TEST(AsapServerTest, ServerRejectsMalformedEnvelope) {
 }
 
 TEST(AsapServerTest, ClientValidatesBeforeSending) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   v1::Envelope request = TaskRequest("x");
   request.mutable_payload()->mutable_fields()->erase("skill_id");
   absl::StatusOr<v1::Envelope> response = ClientFor(*server)->Send(request);
@@ -144,7 +144,7 @@ TEST(AsapServerTest, ClientValidatesBeforeSending) {
 }
 
 TEST(AsapServerTest, ServerRejectsStaleTimestamp) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   v1::Envelope request = TaskRequest("x");
   request.set_timestamp(FormatTimestamp(absl::Now() - absl::Minutes(10)));
   absl::StatusOr<v1::Envelope> response =
@@ -153,7 +153,7 @@ TEST(AsapServerTest, ServerRejectsStaleTimestamp) {
 }
 
 TEST(AsapServerTest, ServerRejectsReplayedNonce) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   auto client = ClientFor(*server);
   v1::Envelope request = TaskRequest("x");
   (*request.mutable_extensions()->mutable_fields())["nonce"].set_string_value(
@@ -170,7 +170,7 @@ TEST(AsapServerTest, OversizedMessageIsPayloadTooLarge) {
   ServerOptions options;
   options.max_message_bytes = 6 << 20;
   auto server =
-      testing::StartTestServer(examples::EchoHandlers(), std::move(options));
+      testing::StartTestServer(asap::EchoHandlers(), std::move(options));
   ClientOptions client_options;
   client_options.target = server->address();
   client_options.max_message_bytes = 16 << 20;
@@ -258,21 +258,21 @@ TEST(AsapServerTest, InvalidHandlerResponseIsInternal) {
 TEST(AsapServerTest, RejectsInvalidManifestAtStart) {
   ServerOptions options;
   options.manifest.set_id("bad");
-  auto server = AsapServer::Start(std::move(options), examples::EchoHandlers());
+  auto server = AsapServer::Start(std::move(options), asap::EchoHandlers());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AsapServerTest, AddressInUseIsUnavailable) {
-  auto first = testing::StartTestServer(examples::EchoHandlers());
+  auto first = testing::StartTestServer(asap::EchoHandlers());
   ServerOptions options;
   options.address = first->address();
-  options.manifest = examples::EchoManifest("");
-  auto second = AsapServer::Start(std::move(options), examples::EchoHandlers());
+  options.manifest = asap::EchoManifest("");
+  auto second = AsapServer::Start(std::move(options), asap::EchoHandlers());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(AsapServerTest, HealthServiceReportsServing) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());
   grpc::ClientContext context;
@@ -284,7 +284,7 @@ TEST(AsapServerTest, HealthServiceReportsServing) {
 }
 
 TEST(AsapServerTest, ReflectionListsTheAsapService) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());
   testing::ReflectionListing listing = testing::ListServices(channel);
@@ -342,10 +342,10 @@ TEST(AsapServerTest, ShutdownRefusesNewCallsAndLetsCallsInFlightFinish) {
 
 TEST(HandlerRegistryTest, RejectsDuplicatesEmptyTypesAndNullHandlers) {
   HandlerRegistry handlers;
-  EXPECT_TRUE(handlers.Register("a", examples::EchoTask).ok());
-  EXPECT_EQ(handlers.Register("a", examples::EchoTask).code(),
+  EXPECT_TRUE(handlers.Register("a", asap::EchoTask).ok());
+  EXPECT_EQ(handlers.Register("a", asap::EchoTask).code(),
             absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(handlers.Register("", examples::EchoTask).code(),
+  EXPECT_EQ(handlers.Register("", asap::EchoTask).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(handlers.Register("b", Handler()).code(),
             absl::StatusCode::kInvalidArgument);

@@ -18,13 +18,13 @@
 #include "asap/errors.h"
 #include "asap/v1/service.grpc.pb.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "server/dispatcher.h"
 #include "server/grpc/send_stream.h"
 #include "server/handler_registry.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait_until.h"
 
@@ -39,7 +39,7 @@ constexpr char kProgress[] = "test.progress";
 
 // A request for `payload_type` (handled by the test's own handlers).
 v1::Envelope Request(const std::string& payload_type = "test.work") {
-  v1::Envelope envelope = examples::EchoRequest("stream", kClient);
+  v1::Envelope envelope = asap::testing::EchoRequest("stream", kClient);
   envelope.set_payload_type(payload_type);
   FillEnvelopeDefaults(&envelope, absl::Now());
   return envelope;
@@ -77,7 +77,7 @@ std::optional<bool> FinalMark(const v1::Envelope& envelope) {
 
 class DispatchStreamTest : public ::testing::Test {
  protected:
-  DispatchStreamTest() : manifest_(examples::EchoManifest("")) {}
+  DispatchStreamTest() : manifest_(asap::EchoManifest("")) {}
 
   // Dispatches `request` as a streaming call; what the binding saw.
   struct Outcome {
@@ -157,7 +157,7 @@ TEST_F(DispatchStreamTest, IntermediatesAreCompletedAndMarkedNotFinal) {
 }
 
 TEST_F(DispatchStreamTest, PlainHandlerGivesOnlyTheFinalEnvelope) {
-  ASSERT_TRUE(handlers_.Register("test.work", examples::EchoTask).ok());
+  ASSERT_TRUE(handlers_.Register("test.work", asap::EchoTask).ok());
   Outcome outcome = Stream(Request());
   EXPECT_TRUE(outcome.intermediates.empty());
   ASSERT_TRUE(outcome.final.ok()) << outcome.final.status();
@@ -385,11 +385,11 @@ TEST(SendStreamTest, IntermediateArrivesWhileTheHandlerIsStillRunning) {
 }
 
 TEST(SendStreamTest, PlainHandlerGivesOneFinalEnvelope) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   grpc::ClientContext context;
-  v1::Envelope request = examples::EchoRequest("plain", kClient);
+  v1::Envelope request = asap::testing::EchoRequest("plain", kClient);
   auto reader = stub->SendStream(&context, request);
   std::vector<v1::Envelope> received;
   v1::Envelope envelope;
@@ -397,11 +397,11 @@ TEST(SendStreamTest, PlainHandlerGivesOneFinalEnvelope) {
   ASSERT_TRUE(reader->Finish().ok());
   ASSERT_THAT(received, SizeIs(1));
   EXPECT_EQ(FinalMark(received[0]), true);
-  EXPECT_EQ(examples::EchoedText(received[0]), "plain");
+  EXPECT_EQ(asap::testing::EchoedText(received[0]), "plain");
 }
 
 TEST(SendStreamTest, ErrorsEndTheCallWithTheAsapStatus) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
   {
@@ -550,13 +550,13 @@ TEST(SendStreamTest, ClientThatNeverReadsIsCancelledAfterTheStallTimeout) {
 // ---- AsapClient::SendStream and the echo agent's echo.stream ----
 
 TEST(SendStreamTest, ClientGetsEchoStreamProgressThenResponse) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   ClientOptions options;
   options.target = server->address();
   auto client = AsapClient::Create(options);
   ASSERT_TRUE(client.ok()) << client.status();
-  v1::Envelope request = examples::EchoRequest("", kClient);
+  v1::Envelope request = asap::testing::EchoRequest("", kClient);
   request.set_payload_type("echo.stream");
   request.mutable_payload()->clear_fields();
   auto& fields = *request.mutable_payload()->mutable_fields();
@@ -578,18 +578,18 @@ TEST(SendStreamTest, ClientGetsEchoStreamProgressThenResponse) {
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_THAT(percents, ::testing::ElementsAre(25, 50, 75, 100));
   EXPECT_EQ(response->payload_type(), "task.response");
-  EXPECT_EQ(examples::EchoedText(*response), "hello");
+  EXPECT_EQ(asap::testing::EchoedText(*response), "hello");
   EXPECT_EQ(FinalMark(*response), std::nullopt);
 
   // A unary Send of the same gets the response alone, unmarked.
   absl::StatusOr<v1::Envelope> unary = (*client)->Send(request);
   ASSERT_TRUE(unary.ok()) << unary.status();
-  EXPECT_EQ(examples::EchoedText(*unary), "hello");
+  EXPECT_EQ(asap::testing::EchoedText(*unary), "hello");
   EXPECT_EQ(FinalMark(*unary), std::nullopt);
 }
 
 TEST(SendStreamTest, ClientSeesTheServersError) {
-  auto server = testing::StartTestServer(examples::EchoHandlers());
+  auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   ClientOptions options;
   options.target = server->address();

@@ -13,9 +13,9 @@
 
 #include "asap/auth/jwt_validator.h"
 #include "asap/auth/token_validator.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/jwt_minter.h"
 
 namespace asap::testing {
@@ -39,7 +39,7 @@ std::shared_ptr<const TokenValidator> TestValidators(
 std::unique_ptr<AsapServer> StartAuthServer(
     std::shared_ptr<const TokenValidator> validator,
     RateLimitOptions rate_limit = {},
-    HandlerRegistry handlers = examples::EchoHandlers());
+    HandlerRegistry handlers = asap::EchoHandlers());
 
 // The binding a test parametrized on both runs against.
 enum class Binding { kGrpc, kHttp };

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "examples/echo_agent/echo_agent.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::testing {
 
@@ -14,7 +14,7 @@ HandlerRegistry EchoAfter(std::function<void()> hook) {
                 [hook = std::move(hook)](const v1::Envelope& request,
                                          const v1::Manifest& manifest) {
                   hook();
-                  return examples::EchoTask(request, manifest);
+                  return asap::EchoTask(request, manifest);
                 })
       .IgnoreError();
   return handlers;

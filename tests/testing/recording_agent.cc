@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::testing {
 
@@ -16,8 +16,8 @@ std::unique_ptr<RecordingAgent> RecordingAgent::Start(Options options) {
                             [self](const v1::Envelope& request,
                                    const HandlerContext& context) {
                               self->OnCall(context);
-                              return examples::EchoTask(request,
-                                                        context.manifest());
+                              return asap::EchoTask(request,
+                                                    context.manifest());
                             })
                   .ok());
   EXPECT_TRUE(handlers
@@ -26,14 +26,14 @@ std::unique_ptr<RecordingAgent> RecordingAgent::Start(Options options) {
                                             const HandlerContext& context,
                                             const StreamEmit& emit) {
                                        self->OnCall(context);
-                                       return examples::EchoStream(
-                                           request, context, emit);
+                                       return asap::EchoStream(request, context,
+                                                               emit);
                                      })
                   .ok());
   ServerOptions server_options;
   server_options.address = options.address;
   server_options.http_address = options.http_address;
-  server_options.manifest = examples::EchoManifest("");
+  server_options.manifest = asap::EchoManifest("");
   absl::StatusOr<std::unique_ptr<AsapServer>> server =
       AsapServer::Start(std::move(server_options), std::move(handlers));
   EXPECT_TRUE(server.ok()) << server.status();

@@ -38,10 +38,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "server/asap_server.h"
 #include "server/shutdown_signals.h"
 #include "server/state/redis_stores.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap::testing {
 namespace {
@@ -115,7 +115,7 @@ HandlerRegistry ReplicaHandlers(const RunContext* run) {
             [run](const v1::Envelope& request, const HandlerContext& context)
                 -> absl::StatusOr<v1::Envelope> {
               run->BeforeHandler(request);
-              return run->Mark(examples::EchoTask(request, context.manifest()));
+              return run->Mark(asap::EchoTask(request, context.manifest()));
             })
         .IgnoreError();
   }
@@ -125,7 +125,7 @@ HandlerRegistry ReplicaHandlers(const RunContext* run) {
           [run](const v1::Envelope& request, const HandlerContext& context,
                 const StreamEmit& emit) -> absl::StatusOr<v1::Envelope> {
             run->BeforeHandler(request);
-            return run->Mark(examples::EchoStream(request, context, emit));
+            return run->Mark(asap::EchoStream(request, context, emit));
           })
       .IgnoreError();
   return handlers;
@@ -211,7 +211,7 @@ absl::Status Serve(const Flags& flags) {
   ServerOptions options;
   options.address = absl::StrCat("127.0.0.1:", flags.port);
   options.http_address = absl::StrCat("127.0.0.1:", flags.http_port);
-  options.manifest = examples::EchoManifest("");
+  options.manifest = asap::EchoManifest("");
   // The same stores as `asap serve --redis`.
   if (!flags.redis.empty()) {
     RedisOptions redis;

@@ -23,10 +23,10 @@
 #include "asap/errors.h"
 #include "client/asap_client.h"
 #include "client/http/http_transport.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
 #include "tests/testing/closing_listener.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/echo_with_hook.h"
 #include "tests/testing/test_client.h"
 #include "tests/testing/test_server.h"
@@ -35,9 +35,9 @@
 namespace asap {
 namespace {
 
-using ::asap::examples::EchoRequest;
 using ::asap::internal::UrlBalancer;
 using ::asap::testing::CreateTestClient;
+using ::asap::testing::EchoRequest;
 using ::asap::testing::WaitUntil;
 
 std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
@@ -245,7 +245,7 @@ TEST(HttpFailoverTest, ARetryGoesToAnotherUrlWithTheSameEnvelope) {
                 return AsapError(ErrorCode::kResourceExhausted,
                                  "replica overloaded");
               }
-              return examples::EchoTask(request, manifest);
+              return asap::EchoTask(request, manifest);
             })
         .IgnoreError();
     servers[i] = StartHttpServer(std::move(handlers));

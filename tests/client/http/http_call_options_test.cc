@@ -10,8 +10,8 @@
 #include "asap/errors.h"
 #include "client/asap_client.h"
 #include "client/call_options.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gtest/gtest.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/recording_agent.h"
 #include "tests/testing/test_client.h"
@@ -20,8 +20,8 @@
 namespace asap {
 namespace {
 
-using ::asap::examples::EchoedText;
-using ::asap::examples::EchoRequest;
+using ::asap::testing::EchoedText;
+using ::asap::testing::EchoRequest;
 using ::asap::testing::RecordingAgent;
 
 // Upper bound on every wait: a deadlock guard, not a timing threshold.

@@ -16,7 +16,6 @@
 #include "absl/synchronization/notification.h"
 #include "asap/compression/codec.h"
 #include "asap/errors.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -24,6 +23,7 @@
 #include "server/dispatcher.h"
 #include "server/metrics.h"
 #include "server/nonce_store.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap {
 namespace {
@@ -172,7 +172,7 @@ std::vector<Event> ParseEvents(absl::string_view body) {
 class JsonRpcServiceTest : public ::testing::Test {
  protected:
   void Start(size_t memory_quota = 64 << 20) {
-    handlers_ = examples::EchoHandlers();
+    handlers_ = asap::EchoHandlers();
     ASSERT_TRUE(handlers_
                     .Register("task.cancel",
                               [](const v1::Envelope&, const v1::Manifest&)
@@ -181,7 +181,7 @@ class JsonRpcServiceTest : public ::testing::Test {
                                                  "no such task");
                               })
                     .ok());
-    manifest_ = examples::EchoManifest("127.0.0.1:1");
+    manifest_ = asap::EchoManifest("127.0.0.1:1");
     nonces_ =
         std::make_unique<NonceStore>(absl::Minutes(6), NonceStoreOptions{});
     dispatcher_ = std::make_unique<EnvelopeDispatcher>(

@@ -8,13 +8,13 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "asap/errors.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/dispatcher.h"
 #include "server/nonce_store.h"
 #include "server/state/claim_renewer.h"
 #include "server/state/idempotency_store.h"
+#include "tests/testing/echo_requests.h"
 
 namespace asap {
 namespace {
@@ -189,7 +189,7 @@ TEST(InMemoryIdempotencyStoreTest, TooLargeResponseIsNotKept) {
 class DispatcherIdempotencyTest : public ::testing::Test {
  protected:
   DispatcherIdempotencyTest()
-      : manifest_(examples::EchoManifest("127.0.0.1:1")),
+      : manifest_(asap::EchoManifest("127.0.0.1:1")),
         store_(absl::Seconds(330)) {
     EXPECT_TRUE(handlers_
                     .Register("task.request",
@@ -202,8 +202,8 @@ class DispatcherIdempotencyTest : public ::testing::Test {
                                   return AsapError(ErrorCode::kInternal,
                                                    "failed on purpose");
                                 }
-                                return examples::EchoTask(request,
-                                                          context.manifest());
+                                return asap::EchoTask(request,
+                                                      context.manifest());
                               })
                     .ok());
     dispatcher_ = std::make_unique<EnvelopeDispatcher>(
@@ -216,7 +216,7 @@ class DispatcherIdempotencyTest : public ::testing::Test {
   }
 
   v1::Envelope Request(const std::string& id) {
-    v1::Envelope request = examples::EchoRequest("hello");
+    v1::Envelope request = asap::testing::EchoRequest("hello");
     request.set_id(id);
     return request;
   }
@@ -238,7 +238,7 @@ TEST_F(DispatcherIdempotencyTest, RetryGetsTheFirstResponse) {
   EXPECT_EQ(runs_.load(), 1);
   // The stored response itself: same id, same result.
   EXPECT_EQ(second->id(), first->id());
-  EXPECT_EQ(examples::EchoedText(*second), "hello");
+  EXPECT_EQ(asap::testing::EchoedText(*second), "hello");
   ASSERT_TRUE(dispatcher_->Dispatch(Request("id-2")).ok());
   EXPECT_EQ(runs_.load(), 2);
 }
@@ -308,7 +308,7 @@ TEST_F(DispatcherIdempotencyTest, AHandlerOutlivingItsLeaseKeepsItsClaim) {
                 runs_.fetch_add(1);
                 started.Notify();
                 release.WaitForNotificationWithTimeout(absl::Seconds(30));
-                return examples::EchoTask(request, context.manifest());
+                return asap::EchoTask(request, context.manifest());
               })
           .ok());
   v1::Envelope request = Request("id-slow");

@@ -12,10 +12,10 @@
 #include "absl/time/clock.h"
 #include "asap/errors.h"
 #include "client/asap_client.h"
-#include "examples/echo_agent/echo_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/asap_server.h"
+#include "tests/testing/echo_requests.h"
 #include "tests/testing/redis_process.h"
 #include "tests/testing/test_server.h"
 
@@ -54,8 +54,8 @@ class RedisStoresTest : public ::testing::Test {
                                   -> absl::StatusOr<v1::Envelope> {
                                 runs_.fetch_add(1);
                                 absl::SleepFor(delay_);
-                                return examples::EchoTask(request,
-                                                          context.manifest());
+                                return asap::EchoTask(request,
+                                                      context.manifest());
                               })
                     .ok());
     ServerOptions options;
@@ -76,7 +76,7 @@ class RedisStoresTest : public ::testing::Test {
 
   static v1::Envelope Request(const std::string& id,
                               const std::string& nonce = "") {
-    v1::Envelope request = examples::EchoRequest("hello");
+    v1::Envelope request = asap::testing::EchoRequest("hello");
     request.set_id(id);
     if (!nonce.empty()) {
       (*request.mutable_extensions()->mutable_fields())["nonce"]
@@ -263,7 +263,7 @@ TEST_F(RedisStoresTest, RetryOnTheOtherReplicaRunsTheHandlerOnce) {
   EXPECT_EQ(runs_.load(), 1);
   EXPECT_EQ(retry->id(), first->id());
   EXPECT_EQ(over_http->id(), first->id());
-  EXPECT_EQ(examples::EchoedText(*retry), "hello");
+  EXPECT_EQ(asap::testing::EchoedText(*retry), "hello");
   // Both answers of replica B came from the store.
   EXPECT_THAT(b->MetricsText(), HasSubstr("asap_idempotency_hits_total 2\n"));
   EXPECT_THAT(a->MetricsText(), HasSubstr("asap_idempotency_hits_total 0\n"));
