@@ -16,6 +16,8 @@
 //   asap::HandlerRegistry handlers;
 //   status = agent.RegisterWith(&handlers);
 //   auto server = asap::AsapServer::Start(std::move(options), std::move(handlers));
+//   // or, the same in one call (server/agent_server.h):
+//   auto server = asap::StartAgent(agent, std::move(options));
 // clang-format on
 //
 // A skill the agent does not override answers

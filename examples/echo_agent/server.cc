@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "asap/errors.h"
 #include "examples/echo_agent/echo.asap.h"
-#include "server/asap_server.h"
+#include "server/agent_server.h"
 #include "server/shutdown_signals.h"
 
 namespace {
@@ -54,18 +54,9 @@ int main(int argc, char** argv) {
   EchoAgentImpl agent;  // outlives the server
   asap::ServerOptions options;
   options.address = std::string("127.0.0.1:") + (argc > 1 ? argv[1] : "0");
-  // id, name, version, description and the skills with their JSON Schemas,
-  // from echo.proto; the endpoint is filled in with the bound address.
-  absl::Status status = agent.AddTo(&options.manifest);
-  asap::HandlerRegistry handlers;
-  if (status.ok()) status = agent.RegisterWith(&handlers);
-  if (!status.ok()) {
-    std::cerr << "echo server: " << status << "\n";
-    return 1;
-  }
-
-  auto server =
-      asap::AsapServer::Start(std::move(options), std::move(handlers));
+  // The manifest's id, name, version, description and skills (with their
+  // JSON Schemas) come from echo.proto; its endpoint is the bound address.
+  auto server = asap::StartAgent(agent, std::move(options));
   if (!server.ok()) {
     std::cerr << "echo server: " << server.status() << "\n";
     return 1;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "examples/research_agent/research_agent.h"
-#include "server/asap_server.h"
+#include "server/agent_server.h"
 #include "server/shutdown_signals.h"
 
 int main(int argc, char** argv) {
@@ -18,16 +18,7 @@ int main(int argc, char** argv) {
   options.http_address = std::string("127.0.0.1:") + (argc > 2 ? argv[2] : "0");
   // The manifest's id, name, version, description and skills (with their
   // JSON Schemas) come from research.proto.
-  absl::Status status = agent.AddTo(&options.manifest);
-  asap::HandlerRegistry handlers;
-  if (status.ok()) status = agent.RegisterWith(&handlers);
-  if (!status.ok()) {
-    std::cerr << "research agent: " << status << "\n";
-    return 1;
-  }
-
-  auto server =
-      asap::AsapServer::Start(std::move(options), std::move(handlers));
+  auto server = asap::StartAgent(agent, std::move(options));
   if (!server.ok()) {
     std::cerr << "research agent: " << server.status() << "\n";
     return 1;

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <string>
 
-#include "server/asap_server.h"
+#include "server/agent_server.h"
 #include "server/shutdown_signals.h"
 #include "tests/codegen/inventory_agent.h"
 
@@ -13,15 +13,7 @@ int main(int argc, char** argv) {
   asap::testing::inventory::Inventory agent;
   asap::ServerOptions options;
   options.address = std::string("127.0.0.1:") + (argc > 1 ? argv[1] : "0");
-  absl::Status status = agent.AddTo(&options.manifest);
-  asap::HandlerRegistry handlers;
-  if (status.ok()) status = agent.RegisterWith(&handlers);
-  if (!status.ok()) {
-    std::cerr << "inventory server: " << status << "\n";
-    return 1;
-  }
-  auto server =
-      asap::AsapServer::Start(std::move(options), std::move(handlers));
+  auto server = asap::StartAgent(agent, std::move(options));
   if (!server.ok()) {
     std::cerr << "inventory server: " << server.status() << "\n";
     return 1;

@@ -10,7 +10,9 @@
 #include "client/asap_client.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "server/agent_server.h"
 #include "server/asap_server.h"
+#include "server/echo_skill.h"
 #include "tests/codegen/inventory_agent.h"
 
 namespace asap::testing::inventory {
@@ -49,10 +51,7 @@ class TypedAgentTest : public ::testing::TestWithParam<bool> {
     ServerOptions options;
     options.address = "127.0.0.1:0";
     options.http_address = "127.0.0.1:0";
-    ASSERT_TRUE(agent_.AddTo(&options.manifest).ok());
-    HandlerRegistry handlers;
-    ASSERT_TRUE(agent_.RegisterWith(&handlers).ok());
-    auto server = AsapServer::Start(std::move(options), std::move(handlers));
+    auto server = StartAgent(agent_, std::move(options));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
 
@@ -265,6 +264,54 @@ INSTANTIATE_TEST_SUITE_P(Bindings, TypedAgentTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "Http" : "Grpc";
                          });
+
+// ---- StartAgent ----
+
+TEST(StartAgentTest, KeepsTheManifestItIsGivenAndOtherHandlers) {
+  Inventory agent;
+  ServerOptions options;
+  options.manifest.set_id("urn:asap:agent:renamed");
+  options.manifest.set_description("set by the operator");
+  HandlerRegistry handlers;
+  ASSERT_TRUE(handlers
+                  .Register("ping.request",
+                            [](const v1::Envelope&, const v1::Manifest&)
+                                -> absl::StatusOr<v1::Envelope> {
+                              v1::Envelope pong;
+                              pong.set_payload_type("ping.response");
+                              pong.mutable_payload();
+                              return pong;
+                            })
+                  .ok());
+  auto server = StartAgent(agent, std::move(options), std::move(handlers));
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions client_options;
+  client_options.target = (*server)->address();
+  auto client = AsapClient::Create(client_options);
+  ASSERT_TRUE(client.ok());
+  absl::StatusOr<v1::Manifest> manifest = (*client)->GetManifest();
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->id(), "urn:asap:agent:renamed");
+  EXPECT_EQ(manifest->description(), "set by the operator");
+  EXPECT_EQ(manifest->version(), "2.1.0");
+  EXPECT_EQ(manifest->capabilities().skills_size(), 4);
+  v1::Envelope ping;
+  ping.set_sender("urn:asap:agent:inventory-test");
+  ping.set_recipient("urn:asap:agent:renamed");
+  ping.set_payload_type("ping.request");
+  ping.mutable_payload();
+  absl::StatusOr<v1::Envelope> pong = (*client)->Send(ping);
+  ASSERT_TRUE(pong.ok()) << pong.status();
+  EXPECT_EQ(pong->payload_type(), "ping.response");
+}
+
+TEST(StartAgentTest, RefusesRegistriesThatAlreadyAnswerTaskRequests) {
+  Inventory agent;
+  HandlerRegistry handlers = EchoHandlers();
+  auto server = StartAgent(agent, ServerOptions(), std::move(handlers));
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kAlreadyExists)
+      << server.status();
+}
 
 // ---- Reading results ----
 

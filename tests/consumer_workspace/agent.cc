@@ -8,21 +8,14 @@
 #include "asap/json.h"
 #include "client/asap_client.h"
 #include "greeter_service.h"
-#include "server/asap_server.h"
+#include "server/agent_server.h"
 
 int main() {
   consumer::GreeterAgentImpl greeter;
   asap::ServerOptions server_options;
   server_options.address = "127.0.0.1:0";
-  asap::HandlerRegistry handlers;
-  absl::Status status = greeter.AddTo(&server_options.manifest);
-  if (status.ok()) status = greeter.RegisterWith(&handlers);
-  if (!status.ok()) {
-    std::cerr << "agent: " << status << "\n";
-    return 1;
-  }
   absl::StatusOr<std::unique_ptr<asap::AsapServer>> server =
-      asap::AsapServer::Start(std::move(server_options), std::move(handlers));
+      asap::StartAgent(greeter, std::move(server_options));
   if (!server.ok()) {
     std::cerr << "start: " << server.status() << "\n";
     return 1;
