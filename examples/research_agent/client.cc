@@ -2,8 +2,8 @@
 // from research.proto, once over gRPC and once over the HTTP binding: the
 // code is the same, only the target differs.
 //
-//   bazel run //examples/research_agent:client -- 127.0.0.1:50051 \
-//       http://127.0.0.1:8080
+//   bazel run //examples/research_agent:client -- GRPC_ADDRESS HTTP_URL
+//   (for example 127.0.0.1:50051 http://127.0.0.1:8080)
 #include <iostream>
 #include <memory>
 #include <string>

@@ -1,8 +1,8 @@
 // protoc-gen-asap: the protoc plugin that turns a .proto whose services
 // describe agents (asap/v1/options.proto) into typed agents and clients.
 //
-//   protoc --plugin=protoc-gen-asap=PATH --asap_out=cpp,python,json:OUT \
-//       -I. -I/usr/include research.proto
+//   protoc --plugin=protoc-gen-asap=PATH --asap_out=cpp,python,json:OUT
+//       -I. -I/usr/include research.proto      (one command line)
 //
 // For each input file `f.proto` it writes, as the parameter asks:
 // - cpp: f.asap.h and f.asap.cc (tools/protoc_gen_asap/cpp_generator.h);

@@ -1,6 +1,6 @@
 // Writes the golden JSON Schemas of skill_types.proto into a directory:
-//   bazel run //tests/asap/skills:print_schemas -- \
-//       $PWD/tests/asap/skills/testdata
+//   bazel run //tests/asap/skills:print_schemas -- DIR
+// with DIR = $PWD/tests/asap/skills/testdata to refresh the goldens.
 #include <fstream>
 #include <iostream>
 #include <string>
