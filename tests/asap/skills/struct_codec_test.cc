@@ -141,6 +141,24 @@ struct MalformedCase {
   std::string field;
 };
 
+// Both conversions refuse each case as malformed, and the direct one names
+// the field.
+template <typename Message>
+void ExpectBothRefuse(const std::vector<MalformedCase>& cases) {
+  for (const MalformedCase& c : cases) {
+    Message direct, reference;
+    absl::Status reference_status =
+        StructToMessage(StructOf(c.input), &reference, JsonText());
+    absl::Status direct_status =
+        StructToMessage(StructOf(c.input), &direct, Direct());
+    EXPECT_EQ(ErrorCodeOf(reference_status), ErrorCode::kMalformedEnvelope)
+        << c.input << ": " << reference_status;
+    EXPECT_EQ(ErrorCodeOf(direct_status), ErrorCode::kMalformedEnvelope)
+        << c.input << ": " << direct_status;
+    EXPECT_THAT(direct_status.message(), HasSubstr(c.field)) << c.input;
+  }
+}
+
 TEST(StructCodecTest, MalformedInputIsRejectedByBothNamingTheField) {
   const std::vector<MalformedCase> cases = {
       {R"({"int32Value": "many"})", "input.int32Value"},
@@ -155,18 +173,7 @@ TEST(StructCodecTest, MalformedInputIsRejectedByBothNamingTheField) {
       {R"({"color": "COLOR_BLUE"})", "input.color"},
       {R"({"noSuchField": 1})", "input.noSuchField"},
   };
-  for (const MalformedCase& c : cases) {
-    test::skills::Scalars direct, reference;
-    absl::Status reference_status =
-        StructToMessage(StructOf(c.input), &reference, JsonText());
-    absl::Status direct_status =
-        StructToMessage(StructOf(c.input), &direct, Direct());
-    EXPECT_EQ(ErrorCodeOf(reference_status), ErrorCode::kMalformedEnvelope)
-        << c.input << ": " << reference_status;
-    EXPECT_EQ(ErrorCodeOf(direct_status), ErrorCode::kMalformedEnvelope)
-        << c.input << ": " << direct_status;
-    EXPECT_THAT(direct_status.message(), HasSubstr(c.field)) << c.input;
-  }
+  ExpectBothRefuse<test::skills::Scalars>(cases);
 }
 
 TEST(StructCodecTest, NestedErrorsNameTheWholePath) {
@@ -189,18 +196,7 @@ TEST(StructCodecTest, NestedErrorsNameTheWholePath) {
       {R"({"textChoice": "a", "numberChoice": 1})", "Choice"},
       {R"({"tags": [true]})", "input.tags[0]"},
   };
-  for (const MalformedCase& c : cases) {
-    test::skills::Everything direct, reference;
-    absl::Status reference_status =
-        StructToMessage(StructOf(c.input), &reference, JsonText());
-    absl::Status direct_status =
-        StructToMessage(StructOf(c.input), &direct, Direct());
-    EXPECT_EQ(ErrorCodeOf(reference_status), ErrorCode::kMalformedEnvelope)
-        << c.input << ": " << reference_status;
-    EXPECT_EQ(ErrorCodeOf(direct_status), ErrorCode::kMalformedEnvelope)
-        << c.input << ": " << direct_status;
-    EXPECT_THAT(direct_status.message(), HasSubstr(c.field)) << c.input;
-  }
+  ExpectBothRefuse<test::skills::Everything>(cases);
 }
 
 TEST(StructCodecTest, DepthIsBounded) {
