@@ -395,7 +395,9 @@ TEST(UrlBalancerTest, WhenEveryUrlIsDownTheFirstBackToTryIsUsed) {
   // "a" fails three times in a row (backoff about 4 s), "b" once (1 s).
   for (int i = 0; i < 3; ++i) {
     balancer.ReportFailure(0, kStart);
-    if (i < 2) ASSERT_EQ(balancer.Pick(kStart + absl::Seconds(100), 1), 0u);
+    if (i < 2) {
+      ASSERT_EQ(balancer.Pick(kStart + absl::Seconds(100), 1), 0u);
+    }
   }
   balancer.ReportFailure(1, kStart);
   EXPECT_EQ(balancer.Pick(kStart), 1u);
