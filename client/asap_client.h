@@ -309,7 +309,7 @@ class AsapClient {
   struct HttpStats {
     std::string protocol;        // "h2c", "http/1.1"; "" until known
     std::string server_version;  // "1.0", "2.2", ...; "" until known
-    uint64_t requests = 0;       // HTTP requests answered, retries included
+    uint64_t requests = 0;       // HTTP requests made, retries included
     uint64_t retries = 0;
     uint64_t batch_arrays = 0;  // v2 batch arrays sent by SendBatch
     uint64_t connections_opened = 0;

@@ -657,6 +657,12 @@ HttpRequest HttpTransport::ForUrl(const HttpRequest& request,
 
 void HttpTransport::Attempt(std::shared_ptr<Call> call, size_t index,
                             absl::Duration delay) {
+  {
+    // Counted when made, so a call that returned before its response ended
+    // (a stream returns on its final event) is already in the count.
+    absl::MutexLock lock(&mu_);
+    ++http_stats_.requests;
+  }
   engine_->Start(
       ForUrl(call->request, index),
       [this, call, index](absl::StatusOr<HttpResponse> response) {
@@ -669,7 +675,6 @@ void HttpTransport::OnAnswer(std::shared_ptr<Call> call, size_t index,
                              absl::StatusOr<HttpResponse> response) {
   {
     absl::MutexLock lock(&mu_);
-    ++http_stats_.requests;
     if (response.ok()) {
       http_stats_.request_bytes += response->request_body_bytes;
       http_stats_.response_bytes += response->response_body_bytes;
