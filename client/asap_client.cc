@@ -741,7 +741,12 @@ absl::StatusOr<v1::Envelope> AsapClient::SendStream(
 
 absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
     std::vector<v1::Envelope> envelopes, const BatchOptions& options) {
-  if (http_ != nullptr) return http_->SendBatch(std::move(envelopes), options);
+  return SendBatch(std::move(envelopes), options, CallOptions());
+}
+
+absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
+    std::vector<v1::Envelope> envelopes, const BatchOptions& options,
+    const CallOptions& call_options) {
   if (envelopes.empty()) {
     return absl::InvalidArgumentError("SendBatch needs at least one envelope");
   }
@@ -751,11 +756,22 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
         "BatchOptions: max_envelopes_per_frame, window and max_frame_bytes "
         "must be positive, timeout not negative");
   }
+  if (options.timeout > absl::ZeroDuration() &&
+      call_options.deadline != absl::InfiniteFuture()) {
+    return absl::InvalidArgumentError(
+        "SendBatch: set either BatchOptions::timeout or CallOptions::deadline, "
+        "not both");
+  }
+  const absl::Time deadline = options.timeout > absl::ZeroDuration()
+                                  ? absl::Now() + options.timeout
+                                  : DeadlineOf(call_options);
+  if (absl::Status s = CheckCall(call_options, deadline); !s.ok()) return s;
+  if (http_ != nullptr) {
+    return http_->SendBatch(std::move(envelopes), options, call_options,
+                            deadline);
+  }
   absl::StatusOr<internal::CallTracker::Call> call = calls_->Begin();
   if (!call.ok()) return call.status();
-  absl::Time deadline =
-      absl::Now() + (options.timeout > absl::ZeroDuration() ? options.timeout
-                                                            : options_.timeout);
   // A frame must fit in one message; leave room for the frame's own framing.
   size_t message_limit = static_cast<size_t>(options_.max_message_bytes);
   size_t max_frame_bytes =
@@ -787,7 +803,7 @@ absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(
   while (true) {
     absl::StatusOr<ChannelPool::Lease> lease = pool_->Acquire(deadline);
     if (!lease.ok()) return lease.status();
-    call->context()->set_deadline(absl::ToChronoTime(deadline));
+    ApplyCallOptions(call_options, deadline, call->context());
     internal::BatchCompression compression;
     compression.options = &options_.compression;
     compression.advertised = server_encodings();

@@ -260,6 +260,17 @@ class AsapClient {
   using BatchResults = std::vector<absl::StatusOr<v1::Envelope>>;
   absl::StatusOr<BatchResults> SendBatch(std::vector<v1::Envelope> envelopes,
                                          const BatchOptions& options = {});
+  // SendBatch with this call's CallOptions: the metadata goes with every
+  // stream (gRPC) or request (HTTP) of the batch, wait_for_ready applies to
+  // each, and call.deadline bounds the whole batch. A deadline may come from
+  // call.deadline or from options.timeout, not both (InvalidArgument).
+  //
+  //   asap::CallOptions call;
+  //   call.metadata = {{"x-tenant", "acme"}};
+  //   auto results = client->SendBatch(std::move(batch), {}, call);
+  absl::StatusOr<BatchResults> SendBatch(std::vector<v1::Envelope> envelopes,
+                                         const BatchOptions& options,
+                                         const CallOptions& call);
 
   // The agent's manifest: from the manifest cache while fresh (no network),
   // otherwise fetched once and cached. Errors as Send; a failed fetch is not

@@ -1062,6 +1062,7 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
 void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
                                       const std::vector<size_t>& positions,
                                       bool use_arrays, int window,
+                                      const CallOptions& call,
                                       absl::Time deadline,
                                       AsapClient::BatchResults* results) {
   struct Pending {
@@ -1124,6 +1125,7 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
       request.headers.push_back(
           absl::StrCat("X-Idempotency-Key: ", envelopes[members[0]].id()));
     }
+    AddCallHeaders(call, &request);
     {
       // At most `window` requests in flight.
       absl::MutexLock lock(&pending.mu);
@@ -1134,7 +1136,8 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
           &bound));
       ++pending.outstanding;
     }
-    Run(std::move(request), nullptr,
+    Run(
+        std::move(request), nullptr,
         [this, &pending, results, members = std::move(members), first_id,
          group](absl::StatusOr<HttpResponse> response) {
           engine_->Release();
@@ -1158,7 +1161,8 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
           }
           absl::MutexLock lock(&pending.mu);
           --pending.outstanding;
-        });
+        },
+        call.wait_for_ready);
   }
   absl::MutexLock lock(&pending.mu);
   pending.mu.Await(absl::Condition(
@@ -1168,20 +1172,11 @@ void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,
 }
 
 absl::StatusOr<AsapClient::BatchResults> HttpTransport::SendBatch(
-    std::vector<v1::Envelope> envelopes, const BatchOptions& options) {
-  if (envelopes.empty()) {
-    return absl::InvalidArgumentError("SendBatch needs at least one envelope");
-  }
-  if (options.window < 1 || options.timeout < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "BatchOptions: window must be positive, timeout not negative");
-  }
+    std::vector<v1::Envelope> envelopes, const BatchOptions& options,
+    const CallOptions& call, absl::Time deadline) {
   if (absl::Status s = NotFromCallback("SendBatch"); !s.ok()) return s;
   CallScope scope(this);
   if (!scope.ok()) return Cancelled();
-  const absl::Time deadline =
-      absl::Now() + (options.timeout > absl::ZeroDuration() ? options.timeout
-                                                            : options_.timeout);
   AsapClient::BatchResults results(envelopes.size(),
                                    absl::InternalError("not sent"));
   std::vector<size_t> positions;
@@ -1210,7 +1205,7 @@ absl::StatusOr<AsapClient::BatchResults> HttpTransport::SendBatch(
                   options_.http.batch_array_items > 1 && positions.size() > 1;
     if (arrays && !know_version) {
       // The first envelope alone tells whether the server speaks v2.
-      SendBatchRequests(envelopes, {positions[0]}, false, 1, deadline,
+      SendBatchRequests(envelopes, {positions[0]}, false, 1, call, deadline,
                         &results);
       positions.erase(positions.begin());
     }
@@ -1218,8 +1213,8 @@ absl::StatusOr<AsapClient::BatchResults> HttpTransport::SendBatch(
       absl::MutexLock lock(&mu_);
       arrays = arrays && absl::StartsWith(server_version_, "2.");
     }
-    SendBatchRequests(envelopes, positions, arrays, options.window, deadline,
-                      &results);
+    SendBatchRequests(envelopes, positions, arrays, options.window, call,
+                      deadline, &results);
   }
   if (options.fail_fast) {
     for (size_t i = 0; i < results.size(); ++i) {

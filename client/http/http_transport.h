@@ -139,8 +139,10 @@ class HttpTransport {
   absl::StatusOr<v1::Envelope> SendStream(
       v1::Envelope envelope, const CallOptions& call, absl::Time deadline,
       const AsapClient::IntermediateCallback& on_intermediate);
+  // `options` are checked by the caller, which also computed `deadline`.
   absl::StatusOr<AsapClient::BatchResults> SendBatch(
-      std::vector<v1::Envelope> envelopes, const BatchOptions& options);
+      std::vector<v1::Envelope> envelopes, const BatchOptions& options,
+      const CallOptions& call, absl::Time deadline);
   absl::StatusOr<v1::Manifest> GetManifest(const CallOptions& call,
                                            absl::Time deadline);
 
@@ -201,7 +203,8 @@ class HttpTransport {
   // Sends each of `positions` in its own request, or in batch arrays.
   void SendBatchRequests(std::vector<v1::Envelope>& envelopes,
                          const std::vector<size_t>& positions, bool use_arrays,
-                         int window, absl::Time deadline,
+                         int window, const CallOptions& call,
+                         absl::Time deadline,
                          AsapClient::BatchResults* results);
 
   const ClientOptions options_;

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -150,6 +152,71 @@ TEST_P(CallOptionsTest, MetadataOfSendStreamReachesTheHandler) {
   EXPECT_EQ(agent->last_metadata("x-tenant"), "streamer");
 }
 
+std::vector<v1::Envelope> EchoBatch(int size) {
+  std::vector<v1::Envelope> batch;
+  for (int i = 0; i < size; ++i) {
+    batch.push_back(EchoRequest(absl::StrCat("batch ", i)));
+  }
+  return batch;
+}
+
+TEST_P(CallOptionsTest, MetadataOfSendBatchReachesEveryEnvelope) {
+  auto agent = StartAgent();
+  auto client = CreateTestClient(OptionsFor(*agent));
+  // More envelopes than one gRPC frame or one HTTP batch array holds.
+  constexpr int kEnvelopes = 250;
+  absl::StatusOr<AsapClient::BatchResults> results =
+      client->SendBatch(EchoBatch(kEnvelopes), {}, WithMetadata());
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), size_t{kEnvelopes});
+  for (int i = 0; i < kEnvelopes; ++i) {
+    ASSERT_TRUE((*results)[i].ok()) << i << ": " << (*results)[i].status();
+    EXPECT_EQ(EchoedText(*(*results)[i]), absl::StrCat("batch ", i));
+  }
+  EXPECT_EQ(agent->calls_with_metadata("x-tenant", "acme"), kEnvelopes);
+  EXPECT_EQ(agent->calls_with_metadata("x-request-id", "r-1"), kEnvelopes);
+}
+
+TEST_P(CallOptionsTest, SendBatchTakesEitherATimeoutOrADeadline) {
+  auto agent = StartAgent();
+  auto client = CreateTestClient(OptionsFor(*agent));
+  BatchOptions with_timeout;
+  with_timeout.timeout = absl::Seconds(30);
+  CallOptions with_deadline;
+  with_deadline.deadline = absl::Now() + absl::Seconds(30);
+  absl::StatusOr<AsapClient::BatchResults> both =
+      client->SendBatch(EchoBatch(2), with_timeout, with_deadline);
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kInvalidArgument)
+      << both.status();
+  EXPECT_EQ(agent->calls(), 0);
+  for (const auto& [options, call] :
+       {std::pair(with_timeout, CallOptions()),
+        std::pair(BatchOptions(), with_deadline)}) {
+    absl::StatusOr<AsapClient::BatchResults> results =
+        client->SendBatch(EchoBatch(2), options, call);
+    ASSERT_TRUE(results.ok()) << results.status();
+    for (const auto& result : *results) EXPECT_TRUE(result.ok());
+  }
+  EXPECT_EQ(agent->calls(), 4);
+}
+
+TEST_P(CallOptionsTest, SendBatchDeadlineEndsEveryUnansweredEnvelope) {
+  RecordingAgent::Options held;
+  held.hold = true;
+  auto agent = StartAgent(held);
+  auto client = CreateTestClient(OptionsFor(*agent));
+  CallOptions call;
+  call.deadline = absl::Now() + absl::Milliseconds(300);
+  absl::StatusOr<AsapClient::BatchResults> results =
+      client->SendBatch(EchoBatch(3), {}, call);
+  agent->Release();
+  ASSERT_TRUE(results.ok()) << results.status();
+  for (const auto& result : *results) {
+    EXPECT_EQ(ErrorCodeOf(result.status()), ErrorCode::kDeadlineExceeded)
+        << result.status();
+  }
+}
+
 TEST_P(CallOptionsTest, BadMetadataIsRefusedBeforeSending) {
   auto agent = StartAgent();
   auto client = CreateTestClient(OptionsFor(*agent));
@@ -164,6 +231,8 @@ TEST_P(CallOptionsTest, BadMetadataIsRefusedBeforeSending) {
         client->SendStream(StreamRequest(), call, nullptr).status().code(),
         absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(client->GetManifest(call).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(client->SendBatch(EchoBatch(2), {}, call).status().code(),
               absl::StatusCode::kInvalidArgument);
     // SendAsync says so through `done`, on this thread.
     absl::Status async = absl::UnknownError("not run");
@@ -222,6 +291,8 @@ TEST_P(CallOptionsTest, DeadlineAlreadyPastFailsWithoutSending) {
   EXPECT_EQ(ErrorCodeOf(client->Send(EchoRequest("x"), call).status()),
             ErrorCode::kDeadlineExceeded);
   EXPECT_EQ(ErrorCodeOf(client->GetManifest(call).status()),
+            ErrorCode::kDeadlineExceeded);
+  EXPECT_EQ(ErrorCodeOf(client->SendBatch(EchoBatch(2), {}, call).status()),
             ErrorCode::kDeadlineExceeded);
   EXPECT_EQ(agent->calls(), 0);
 }

@@ -69,6 +69,13 @@ std::optional<std::string> RecordingAgent::last_metadata(
   return std::nullopt;
 }
 
+int RecordingAgent::calls_with_metadata(const std::string& key,
+                                        const std::string& value) const {
+  absl::MutexLock lock(&mu_);
+  auto it = metadata_counts_.find({key, value});
+  return it == metadata_counts_.end() ? 0 : it->second;
+}
+
 absl::Time RecordingAgent::last_deadline() const {
   absl::MutexLock lock(&mu_);
   return last_deadline_;
@@ -79,6 +86,7 @@ void RecordingAgent::OnCall(const HandlerContext& context) {
     absl::MutexLock lock(&mu_);
     ++calls_;
     last_metadata_ = context.client_metadata();
+    for (const auto& entry : last_metadata_) ++metadata_counts_[entry];
     last_deadline_ = context.deadline();
   }
   if (options_.hold) release_.WaitForNotificationWithTimeout(absl::Seconds(60));

@@ -9,9 +9,11 @@
 #ifndef ASAP_TESTS_TESTING_RECORDING_AGENT_H_
 #define ASAP_TESTS_TESTING_RECORDING_AGENT_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -50,6 +52,9 @@ class RecordingAgent {
   int calls() const;
   // The first value of metadata `key` in the last call, if any.
   std::optional<std::string> last_metadata(const std::string& key) const;
+  // Calls whose metadata held `key` with `value`.
+  int calls_with_metadata(const std::string& key,
+                          const std::string& value) const;
   // The deadline the last call's handler saw.
   absl::Time last_deadline() const;
 
@@ -63,6 +68,9 @@ class RecordingAgent {
   mutable absl::Mutex mu_;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   HandlerContext::Metadata last_metadata_ ABSL_GUARDED_BY(mu_);
+  // Every (key, value) of every call's metadata, with its count.
+  std::map<std::pair<std::string, std::string>, int> metadata_counts_
+      ABSL_GUARDED_BY(mu_);
   absl::Time last_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::unique_ptr<AsapServer> server_;
 };
