@@ -515,14 +515,17 @@ TEST(HardeningTest, CompressedBatchFrameBombIsStopped) {
   auto server = testing::StartTestServer(asap::EchoHandlers());
   ASSERT_NE(server, nullptr);
   auto stub = StubFor(*server);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  auto stream = stub->SendBatch(&context);
+  // Made before the call starts: compressing 64 MiB is slow under the
+  // sanitizers, and is not what the deadline guards.
   v1::BatchFrame bomb;
   bomb.set_encoding("gzip");
   bomb.set_body(
       *(*FindCodec("gzip"))->Compress(std::string(64 << 20, '\0'), 9));
   ASSERT_LT(bomb.body().size(), 1u << 20);
+  grpc::ClientContext context;
+  // A deadlock guard, not a timing threshold.
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = stub->SendBatch(&context);
   stream->Write(bomb, grpc::WriteOptions().set_last_message());
   v1::BatchResultFrame results;
   while (stream->Read(&results)) {
