@@ -571,6 +571,8 @@ struct AsapClient::AsyncSend {
   SendCallback done;
   absl::Time deadline;
   RetryCounts counts;
+  // SendStreamAsync only.
+  IntermediateCallback on_intermediate;
 };
 
 void AsapClient::SendAsync(v1::Envelope envelope, SendCallback done) {
@@ -636,14 +638,20 @@ void AsapClient::OnAsyncDone(std::unique_ptr<AsyncSend> send,
     CompleteAsync(std::move(send), std::move(result));
     return;
   }
+  RetryAsyncAfter(*wait, std::move(send), &AsapClient::StartAsyncAttempt);
+}
+
+void AsapClient::RetryAsyncAfter(
+    absl::Duration wait, std::unique_ptr<AsyncSend> send,
+    void (AsapClient::*start)(std::unique_ptr<AsyncSend>)) {
   // The wait runs on a gRPC alarm, not on a thread; the call stays
   // registered meanwhile, and the destructor fires the alarm early.
-  retries_->After(*wait, [this, send = send.release()](bool ok) {
+  retries_->After(wait, [this, start, send = send.release()](bool ok) {
     std::unique_ptr<AsyncSend> owned(send);
     absl::Status next =
         ok ? NextAttempt(owned->call.get(), owned->deadline) : ShuttingDown();
     if (next.ok()) {
-      StartAsyncAttempt(std::move(owned));
+      (this->*start)(std::move(owned));
     } else {
       CompleteAsync(std::move(owned), next);
     }
@@ -737,6 +745,140 @@ absl::StatusOr<v1::Envelope> AsapClient::SendStream(
     }
     return *std::move(final);
   }
+}
+
+// Reads one attempt of a SendStreamAsync: intermediates go to the
+// callback as they arrive, the final envelope is kept for the end.
+class AsapClient::StreamReader final
+    : public grpc::ClientReadReactor<v1::Envelope> {
+ public:
+  StreamReader(AsapClient* client, std::unique_ptr<AsyncSend> send)
+      : client_(client), send_(std::move(send)) {}
+
+  void Start() {
+    // Reading send_ under mu_ also publishes the state built so far to the
+    // reactions (see mu_). Not held across StartCall, which may run a
+    // reaction on this thread.
+    SendCall* call;
+    {
+      absl::MutexLock lock(&mu_);
+      call = send_->call.get();
+    }
+    auto stub = v1::AsapService::NewStub(call->lease->channel());
+    stub->async()->SendStream(call->call.context(), &call->request, this);
+    StartRead(&received_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    if (!ok) return;  // the stream ended; OnDone follows
+    received_any_ = true;
+    if (TakeFinalMark(&received_)) {
+      final_ = std::move(received_);
+    } else if (!final_.has_value() && send_->on_intermediate) {
+      send_->on_intermediate(received_);
+    }
+    received_.Clear();
+    StartRead(&received_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    AsapClient* client = client_;
+    std::unique_ptr<AsyncSend> send;
+    bool received_any;
+    std::optional<v1::Envelope> final;
+    {
+      absl::MutexLock lock(&mu_);
+      send = std::move(send_);
+      received_any = received_any_;
+      final = std::move(final_);
+    }
+    delete this;
+    client->OnStreamDone(std::move(send), status, received_any,
+                         std::move(final));
+  }
+
+ private:
+  AsapClient* const client_;
+  // gRPC runs the reactions one after another, but on any of its threads,
+  // ordered by its own (uninstrumented) synchronization. Each reaction takes
+  // this uncontended mutex, so that the order is one ThreadSanitizer sees
+  // too, and so does the caller's code in `on_intermediate`.
+  absl::Mutex mu_;
+  std::unique_ptr<AsyncSend> send_ ABSL_GUARDED_BY(mu_);
+  v1::Envelope received_;  // gRPC writes it between reactions
+  bool received_any_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<v1::Envelope> final_ ABSL_GUARDED_BY(mu_);
+};
+
+void AsapClient::SendStreamAsync(v1::Envelope envelope,
+                                 IntermediateCallback on_intermediate,
+                                 SendCallback done) {
+  SendStreamAsync(std::move(envelope), CallOptions(),
+                  std::move(on_intermediate), std::move(done));
+}
+
+void AsapClient::SendStreamAsync(v1::Envelope envelope,
+                                 const CallOptions& call_options,
+                                 IntermediateCallback on_intermediate,
+                                 SendCallback done) {
+  const absl::Time deadline = DeadlineOf(call_options);
+  if (absl::Status s = CheckCall(call_options, deadline); !s.ok()) {
+    done(s);
+    return;
+  }
+  if (http_ != nullptr) {
+    http_->SendStreamAsync(std::move(envelope), call_options, deadline,
+                           std::move(on_intermediate), std::move(done));
+    return;
+  }
+  absl::StatusOr<std::unique_ptr<SendCall>> started = BeginSend();
+  if (!started.ok()) {
+    done(started.status());
+    return;
+  }
+  (*started)->call_options = call_options;
+  if (absl::Status status =
+          StartSend(std::move(envelope), deadline, started->get());
+      !status.ok()) {
+    done(status);
+    return;
+  }
+  auto send = std::make_unique<AsyncSend>();
+  send->call = *std::move(started);
+  send->done = std::move(done);
+  send->deadline = deadline;
+  send->on_intermediate = std::move(on_intermediate);
+  StartStreamAttempt(std::move(send));
+}
+
+void AsapClient::StartStreamAttempt(std::unique_ptr<AsyncSend> send) {
+  (new StreamReader(this, std::move(send)))->Start();
+}
+
+void AsapClient::OnStreamDone(std::unique_ptr<AsyncSend> send,
+                              const grpc::Status& status, bool received_any,
+                              std::optional<v1::Envelope> final) {
+  if (status.ok()) {
+    CompleteAsync(std::move(send),
+                  final.has_value()
+                      ? absl::StatusOr<v1::Envelope>(*std::move(final))
+                      : AsapError(ErrorCode::kInternal,
+                                  "the stream ended without a final envelope"));
+    return;
+  }
+  absl::Status error = send->call->call.Error(status);
+  // Once the handler has said something, the stream is not started over.
+  std::optional<absl::Duration> wait =
+      received_any ? std::nullopt
+                   : RetryWait(status, error, /*rate_limits=*/false,
+                               send->deadline, &send->counts);
+  if (!wait.has_value()) {
+    CompleteAsync(std::move(send), std::move(error));
+    return;
+  }
+  RetryAsyncAfter(*wait, std::move(send), &AsapClient::StartStreamAttempt);
 }
 
 absl::StatusOr<AsapClient::BatchResults> AsapClient::SendBatch(

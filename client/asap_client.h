@@ -248,6 +248,19 @@ class AsapClient {
       v1::Envelope envelope, const CallOptions& call,
       const IntermediateCallback& on_intermediate);
 
+  // Callback form of SendStream: returns at once (after waiting for pool
+  // capacity, at most pool_timeout). `on_intermediate` (may be null) gets
+  // each intermediate envelope in order, and then `done` runs exactly once
+  // with the final envelope or the error; none of them runs after `done`.
+  // They run on a gRPC or HTTP engine thread (`done` on this thread for an
+  // error before the call starts), one at a time, and the same rules as
+  // SendAsync's `done` apply: no blocking for long, no destroying the client.
+  // Destroying the client ends the stream with asap:transport/cancelled.
+  void SendStreamAsync(v1::Envelope envelope,
+                       IntermediateCallback on_intermediate, SendCallback done);
+  void SendStreamAsync(v1::Envelope envelope, const CallOptions& call,
+                       IntermediateCallback on_intermediate, SendCallback done);
+
   // Sends `envelopes` over one SendBatch stream and returns one result per
   // envelope, in the same order: the response envelope or that envelope's own
   // error (one bad envelope does not sink the batch). A stream that fails
@@ -347,6 +360,7 @@ class AsapClient {
  private:
   struct SendCall;
   struct AsyncSend;
+  class StreamReader;
   // Retries one call has made so far.
   struct RetryCounts {
     int unavailable = 0;
@@ -379,6 +393,15 @@ class AsapClient {
   // Runs the SendAsync callback with `result` and ends the call.
   static void CompleteAsync(std::unique_ptr<AsyncSend> send,
                             absl::StatusOr<v1::Envelope> result);
+  // Starts one attempt of a SendStreamAsync (a StreamReader reads it), and
+  // what follows its end: the callback, or a retry while nothing arrived.
+  void StartStreamAttempt(std::unique_ptr<AsyncSend> send);
+  void OnStreamDone(std::unique_ptr<AsyncSend> send, const grpc::Status& status,
+                    bool received_any, std::optional<v1::Envelope> final);
+  // Retries `send` after `wait` on the retry alarm, by `start`, or completes
+  // it with the error that stopped the retry.
+  void RetryAsyncAfter(absl::Duration wait, std::unique_ptr<AsyncSend> send,
+                       void (AsapClient::*start)(std::unique_ptr<AsyncSend>));
   // The result of a finished Send RPC (decoded, counted, advertisement noted).
   absl::StatusOr<v1::Envelope> FinishSend(SendCall& call,
                                           const grpc::Status& status);

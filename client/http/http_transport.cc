@@ -873,15 +873,43 @@ absl::StatusOr<v1::Envelope> HttpTransport::Send(v1::Envelope envelope,
   return result;
 }
 
-absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
-    v1::Envelope envelope, const CallOptions& call, absl::Time deadline,
-    const AsapClient::IntermediateCallback& on_intermediate) {
-  if (absl::Status s = NotFromCallback("SendStream"); !s.ok()) return s;
-  CallScope scope(this);
-  if (!scope.ok()) return Cancelled();
+// The events of one POST /asap/stream, parsed on the engine thread as the
+// body arrives. Each envelope (or error) goes to `deliver`, and the end of
+// the request to `end`, both on the engine thread, one at a time.
+struct HttpTransport::StreamEvents {
+  std::function<void(absl::StatusOr<v1::Envelope>)> deliver;
+  std::function<void(absl::Status)> end;
+  // Parser state.
+  std::string line;
+  std::string event_type;
+  std::string data;
+  bool any_event = false;
+  // A line was longer than max_line (the request was aborted for it).
+  bool line_too_long = false;
+  // The body's first bytes, kept in case it is not an event stream (a
+  // JSON-RPC error answer, an HTTP error's detail).
+  std::string raw;
+  // The caller has its answer: the request ends at its next callback
+  // (HttpEngine polls with empty chunks) instead of holding its connection
+  // until the deadline.
+  std::atomic<bool> abandoned{false};
+};
+
+absl::Status HttpTransport::StartStream(v1::Envelope envelope,
+                                        const CallOptions& call,
+                                        absl::Time deadline,
+                                        std::shared_ptr<StreamEvents> events,
+                                        std::shared_ptr<CallScope> scope) {
   if (absl::Status s = Prepare(&envelope); !s.ok()) return s;
-  DecideProtocol(deadline);
-  if (absl::Status s = engine_->Acquire(deadline); !s.ok()) return s;
+  // From a callback (the engine thread) nothing may wait for the engine: no
+  // protocol question (the version known so far is used), and a free slot
+  // now or pool_exhausted.
+  const bool in_callback = engine_->OnEngineThread();
+  if (!in_callback) DecideProtocol(deadline);
+  if (absl::Status s = engine_->Acquire(in_callback ? absl::Now() : deadline);
+      !s.ok()) {
+    return s;
+  }
   int64_t id;
   {
     absl::MutexLock lock(&mu_);
@@ -899,29 +927,6 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
   request.headers.push_back(absl::StrCat("X-Idempotency-Key: ", envelope.id()));
   AddCallHeaders(call, &request);
 
-  // Events cross from the engine thread to this one.
-  struct Events {
-    absl::Mutex mu;
-    std::deque<absl::StatusOr<v1::Envelope>> queue ABSL_GUARDED_BY(mu);
-    bool ended ABSL_GUARDED_BY(mu) = false;
-    absl::Status end_status ABSL_GUARDED_BY(mu);
-    // Parser state (engine thread only).
-    std::string line;
-    std::string event_type;
-    std::string data;
-    bool any_event = false;
-    // A line was longer than max_line (the request was aborted for it).
-    bool line_too_long = false;
-    // The body's first bytes, kept in case it is not an event stream (a
-    // JSON-RPC error answer, an HTTP error's detail).
-    std::string raw;
-    // SendStream has returned: the request ends at its next callback
-    // (HttpEngine polls with empty chunks) instead of holding its
-    // connection until the deadline.
-    std::atomic<bool> abandoned{false};
-  };
-  auto events = std::make_shared<Events>();
-  absl::Cleanup abandon = [events] { events->abandoned = true; };
   const size_t max_line =
       static_cast<size_t>(options_.max_message_bytes) + kSseLineSlack;
   auto dispatch = [events]() {
@@ -944,8 +949,7 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
     }();
     events->data.clear();
     events->event_type.clear();
-    absl::MutexLock lock(&events->mu);
-    events->queue.push_back(std::move(item));
+    events->deliver(std::move(item));
   };
   request.on_body_data = [events, dispatch, max_line](absl::string_view chunk) {
     if (events->abandoned) return false;
@@ -988,8 +992,8 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
   };
   Run(
       std::move(request), std::move(retry_allowed),
-      [this, events, dispatch, id,
-       max_line](absl::StatusOr<HttpResponse> response) {
+      [this, events, dispatch, id, max_line,
+       scope = std::move(scope)](absl::StatusOr<HttpResponse> response) {
         engine_->Release();
         if (response.ok() && response->status == 200) NoteVersion(*response);
         absl::Status end;
@@ -1015,33 +1019,63 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
             (*answer->mutable_payload()->mutable_fields())["final"]
                 .set_bool_value(true);
           }
-          absl::MutexLock lock(&events->mu);
-          events->queue.push_back(std::move(answer));
+          events->deliver(std::move(answer));
         } else {
           dispatch();  // a last event without its blank line
         }
-        absl::MutexLock lock(&events->mu);
-        events->ended = true;
-        events->end_status = end;
+        events->end(std::move(end));
       },
       call.wait_for_ready);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
+    v1::Envelope envelope, const CallOptions& call, absl::Time deadline,
+    const AsapClient::IntermediateCallback& on_intermediate) {
+  if (absl::Status s = NotFromCallback("SendStream"); !s.ok()) return s;
+  auto scope = std::make_shared<CallScope>(this);
+  if (!scope->ok()) return Cancelled();
+  // Events cross from the engine thread to this one.
+  struct Queue {
+    absl::Mutex mu;
+    std::deque<absl::StatusOr<v1::Envelope>> items ABSL_GUARDED_BY(mu);
+    bool ended ABSL_GUARDED_BY(mu) = false;
+    absl::Status end_status ABSL_GUARDED_BY(mu);
+  };
+  auto queue = std::make_shared<Queue>();
+  auto events = std::make_shared<StreamEvents>();
+  events->deliver = [queue](absl::StatusOr<v1::Envelope> item) {
+    absl::MutexLock lock(&queue->mu);
+    queue->items.push_back(std::move(item));
+  };
+  events->end = [queue](absl::Status end) {
+    absl::MutexLock lock(&queue->mu);
+    queue->ended = true;
+    queue->end_status = std::move(end);
+  };
+  absl::Cleanup abandon = [events] { events->abandoned = true; };
+  if (absl::Status s =
+          StartStream(std::move(envelope), call, deadline, events, scope);
+      !s.ok()) {
+    return s;
+  }
 
   std::optional<v1::Envelope> final;
   while (true) {
     absl::StatusOr<v1::Envelope> item = Cancelled();
     {
-      absl::MutexLock lock(&events->mu);
-      events->mu.Await(absl::Condition(
-          +[](Events* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu) {
-            return e->ended || !e->queue.empty();
+      absl::MutexLock lock(&queue->mu);
+      queue->mu.Await(absl::Condition(
+          +[](Queue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu) {
+            return q->ended || !q->items.empty();
           },
-          events.get()));
-      if (events->queue.empty()) {
-        if (!events->end_status.ok()) return events->end_status;
+          queue.get()));
+      if (queue->items.empty()) {
+        if (!queue->end_status.ok()) return queue->end_status;
         break;
       }
-      item = std::move(events->queue.front());
-      events->queue.pop_front();
+      item = std::move(queue->items.front());
+      queue->items.pop_front();
     }
     if (!item.ok()) return item.status();
     if (TakeFinalMark(&*item)) {
@@ -1057,6 +1091,52 @@ absl::StatusOr<v1::Envelope> HttpTransport::SendStream(
                      "the stream ended without a final envelope");
   }
   return *std::move(final);
+}
+
+void HttpTransport::SendStreamAsync(
+    v1::Envelope envelope, const CallOptions& call, absl::Time deadline,
+    AsapClient::IntermediateCallback on_intermediate,
+    AsapClient::SendCallback done) {
+  auto scope = std::make_shared<CallScope>(this);
+  if (!scope->ok()) return done(Cancelled());
+  // The callbacks, used on the engine thread only (once the request runs).
+  struct Callbacks {
+    AsapClient::IntermediateCallback on_intermediate;
+    AsapClient::SendCallback done;
+    bool completed = false;
+  };
+  auto callbacks = std::make_shared<Callbacks>();
+  callbacks->on_intermediate = std::move(on_intermediate);
+  callbacks->done = std::move(done);
+  auto events = std::make_shared<StreamEvents>();
+  // `events` owns these functions: they reach it by plain pointer.
+  StreamEvents* const parser = events.get();
+  auto complete = [callbacks, parser](absl::StatusOr<v1::Envelope> result) {
+    callbacks->completed = true;
+    parser->abandoned = true;
+    callbacks->on_intermediate = nullptr;
+    AsapClient::SendCallback user_done = std::move(callbacks->done);
+    user_done(std::move(result));
+  };
+  events->deliver = [callbacks, complete](absl::StatusOr<v1::Envelope> item) {
+    if (callbacks->completed) return;
+    if (!item.ok() || TakeFinalMark(&*item)) return complete(std::move(item));
+    if (callbacks->on_intermediate) callbacks->on_intermediate(*item);
+  };
+  events->end = [callbacks, complete](absl::Status end) {
+    if (callbacks->completed) return;
+    if (end.ok()) {
+      end = AsapError(ErrorCode::kInternal,
+                      "the stream ended without a final envelope");
+    }
+    complete(std::move(end));
+  };
+  // The registration (`scope`) ends with the request, after `done`.
+  if (absl::Status s =
+          StartStream(std::move(envelope), call, deadline, events, scope);
+      !s.ok()) {
+    complete(std::move(s));
+  }
 }
 
 void HttpTransport::SendBatchRequests(std::vector<v1::Envelope>& envelopes,

@@ -139,6 +139,10 @@ class HttpTransport {
   absl::StatusOr<v1::Envelope> SendStream(
       v1::Envelope envelope, const CallOptions& call, absl::Time deadline,
       const AsapClient::IntermediateCallback& on_intermediate);
+  void SendStreamAsync(v1::Envelope envelope, const CallOptions& call,
+                       absl::Time deadline,
+                       AsapClient::IntermediateCallback on_intermediate,
+                       AsapClient::SendCallback done);
   // `options` are checked by the caller, which also computed `deadline`.
   absl::StatusOr<AsapClient::BatchResults> SendBatch(
       std::vector<v1::Envelope> envelopes, const BatchOptions& options,
@@ -153,6 +157,7 @@ class HttpTransport {
  private:
   struct Call;
   class CallScope;
+  struct StreamEvents;
 
   // `base_urls[i]` is reached through `connect_to[i]` (see
   // HttpRequest::connect_to) and named `names[i]` in stats;
@@ -200,6 +205,14 @@ class HttpTransport {
   absl::StatusOr<v1::Manifest> FetchManifest(
       const ManifestCache::Validator* stale, const CallOptions& call,
       absl::Time deadline, ManifestCache::FetchResult* out);
+  // Starts POST /asap/stream for SendStream and SendStreamAsync: the events
+  // go to `events` (see StreamEvents); `scope` is held until the request
+  // ends. An error before the request starts is returned, and then nothing
+  // reaches `events`.
+  absl::Status StartStream(v1::Envelope envelope, const CallOptions& call,
+                           absl::Time deadline,
+                           std::shared_ptr<StreamEvents> events,
+                           std::shared_ptr<CallScope> scope);
   // Sends each of `positions` in its own request, or in batch arrays.
   void SendBatchRequests(std::vector<v1::Envelope>& envelopes,
                          const std::vector<size_t>& positions, bool use_arrays,
