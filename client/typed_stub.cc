@@ -17,9 +17,10 @@ bool IsTaskResponse(absl::string_view payload_type) {
   return payload_type == "task.response" || payload_type == "TaskResponse";
 }
 
-// The progress {percent, message} of a task.update, if it has one.
-void ReportProgress(const v1::Envelope& update,
-                    const ProgressCallback& on_progress) {
+}  // namespace
+
+void TypedStub::ReportProgress(const v1::Envelope& update,
+                               const ProgressCallback& on_progress) {
   if (!on_progress) return;
   const auto& payload = update.payload().fields();
   auto progress = payload.find("progress");
@@ -39,8 +40,6 @@ void ReportProgress(const v1::Envelope& update,
   }
   on_progress(percent, message);
 }
-
-}  // namespace
 
 TypedStub::TypedStub(AsapClient* client, absl::string_view agent_id,
                      TypedStubOptions options)

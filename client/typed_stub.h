@@ -53,7 +53,8 @@ struct TypedStubOptions {
 };
 
 // Progress of a streaming skill: each task.update's progress.percent and
-// progress.message, on the calling thread, before the call returns.
+// progress.message; on the calling thread, before the call returns, for the
+// blocking calls, and on a client thread, before `done`, for the async ones.
 using ProgressCallback =
     std::function<void(double percent, absl::string_view message)>;
 
@@ -90,21 +91,33 @@ class TypedStub {
       done(envelope.status());
       return;
     }
-    client_->SendAsync(
-        *std::move(envelope), options,
-        [done = std::move(done)](absl::StatusOr<v1::Envelope> answer) {
-          if (!answer.ok()) {
-            done(answer.status());
-            return;
-          }
-          Response response;
-          absl::Status status = ReadResult(*answer, &response);
-          if (!status.ok()) {
-            done(status);
-            return;
-          }
-          done(std::move(response));
-        });
+    client_->SendAsync(*std::move(envelope), options,
+                       Decoding<Response>(std::move(done)));
+  }
+
+  // Callback form of CallStreaming (AsapClient::SendStreamAsync):
+  // `on_progress` (may be null) sees each progress update, and then `done`
+  // runs exactly once with the decoded result, on a client thread.
+  template <typename Response>
+  void CallStreamingAsync(
+      absl::string_view skill_id, const google::protobuf::Message& request,
+      ProgressCallback on_progress, const CallOptions& options,
+      std::function<void(absl::StatusOr<Response>)> done) const {
+    absl::StatusOr<v1::Envelope> envelope = Request(skill_id, request);
+    if (!envelope.ok()) {
+      done(envelope.status());
+      return;
+    }
+    AsapClient::IntermediateCallback on_update;
+    if (on_progress) {
+      on_update = [on_progress =
+                       std::move(on_progress)](const v1::Envelope& update) {
+        ReportProgress(update, on_progress);
+      };
+    }
+    client_->SendStreamAsync(*std::move(envelope), options,
+                             std::move(on_update),
+                             Decoding<Response>(std::move(done)));
   }
 
   // The task.request envelope of a call (what Call sends).
@@ -120,6 +133,30 @@ class TypedStub {
   const TypedStubOptions& options() const { return options_; }
 
  private:
+  // Passes the progress {percent, message} of a task.update, if it has one,
+  // to `on_progress`.
+  static void ReportProgress(const v1::Envelope& update,
+                             const ProgressCallback& on_progress);
+
+  // The AsapClient callback that decodes the answer and gives it to `done`.
+  template <typename Response>
+  static AsapClient::SendCallback Decoding(
+      std::function<void(absl::StatusOr<Response>)> done) {
+    return [done = std::move(done)](absl::StatusOr<v1::Envelope> answer) {
+      if (!answer.ok()) {
+        done(answer.status());
+        return;
+      }
+      Response response;
+      absl::Status status = ReadResult(*answer, &response);
+      if (!status.ok()) {
+        done(status);
+        return;
+      }
+      done(std::move(response));
+    };
+  }
+
   AsapClient* const client_;
   TypedStubOptions options_;
 };

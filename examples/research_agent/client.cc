@@ -1,15 +1,20 @@
 // Calls the research agent's two skills with the typed client generated
 // from research.proto, once over gRPC and once over the HTTP binding: the
-// code is the same, only the target differs.
+// code is the same, only the target differs. The streaming skill is called
+// in both forms: blocking, then many calls at once with SummarizeAsync.
 //
 //   bazel run //examples/research_agent:client -- GRPC_ADDRESS HTTP_URL
 //   (for example 127.0.0.1:50051 http://127.0.0.1:8080)
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "asap/json.h"
 #include "asap/status_macros.h"
@@ -65,6 +70,36 @@ absl::Status Research(const std::string& target, bool print_manifest) {
           call));
   std::cout << target << ": summary of " << summary.paper_id() << ": "
             << summary.text() << "\n";
+
+  // The callback form: every paper summarized at once, from this thread.
+  absl::Mutex mu;
+  std::vector<std::string> summaries;
+  int updates = 0;
+  absl::BlockingCounter pending(found.papers_size());
+  for (const research::v1::Paper& paper : found.papers()) {
+    research::v1::SummarizeRequest each;
+    each.set_paper_id(paper.id());
+    each.set_max_words(8);
+    research.SummarizeAsync(
+        each,
+        [&](double, absl::string_view) {
+          absl::MutexLock lock(&mu);
+          ++updates;
+        },
+        [&](absl::StatusOr<research::v1::Summary> done) {
+          {
+            absl::MutexLock lock(&mu);
+            summaries.push_back(done.ok() ? done->paper_id()
+                                          : done.status().ToString());
+          }
+          pending.DecrementCount();
+        });
+  }
+  pending.Wait();
+  std::sort(summaries.begin(), summaries.end());
+  std::cout << target << ": " << summaries.size()
+            << " summaries at once (SummarizeAsync, " << updates
+            << " progress updates): " << absl::StrJoin(summaries, ", ") << "\n";
 
   // A bad input comes back as the agent's ASAP error.
   query.set_max_results(500);

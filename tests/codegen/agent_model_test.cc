@@ -175,6 +175,11 @@ INSTANTIATE_TEST_SUITE_P(
                              "rpc Find(Req) returns (Resp);"
                              "rpc FindAsync(Req) returns (Resp); }"),
                 "its client method FindAsync clashes"},
+        Refusal{"StreamingAsyncClash",
+                absl::StrCat("service S {", kAgent,
+                             "rpc Watch(Req) returns (stream Resp);"
+                             "rpc WatchAsync(Req) returns (Resp); }"),
+                "its client method WatchAsync clashes"},
         Refusal{"PythonNameClash",
                 absl::StrCat("service S {", kAgent,
                              "rpc GetX(Req) returns (Resp) { option "

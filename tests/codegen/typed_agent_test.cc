@@ -2,8 +2,11 @@
 // both bindings and the typed client calls it over each.
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "asap/errors.h"
 #include "asap/json.h"
@@ -136,6 +139,51 @@ TEST_P(TypedAgentTest, StreamingSkillReportsProgressThenAnswers) {
   EXPECT_EQ(counted->counted(), 0);
   EXPECT_EQ(percents, (std::vector<double>{25, 50, 75, 100}));
   EXPECT_EQ(messages.back(), "step 4");
+}
+
+TEST_P(TypedAgentTest, StreamingAsyncCallReportsProgressThenRunsDoneOnce) {
+  CountRequest request;
+  request.set_steps(4);
+  absl::Mutex mu;
+  std::vector<std::string> events;  // "<percent>" per update, then "done"
+  absl::StatusOr<CountResponse> result;
+  absl::Notification done;
+  stub_->CountAsync(
+      request,
+      [&](double percent, absl::string_view message) {
+        absl::MutexLock lock(&mu);
+        events.push_back(absl::StrCat(percent, " ", message));
+      },
+      [&](absl::StatusOr<CountResponse> counted) {
+        {
+          absl::MutexLock lock(&mu);
+          events.push_back("done");
+          result = std::move(counted);
+        }
+        done.Notify();
+      });
+  done.WaitForNotification();
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->counted(), 0);
+  EXPECT_EQ(events,
+            (std::vector<std::string>{"25 step 1", "50 step 2", "75 step 3",
+                                      "100 step 4", "done"}));
+}
+
+TEST_P(TypedAgentTest, StreamingAsyncCallGivesSkillErrorsToDone) {
+  CountRequest request;
+  request.set_steps(101);
+  absl::Notification done;
+  absl::StatusOr<CountResponse> result;
+  stub_->CountAsync(request, nullptr,
+                    [&](absl::StatusOr<CountResponse> counted) {
+                      result = std::move(counted);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  EXPECT_EQ(ErrorCodeOf(result.status()), ErrorCode::kMalformedEnvelope)
+      << result.status();
 }
 
 TEST_P(TypedAgentTest, SkillErrorsReachTheCallerUnchanged) {

@@ -137,8 +137,7 @@ absl::StatusOr<AgentModel> ReadAgent(const ServiceDescriptor& service) {
                      "rename the rpc (the skill id can stay, with "
                      "option (asap.v1.skill).id)");
     }
-    if (!method.server_streaming() &&
-        method_names.contains(absl::StrCat(method.name(), "Async"))) {
+    if (method_names.contains(absl::StrCat(method.name(), "Async"))) {
       return Invalid(method, absl::StrCat("its client method ", method.name(),
                                           "Async clashes with rpc ",
                                           method.name(), "Async"));

@@ -151,6 +151,13 @@ void PrintHeaderAgent(Printer& p, const AgentModel& agent) {
               "::absl::StatusOr<$Response$> $Method$(\n"
               "    const $Request$& request,\n"
               "    const ::asap::ProgressCallback& on_progress = nullptr,\n"
+              "    const ::asap::CallOptions& options = {}) const;\n"
+              "// `on_progress` (may be null), then `done` once, on a client\n"
+              "// thread.\n"
+              "void $Method$Async(\n"
+              "    const $Request$& request,\n"
+              "    ::asap::ProgressCallback on_progress,\n"
+              "    std::function<void(::absl::StatusOr<$Response$>)> done,\n"
               "    const ::asap::CallOptions& options = {}) const;\n");
     } else {
       p.Print(SkillVars(agent, skill),
@@ -255,6 +262,16 @@ void PrintSourceAgent(Printer& p, const AgentModel& agent) {
               "      $constant$, request, &response, on_progress, options);\n"
               "  if (!status.ok()) return status;\n"
               "  return response;\n"
+              "}\n"
+              "\n"
+              "void $Agent$::Client::$Method$Async(\n"
+              "    const $Request$& request,\n"
+              "    ::asap::ProgressCallback on_progress,\n"
+              "    std::function<void(::absl::StatusOr<$Response$>)> done,\n"
+              "    const ::asap::CallOptions& options) const {\n"
+              "  stub_.CallStreamingAsync<$Response$>(\n"
+              "      $constant$, request, std::move(on_progress), options,\n"
+              "      std::move(done));\n"
               "}\n");
     } else {
       p.Print(SkillVars(agent, skill),
