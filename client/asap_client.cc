@@ -591,10 +591,18 @@ void AsapClient::SendAsync(v1::Envelope envelope,
                      std::move(done));
     return;
   }
+  std::unique_ptr<AsyncSend> send =
+      BeginAsync(std::move(envelope), call_options, deadline, std::move(done));
+  if (send != nullptr) StartAsyncAttempt(std::move(send));
+}
+
+std::unique_ptr<AsapClient::AsyncSend> AsapClient::BeginAsync(
+    v1::Envelope envelope, const CallOptions& call_options, absl::Time deadline,
+    SendCallback done) {
   absl::StatusOr<std::unique_ptr<SendCall>> started = BeginSend();
   if (!started.ok()) {
     done(started.status());
-    return;
+    return nullptr;
   }
   (*started)->call_options = call_options;
   // On an error before the RPC, `done` runs while the call is still
@@ -603,13 +611,13 @@ void AsapClient::SendAsync(v1::Envelope envelope,
           StartSend(std::move(envelope), deadline, started->get());
       !status.ok()) {
     done(status);
-    return;
+    return nullptr;
   }
   auto send = std::make_unique<AsyncSend>();
   send->call = *std::move(started);
   send->done = std::move(done);
   send->deadline = deadline;
-  StartAsyncAttempt(std::move(send));
+  return send;
 }
 
 void AsapClient::StartAsyncAttempt(std::unique_ptr<AsyncSend> send) {
@@ -833,22 +841,9 @@ void AsapClient::SendStreamAsync(v1::Envelope envelope,
                            std::move(on_intermediate), std::move(done));
     return;
   }
-  absl::StatusOr<std::unique_ptr<SendCall>> started = BeginSend();
-  if (!started.ok()) {
-    done(started.status());
-    return;
-  }
-  (*started)->call_options = call_options;
-  if (absl::Status status =
-          StartSend(std::move(envelope), deadline, started->get());
-      !status.ok()) {
-    done(status);
-    return;
-  }
-  auto send = std::make_unique<AsyncSend>();
-  send->call = *std::move(started);
-  send->done = std::move(done);
-  send->deadline = deadline;
+  std::unique_ptr<AsyncSend> send =
+      BeginAsync(std::move(envelope), call_options, deadline, std::move(done));
+  if (send == nullptr) return;
   send->on_intermediate = std::move(on_intermediate);
   StartStreamAttempt(std::move(send));
 }

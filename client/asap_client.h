@@ -387,6 +387,11 @@ class AsapClient {
   // Readies `call` for another attempt: a fresh registration and context
   // (a gRPC context serves one RPC), the same request and stream.
   absl::Status NextAttempt(SendCall* call, absl::Time deadline);
+  // A SendAsync or SendStreamAsync up to its first attempt (StartSend);
+  // null, after `done` ran with the error, when it cannot start.
+  std::unique_ptr<AsyncSend> BeginAsync(v1::Envelope envelope,
+                                        const CallOptions& call,
+                                        absl::Time deadline, SendCallback done);
   // Starts one attempt of a SendAsync; OnAsyncDone gets its result.
   void StartAsyncAttempt(std::unique_ptr<AsyncSend> send);
   void OnAsyncDone(std::unique_ptr<AsyncSend> send, const grpc::Status& status);
