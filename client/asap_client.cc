@@ -779,15 +779,24 @@ class AsapClient::StreamReader final
   }
 
   void OnReadDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    if (!ok) return;  // the stream ended; OnDone follows
-    received_any_ = true;
-    if (TakeFinalMark(&received_)) {
-      final_ = std::move(received_);
-    } else if (!final_.has_value() && send_->on_intermediate) {
-      send_->on_intermediate(received_);
+    v1::Envelope intermediate;
+    const IntermediateCallback* callback = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) return;  // the stream ended; OnDone follows
+      received_any_ = true;
+      if (TakeFinalMark(&received_)) {
+        final_ = std::move(received_);
+      } else if (!final_.has_value() && send_->on_intermediate) {
+        intermediate = std::move(received_);
+        callback = &send_->on_intermediate;
+      }
+      received_.Clear();
     }
-    received_.Clear();
+    // Not under mu_: the callback may start other calls, which may wait for
+    // pool capacity.
+    if (callback != nullptr) (*callback)(intermediate);
+    absl::MutexLock lock(&mu_);
     StartRead(&received_);
   }
 
@@ -811,8 +820,9 @@ class AsapClient::StreamReader final
   AsapClient* const client_;
   // gRPC runs the reactions one after another, but on any of its threads,
   // ordered by its own (uninstrumented) synchronization. Each reaction takes
-  // this uncontended mutex, so that the order is one ThreadSanitizer sees
-  // too, and so does the caller's code in `on_intermediate`.
+  // this uncontended mutex (before and after the caller's `on_intermediate`,
+  // never around it), so that the order is one ThreadSanitizer sees too, for
+  // the caller's code as well.
   absl::Mutex mu_;
   std::unique_ptr<AsyncSend> send_ ABSL_GUARDED_BY(mu_);
   v1::Envelope received_;  // gRPC writes it between reactions

@@ -893,6 +893,14 @@ struct HttpTransport::StreamEvents {
   // (HttpEngine polls with empty chunks) instead of holding its connection
   // until the deadline.
   std::atomic<bool> abandoned{false};
+  // The request holds one of the engine's slots (from HttpEngine::Acquire)
+  // until ReleaseSlot, which gives it back once: when the request ends, or
+  // earlier, before SendStreamAsync's `done`, so that `done` can start
+  // another call with it.
+  std::atomic<bool> holds_slot{false};
+  void ReleaseSlot(HttpEngine& engine) {
+    if (holds_slot.exchange(false)) engine.Release();
+  }
 };
 
 absl::Status HttpTransport::StartStream(v1::Envelope envelope,
@@ -910,6 +918,7 @@ absl::Status HttpTransport::StartStream(v1::Envelope envelope,
       !s.ok()) {
     return s;
   }
+  events->holds_slot = true;
   int64_t id;
   {
     absl::MutexLock lock(&mu_);
@@ -994,7 +1003,7 @@ absl::Status HttpTransport::StartStream(v1::Envelope envelope,
       std::move(request), std::move(retry_allowed),
       [this, events, dispatch, id, max_line,
        scope = std::move(scope)](absl::StatusOr<HttpResponse> response) {
-        engine_->Release();
+        events->ReleaseSlot(*engine_);
         if (response.ok() && response->status == 200) NoteVersion(*response);
         absl::Status end;
         const std::string* type =
@@ -1111,9 +1120,11 @@ void HttpTransport::SendStreamAsync(
   auto events = std::make_shared<StreamEvents>();
   // `events` owns these functions: they reach it by plain pointer.
   StreamEvents* const parser = events.get();
-  auto complete = [callbacks, parser](absl::StatusOr<v1::Envelope> result) {
+  auto complete = [this, callbacks,
+                   parser](absl::StatusOr<v1::Envelope> result) {
     callbacks->completed = true;
     parser->abandoned = true;
+    parser->ReleaseSlot(*engine_);
     callbacks->on_intermediate = nullptr;
     AsapClient::SendCallback user_done = std::move(callbacks->done);
     user_done(std::move(result));

@@ -258,6 +258,34 @@ TEST_P(StreamAsyncTest, StreamStartedFromACallback) {
                                  "task.update 50", "task.update 100", "done"}));
 }
 
+TEST_P(StreamAsyncTest, DoneMayStartTheNextStreamOnAPoolOfOne) {
+  // One stream (gRPC) or one HTTP/1.1 connection in all: the first stream
+  // gives its place back before its `done` runs, so the next call started
+  // there gets it instead of pool_exhausted.
+  ClientOptions options;
+  options.target = target();
+  options.timeout = kWaitBound;
+  options.pool.pool_connections = 1;
+  options.pool.pool_maxsize = 1;
+  options.http.protocol = HttpProtocol::kHttp1;
+  auto client = CreateTestClient(options);
+  ASSERT_NE(client, nullptr);
+  StreamRecord first, second;
+  AsapClient* raw = client.get();
+  client->SendStreamAsync(
+      StreamRequest(2), nullptr, [&, raw](absl::StatusOr<v1::Envelope> result) {
+        raw->SendStreamAsync(StreamRequest(2), second.OnIntermediate(),
+                             second.Done());
+        first.Done()(std::move(result));
+      });
+  ASSERT_TRUE(first.Wait());
+  ASSERT_TRUE(second.Wait());
+  EXPECT_TRUE(first.result().ok()) << first.result().status();
+  EXPECT_TRUE(second.result().ok()) << second.result().status();
+  EXPECT_EQ(second.events(), (std::vector<std::string>{
+                                 "task.update 50", "task.update 100", "done"}));
+}
+
 TEST_P(StreamAsyncTest, UnreachableAgentIsRetriedThenUnavailable) {
   absl::StatusOr<int> port = PickFreePort();
   ASSERT_TRUE(port.ok()) << port.status();
