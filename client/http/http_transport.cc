@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -18,6 +19,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "asap/compression/codec.h"
 #include "asap/envelope.h"
 #include "asap/envelope_json.h"
@@ -39,6 +42,9 @@ constexpr int kDefaultBrotliQuality = 4;
 constexpr size_t kSseLineSlack = 64;
 // The start of a stream's body kept in case it is a plain answer instead.
 constexpr size_t kMaxPlainAnswerBytes = 64 * 1024;
+// How long SendStreamAsync waits, after the answer, for the server to end
+// the response before abandoning the request.
+constexpr absl::Duration kStreamEndGrace = absl::Seconds(1);
 // The HTTP/2 question of HttpProtocol::kAuto waits at most this long.
 constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
 
@@ -893,14 +899,10 @@ struct HttpTransport::StreamEvents {
   // (HttpEngine polls with empty chunks) instead of holding its connection
   // until the deadline.
   std::atomic<bool> abandoned{false};
-  // The request holds one of the engine's slots (from HttpEngine::Acquire)
-  // until ReleaseSlot, which gives it back once: when the request ends, or
-  // earlier, before SendStreamAsync's `done`, so that `done` can start
-  // another call with it.
-  std::atomic<bool> holds_slot{false};
-  void ReleaseSlot(HttpEngine& engine) {
-    if (holds_slot.exchange(false)) engine.Release();
-  }
+  // SendStreamAsync has its answer and waits for the server to end the
+  // response (keeping the connection for reuse), but not past this time
+  // (absl::GetCurrentTimeNanos), when the request is abandoned.
+  std::atomic<int64_t> give_up_at_ns{std::numeric_limits<int64_t>::max()};
 };
 
 absl::Status HttpTransport::StartStream(v1::Envelope envelope,
@@ -918,7 +920,6 @@ absl::Status HttpTransport::StartStream(v1::Envelope envelope,
       !s.ok()) {
     return s;
   }
-  events->holds_slot = true;
   int64_t id;
   {
     absl::MutexLock lock(&mu_);
@@ -961,7 +962,10 @@ absl::Status HttpTransport::StartStream(v1::Envelope envelope,
     events->deliver(std::move(item));
   };
   request.on_body_data = [events, dispatch, max_line](absl::string_view chunk) {
-    if (events->abandoned) return false;
+    if (events->abandoned ||
+        absl::GetCurrentTimeNanos() > events->give_up_at_ns) {
+      return false;
+    }
     if (!events->any_event && events->raw.size() < kMaxPlainAnswerBytes) {
       absl::StrAppend(&events->raw, chunk.substr(0, kMaxPlainAnswerBytes -
                                                         events->raw.size()));
@@ -978,6 +982,8 @@ absl::Status HttpTransport::StartStream(v1::Envelope envelope,
       absl::string_view line = absl::StripSuffix(events->line, "\r");
       if (line.empty()) {
         dispatch();
+        // The consumer has its answer and wants no more of the stream.
+        if (events->abandoned) return false;
       } else if (absl::ConsumePrefix(&line, "data:")) {
         if (!events->data.empty()) events->data.push_back('\n');
         absl::StrAppend(&events->data, absl::StripPrefix(line, " "));
@@ -1003,7 +1009,7 @@ absl::Status HttpTransport::StartStream(v1::Envelope envelope,
       std::move(request), std::move(retry_allowed),
       [this, events, dispatch, id, max_line,
        scope = std::move(scope)](absl::StatusOr<HttpResponse> response) {
-        events->ReleaseSlot(*engine_);
+        engine_->Release();
         if (response.ok() && response->status == 200) NoteVersion(*response);
         absl::Status end;
         const std::string* type =
@@ -1112,7 +1118,8 @@ void HttpTransport::SendStreamAsync(
   struct Callbacks {
     AsapClient::IntermediateCallback on_intermediate;
     AsapClient::SendCallback done;
-    bool completed = false;
+    // The final envelope or the error event, once it has come.
+    std::optional<absl::StatusOr<v1::Envelope>> answer;
   };
   auto callbacks = std::make_shared<Callbacks>();
   callbacks->on_intermediate = std::move(on_intermediate);
@@ -1120,22 +1127,39 @@ void HttpTransport::SendStreamAsync(
   auto events = std::make_shared<StreamEvents>();
   // `events` owns these functions: they reach it by plain pointer.
   StreamEvents* const parser = events.get();
-  auto complete = [this, callbacks,
-                   parser](absl::StatusOr<v1::Envelope> result) {
-    callbacks->completed = true;
-    parser->abandoned = true;
-    parser->ReleaseSlot(*engine_);
+  // Once the answer is in, an HTTP/2 stream is reset at once (cheap, and the
+  // connection stays); an HTTP/1.1 response is read to its end, which the
+  // server sends right after the last event, so that its connection can be
+  // used again.
+  const bool reset_at_answer = version() != HttpVersion::kHttp1;
+  events->deliver = [callbacks, parser,
+                     reset_at_answer](absl::StatusOr<v1::Envelope> item) {
+    if (callbacks->answer.has_value()) return;
+    if (item.ok() && !TakeFinalMark(&*item)) {
+      if (callbacks->on_intermediate) callbacks->on_intermediate(*item);
+      return;
+    }
+    // The answer is in. `done` runs once the request has ended and given its
+    // pool place back, so that `done` can use it. An HTTP/1.1 server that
+    // does not end the response is cut off after kStreamEndGrace.
+    callbacks->answer = std::move(item);
+    callbacks->on_intermediate = nullptr;
+    if (reset_at_answer) {
+      parser->abandoned = true;
+    } else {
+      parser->give_up_at_ns = absl::GetCurrentTimeNanos() +
+                              absl::ToInt64Nanoseconds(kStreamEndGrace);
+    }
+  };
+  auto complete = [callbacks](absl::StatusOr<v1::Envelope> result) {
     callbacks->on_intermediate = nullptr;
     AsapClient::SendCallback user_done = std::move(callbacks->done);
     user_done(std::move(result));
   };
-  events->deliver = [callbacks, complete](absl::StatusOr<v1::Envelope> item) {
-    if (callbacks->completed) return;
-    if (!item.ok() || TakeFinalMark(&*item)) return complete(std::move(item));
-    if (callbacks->on_intermediate) callbacks->on_intermediate(*item);
-  };
   events->end = [callbacks, complete](absl::Status end) {
-    if (callbacks->completed) return;
+    if (callbacks->answer.has_value()) {
+      return complete(*std::move(callbacks->answer));
+    }
     if (end.ok()) {
       end = AsapError(ErrorCode::kInternal,
                       "the stream ended without a final envelope");

@@ -23,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "asap/errors.h"
@@ -585,6 +586,34 @@ TEST_F(HostileServerTest, StreamWithoutAFinalEnvelopeEndsAtTheDeadline) {
 
 TEST_F(HostileServerTest, StreamFinalEnvelopeReturnsThoughTheStreamStaysOpen) {
   Outcome o = Stream("sse-final-then-silence");
+  EXPECT_TRUE(o.status.ok()) << Describe(o);
+  EXPECT_LT(o.elapsed, kPromptly) << Describe(o);
+  EXPECT_EQ(o.intermediates.size(), 1u);
+  EXPECT_LT(o.teardown, absl::Seconds(5)) << Describe(o);
+  EXPECT_LT(o.peak_growth_bytes, MaxPeakGrowthBytes()) << Describe(o);
+}
+
+TEST_F(HostileServerTest,
+       StreamAsyncFinalEnvelopeArrivesThoughTheStreamStaysOpen) {
+  // Over HTTP/1.1 SendStreamAsync reads on after the answer, for the
+  // connection's sake, but gives up on a server that does not end it.
+  Outcome o = Attack(
+      Options("sse-final-then-silence", kLongTimeout),
+      [](AsapClient& client, Outcome& outcome) {
+        absl::Notification finished;
+        absl::Status status = absl::UnknownError("not run");
+        client.SendStreamAsync(
+            Request(),
+            [&](const v1::Envelope& e) { outcome.intermediates.push_back(e); },
+            [&](absl::StatusOr<v1::Envelope> final) {
+              status = final.status();
+              finished.Notify();
+            });
+        if (!finished.WaitForNotificationWithTimeout(2 * kLongTimeout)) {
+          return absl::DeadlineExceededError("done never ran");
+        }
+        return status;
+      });
   EXPECT_TRUE(o.status.ok()) << Describe(o);
   EXPECT_LT(o.elapsed, kPromptly) << Describe(o);
   EXPECT_EQ(o.intermediates.size(), 1u);
